@@ -1,0 +1,88 @@
+"""Stable error codes and the exception hierarchy for bad input.
+
+Every error a user can cause carries a stable English ``code`` (scripts and the API match on it)
+and a Chinese ``message`` for the person reading it. The edges (CLI, API) turn these into one-line
+messages or HTTP errors; nothing inside the pipeline prints.
+"""
+
+from __future__ import annotations
+
+
+class XunchaError(Exception):
+    """Base class: an input or configuration problem the user can fix."""
+
+    code: str = "xuncha_error"
+    default_message: str = "处理失败"
+
+    def __init__(self, message: str | None = None, *, source: str | None = None) -> None:
+        self.message = message or self.default_message
+        self.source = source
+        super().__init__(self.message)
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {"code": self.code, "message": self.message, "source": self.source}
+
+    def __str__(self) -> str:
+        where = f"{self.source}: " if self.source else ""
+        return f"{where}[{self.code}] {self.message}"
+
+
+class ExtractionError(XunchaError):
+    """The file could not be turned into text."""
+
+    code = "extraction_failed"
+    default_message = "无法从文件中提取文本"
+
+
+class EmptyFileError(ExtractionError):
+    code = "empty_file"
+    default_message = "文件为空"
+
+
+class FileTooLargeError(ExtractionError):
+    code = "file_too_large"
+    default_message = "文件超过大小上限"
+
+
+class UnsupportedTypeError(ExtractionError):
+    code = "unsupported_type"
+    default_message = "不支持的文件类型（支持 PDF、DOCX、TXT/MD、HTML）"
+
+
+class UnknownEncodingError(ExtractionError):
+    code = "unknown_encoding"
+    default_message = "无法识别文本编码（支持 UTF-8、UTF-16、GB18030/GBK）"
+
+
+class CorruptPdfError(ExtractionError):
+    code = "corrupt_pdf"
+    default_message = "PDF 文件已损坏，无法打开"
+
+
+class EncryptedPdfError(ExtractionError):
+    code = "encrypted_pdf"
+    default_message = "PDF 文件已加密，请先解除密码保护"
+
+
+class ScannedPdfError(ExtractionError):
+    code = "scanned_pdf"
+    default_message = "PDF 无文本层，需要先做 OCR"
+
+
+class CorruptDocxError(ExtractionError):
+    code = "corrupt_docx"
+    default_message = "DOCX 文件已损坏，无法打开"
+
+
+class DocxTooLargeError(ExtractionError):
+    """A DOCX whose members inflate far beyond the file size (zip bomb)."""
+
+    code = "docx_too_large"
+    default_message = "DOCX 解压后体积异常（疑似压缩炸弹），已拒绝"
+
+
+class BackendUnavailableError(XunchaError):
+    """An optional backend (HanLP, a local model) is not installed or its model path is missing."""
+
+    code = "backend_unavailable"
+    default_message = "所需的可选组件未安装"

@@ -1,0 +1,387 @@
+"""Stage 4, findings: split problem statements into one finding each.
+
+How a feedback notice states its problems decides how we split:
+- enumerations: 一是…二是…, （一）（二）, 1. 2., ①②, 有的…；有的…: one item per marker;
+- lists inside a sentence: "存在A、B、C等问题", "主要是A、B等十个方面", "此外，还发现A、B等问题":
+  one item per list member that states a problem (members without a problem word are joined to the
+  next one, so "初三、高中挤占小课现象严重" stays whole);
+- free sentences (…不到位, …不力, …有差距, 违规…): one item per sentence, split at ；when every
+  clause states a problem on its own.
+An item becomes a finding when it states a deficiency (``PROBLEM_CUE``) and is not a requirement,
+a piece of praise, an action taken, a list header or a statistics-only sentence. Inside a unit's
+problem block or a "问题" section, the context itself says the items are problems, so the test is
+looser there than for a free sentence in a work summary.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from nlp.model import Finding, ReportDoc
+
+# Words that state a deficiency. Kept as data here (not scattered through code) so they can be reviewed.
+PROBLEM_CUE = re.compile(
+    r"不到位|不够|不足|不力|不严|不实|不规范|不健全|不完善|不充分|不明显|不高|不强|不深|不细|不准|不及时|不合理|"
+    r"不科学|不扎实|不落实|不彻底|不全面|不清|不当|不一致|不担当|不作为|不精准|不对|不符|不透明|不公开|不公|"
+    r"不到账|不匹配|不畅|不佳|不良|不主动|不紧密|不突出|不高效|不明确|不准确|不规则|不认真|不重视|不作|"
+    r"有差距|有欠缺|有偏差|差距较大|欠缺|薄弱|淡薄|淡化|弱化|虚化|泛化|缺失|缺位|缺乏|缺少|走过场|走形式|"
+    r"违规|违反|违纪|违法|违背|屡禁不止|屡查屡犯|打折扣|搞变通|盲目|未达预期|未能|未按|未经|未及时|未严格|未落实|"
+    r"未建立|未执行|未开展|未完成|未整改|未有效|未全面|未如实|未足额|未公开|未履行|未设立|未纳入|未定期|未召开|"
+    r"未对|未将|未向|未实行|未进行|未做到|未组织|未认真|未制定|未报|未签订|没有|尚未|仍未|较多|(?:问题|矛盾|现象)[^。；]{0,6}突出|"
+    r"突出问题|严重|失职|失责|失察|失管|失控|滥用|侵占|挪用|挤占|套取|骗取|截留|克扣|虚报|冒领|优亲厚友|吃拿卡要|"
+    r"流于形式|形式主义|官僚主义|享乐主义|奢靡|大操大办|造成[^。；]{0,12}(?:损失|浪费)|浪费|漏洞|短板|"
+    r"存在[^。；]{0,14}(?:风险|隐患)|欠账|超标准|超范围|超标|超期|擅自|随意|混乱|滞后|缓慢|偏差|温差落差|软弱涣散|"
+    r"(?:问题|现象|情况)(?:依然|仍然|依旧|还)?存在|依然存在|仍然存在|仍有|有待(?:提高|加强|夯实|提升|改进|规范|完善)|"
+    r"亟待|亟需|乏力|松懈|松弛|懈怠|敷衍|应付|打擦边球|以权谋私|利益输送|收受|吃空饷|白条|坐收坐支|体外循环|账外|"
+    r"小金库|公车私用|不正之风|庸懒散|推诿|扯皮|抓得不实|落的不实|认定不准|偏软|偏松|偏弱|偏宽|失之于宽|宽松软|"
+    r"存在[^。；]{0,30}(?:问题|现象|情况|短板|漏洞|不足|差距|弱项|盲区|空白|薄弱环节)|还有差距|不够到位|"
+    r"文山会海|层层加码|一刀切|痕迹管理|重留痕|重形式|重痕迹|重业务轻党建|以会议落实会议|以文件落实文件|"
+    r"弄虚作假|虚假|失信|隐瞒|瞒报|迟报|漏报|拖欠|拖延|长期闲置|闲置|流失|贬值|低效|无效|空转|"
+    r"(?:未|没有|不)[\u4e00-\u9fff]{0,6}(?:到位|落实|执行|公开|上缴|入账|报批|审批|招标|备案|登记|履行)"
+)
+
+# An item that reads as a requirement, recommendation or plan, not a problem.
+_REQUIREMENT = re.compile(
+    r"^(?:[一二三四五六七八九十]{1,3}是|[（(][一二三四五六七八九十0-9]{1,3}[）)]|\d{1,2}[.、．]|[①-⑳])?\s*"
+    r"(?:要|应当?|必须|务必|需要?|建议|希望|坚持|着力|切实|进一步|持续|不断|始终|坚决|严格执行|牢固树立|"
+    r"深挖|深化|把|以|对照|针对|聚焦|围绕|加大|加强|强化|健全|完善|推动|推进|确保|做到|督促|压实|扛起|"
+    r"认真|全面|积极|主动|努力|力争|及时|立足|结合|统筹|注重|突出|筑牢|夯实|构建|创新|规范|提高|提升)"
+)
+# An item that reports what was done about problems (整改, 查处, 移交) or states figures, not a problem.
+_ACTION = re.compile(
+    r"(?:已|已经|先后|共|累计|截至目前|截止目前|目前)[\u4e00-\u9fff]{0,6}"
+    r"(?:整改|完成|移交|移送|查处|处理|清退|追回|挽回|问责|约谈|通报|建立|完善|制定|召开|开展|销号|解决|收缴|处分)"
+    r"|约谈了|严肃(?:问责|追责|处理)[。！]?$|推动(?:了)?[^。；]{0,80}(?:整改|解决)|被扣分|纳入[^。；]{0,20}考核"
+    r"|^(?:对|针对)[^。；]{0,30}(?:要求|责令|督促|给予)|督促[^。；]{0,20}(?:清退|整改|退还)|排查[^。；]{0,20}(?:机构|单位|问题)"
+)
+_PRAISE = re.compile(r"取得(?:了)?[^。；]{0,10}(?:成效|成果|进展|成绩)|较好完成|圆满完成|得到(?:进一步)?(?:强化|提高|提升|加强)|明显(?:提升|改善)|成效(?:明显|显著)")
+_LIST_HEADER = re.compile(r"(?:发现|存在|反映|梳理|指出)(?:了)?(?:一些|以下|如下|一批|[0-9一二三四五六七八九十]+个方面的?|的主要|主要)?[^。；]{0,30}问题(?:是|有|主要是|主要有|包括|如下)?\s*[:：]\s*$")
+_STATS_ONLY = re.compile(r"\d+(?:\.\d+)?\s*(?:个|件|人|条|项|次|家|万元|亿元|元|%|轮|名|户)")
+
+# Enumeration markers that start an item.
+_MARKER = re.compile(
+    r"(?P<m>[一二三四五六七八九十]{1,3}是|[（(][一二三四五六七八九十]{1,3}[）)]|[（(]\d{1,2}[）)]|(?<![\d.])\d{1,2}[.、．](?!\d)"
+    r"|[①-⑳]|[一二三四五六七八九十]{1,2}、|其[一二三四五六七八九十]|有的(?=[\u4e00-\u9fff“])|有些(?=[\u4e00-\u9fff“]))"
+)
+_MARKER_BOUNDARY = "。；;：:！？!?\n “”\t"
+_CLAUSE_MARKERS = ("有的", "有些")  # clause-level markers: they also follow a comma and end at ；/。
+_LEAD_IN_HEADER = re.compile(r"(?:发现|存在|反映|暴露)[^。；]{0,60}问题[，,:：]?\s*$")
+_LIST_WRAPPERS = [
+    re.compile(r"(?P<lead>(?:还)?存在(?:着)?)(?P<list>[^。；;]{4,400}?)等(?:[\u4e00-\u9fff]{0,4})?(?:问题|方面问题|情况|现象)"),
+    re.compile(r"(?P<lead>(?:此外|另外|同时)[，,]?(?:还)?发现(?:了)?)(?P<list>[^。；;]{4,400}?)等(?:[\u4e00-\u9fff]{0,4})?问题"),
+    re.compile(r"(?P<lead>主要(?:是|有|表现为|包括)[:：]?)(?P<list>[^。；;]{4,400}?)等(?:[^。；;，,]{0,8})?(?:方面|问题)"),
+]
+
+
+@dataclass
+class _Item:
+    start: int
+    end: int
+    marker: str | None = None
+    in_context: bool = False  # inside a problem block/section/list: the context says it is a problem
+    in_suggestions: bool = False  # inside a 建议/要求 section: requirements, not findings
+
+
+def states_problem(text: str) -> bool:
+    return bool(PROBLEM_CUE.search(text))
+
+
+def split_findings(doc: ReportDoc) -> list[Finding]:
+    """Findings of ``doc`` in text order, ids ``F001``…; fills nothing else on the doc."""
+    text = doc.text
+    items: list[_Item] = []
+    pos = 0
+    for line in text.split("\n"):
+        if line.strip():
+            items.extend(_items_in_paragraph(doc, pos, pos + len(line)))
+        pos += len(line) + 1
+    findings: list[Finding] = []
+    for item in items:
+        start, end = _trim(text, item.start, item.end)
+        if end - start < 4 or _in_caption(doc, start, end):
+            continue
+        snippet = text[start:end]
+        section = doc.section_at(start)
+        item.in_suggestions = section is not None and section.role == "suggestions" and doc.unit_at(start) is None
+        if not _accept(snippet, item):
+            continue
+        section = doc.section_at(start)
+        findings.append(
+            Finding(
+                id=f"F{len(findings) + 1:03d}",
+                text=snippet,
+                start=start,
+                end=end,
+                page=doc.page_at(start),
+                unit=doc.unit_at(start) or _single_unit(doc),
+                section=section.title if section else None,
+                marker=item.marker,
+            )
+        )
+    return findings
+
+
+def _single_unit(doc: ReportDoc) -> str | None:
+    names = doc.unit_names()
+    return names[0] if len(names) == 1 else None
+
+
+def _in_caption(doc: ReportDoc, start: int, end: int) -> bool:
+    return any(cs <= start and end <= ce + 1 for cs, ce in doc.captions)
+
+
+def _problem_context(doc: ReportDoc, offset: int) -> bool:
+    for block in doc.units:
+        if block.body_start <= offset < block.end:
+            return True
+    section = doc.section_at(offset)
+    return section is not None and section.role in ("problems", "rectification")
+
+
+def _items_in_paragraph(doc: ReportDoc, start: int, end: int) -> list[_Item]:
+    text = doc.text
+    # skip a unit header ("区委办存在的主要问题是：") at the start of the paragraph
+    for block in doc.units:
+        if start <= block.start < end and block.body_start <= end:
+            start = max(start, block.body_start)
+    context = _problem_context(doc, start)
+    markers = _markers(text, start, end)
+    items: list[_Item] = []
+    if markers:
+        # the lead-in before the first marker ("巡察发现的主要问题：") is an item only if it states a problem
+        lead_in = text[start : markers[0][0]]
+        if markers[0][0] > start and not _LEAD_IN_HEADER.search(lead_in):
+            items.extend(_sentence_items(text, start, markers[0][0], context))
+        list_context = context or bool(_LIST_HEADER.search(lead_in[-60:]) or _LEAD_IN_HEADER.search(lead_in))
+        for i, (m_start, marker) in enumerate(markers):
+            m_end = markers[i + 1][0] if i + 1 < len(markers) else end
+            if marker in _CLAUSE_MARKERS:
+                clause_end = _clause_end(text, m_start, m_end)
+                items.extend(_list_items(text, m_start, clause_end, marker, True))
+                if m_end - clause_end > 4:
+                    items.extend(_sentence_items(text, clause_end, m_end, context))
+                continue
+            items.extend(_list_items(text, m_start, m_end, marker, list_context))
+    else:
+        items.extend(_sentence_items(text, start, end, context))
+    return items
+
+
+def _clause_end(text: str, start: int, end: int) -> int:
+    """End of the clause a 有的/有些 item opens: the first ；or sentence end outside quotes."""
+    depth = 0
+    for i in range(start, end):
+        ch = text[i]
+        if ch in "“（(《":
+            depth += 1
+        elif ch in "”）)》":
+            depth = max(0, depth - 1)
+        elif ch in "；;。！？!?" and depth == 0:
+            return i + 1
+    return end
+
+
+def _markers(text: str, start: int, end: int) -> list[tuple[int, str]]:
+    """Enumeration markers at clause starts; 有的/有些 count only when they repeat."""
+    found: list[tuple[int, str]] = []
+    for m in _MARKER.finditer(text, start, end):
+        prev = text[m.start() - 1] if m.start() > start else "\n"
+        comma_ok = m.group("m") in _CLAUSE_MARKERS or m.group("m").endswith("是")
+        if prev not in _MARKER_BOUNDARY and not (comma_ok and prev in "，,"):
+            continue
+        found.append((m.start(), m.group("m")))
+    youde = [f for f in found if f[1] in _CLAUSE_MARKERS]
+    if len(youde) < 2:
+        found = [f for f in found if f[1] not in _CLAUSE_MARKERS]
+    else:
+        found = youde if len(youde) >= len(found) - len(youde) else found
+    return _consistent(found)
+
+
+def _consistent(found: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """Keep markers of a family that occurs at least twice, or once at the very start (a numbered line)."""
+    def family(m: str) -> str:
+        if m.endswith("是") and len(m) <= 4 and m[0] in "一二三四五六七八九十":
+            return "shi"
+        if m[0] in "（(":
+            return "paren-" + ("cn" if m[1] in "一二三四五六七八九十" else "num")
+        if m[0].isdigit():
+            return "num"
+        if "①" <= m[0] <= "⑳":
+            return "circle"
+        if m.endswith("、"):
+            return "cn-dun"
+        if m.startswith("其"):
+            return "qi"
+        return m
+    counts: dict[str, int] = {}
+    for _, m in found:
+        counts[family(m)] = counts.get(family(m), 0) + 1
+    return [f for i, f in enumerate(found) if counts[family(f[1])] >= 2 or i == 0]
+
+
+def _sentence_items(text: str, start: int, end: int, context: bool) -> list[_Item]:
+    """Items of free text: list members, else sentences (split at ；when each clause states a problem)."""
+    items: list[_Item] = []
+    for r_start, r_end in _quote_regions(text, start, end):
+        for s_start, s_end in _sentences(text, r_start, r_end):
+            items.extend(_list_items(text, s_start, s_end, None, context))
+    return items
+
+
+_LONG_QUOTE = re.compile(r"“([^“”]{20,600}?[；;。][^“”]{4,600}?)”")
+
+
+def _quote_regions(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Cut a paragraph around long quotations that hold several clauses (a quoted problem list),
+    so the clauses inside the quote are split like free text instead of hidden inside one sentence."""
+    regions = []
+    pos = start
+    for m in _LONG_QUOTE.finditer(text, start, end):
+        if m.start() > pos:
+            regions.append((pos, m.start()))
+        regions.append((m.start(1), m.end(1)))
+        pos = m.end()
+    if pos < end:
+        regions.append((pos, end))
+    return regions
+
+
+def _sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    out = []
+    depth = 0
+    s = start
+    i = start
+    while i < end:
+        ch = text[i]
+        if ch in "“（(《":
+            depth += 1
+        elif ch in "”）)》":
+            depth = max(0, depth - 1)
+        elif ch in "。！？!?" and depth == 0:
+            out.append((s, i + 1))
+            s = i + 1
+        i += 1
+    if s < end:
+        out.append((s, end))
+    return out
+
+
+def _list_items(text: str, start: int, end: int, marker: str | None, context: bool) -> list[_Item]:
+    """Split one marker item or sentence at problem lists and at ；, keeping the marker on the first piece."""
+    segment = text[start:end]
+    for wrapper in _LIST_WRAPPERS:
+        m = wrapper.search(segment)
+        if not m:
+            continue
+        members = _members(text, start + m.start("list"), start + m.end("list"))
+        if len(members) < 2 and not context:
+            continue
+        out: list[_Item] = []
+        lead_end = start + m.start("lead")
+        if lead_end > start and states_problem(text[start:lead_end]):
+            out.append(_Item(start, lead_end, marker, context))
+        out.extend(_Item(a, b, marker if not out and i == 0 else None, True) for i, (a, b) in enumerate(members))
+        tail = start + m.end()
+        if end - tail > 6:
+            out.extend(_list_items(text, tail, end, None, context))
+        return out
+    clauses = _split_on(text, start, end, "；;")
+    if len(clauses) > 1 and all(states_problem(text[a:b]) for a, b in clauses):
+        return [_Item(a, b, marker if i == 0 else None, context) for i, (a, b) in enumerate(clauses)]
+    return [_Item(start, end, marker, context)]
+
+
+def _members(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """List members split at 、 (outside quotes); a member with no problem word joins the next one."""
+    parts = _split_on(text, start, end, "、")
+    merged: list[tuple[int, int]] = []
+    pending: int | None = None
+    for a, b in parts:
+        a0 = pending if pending is not None else a
+        if states_problem(text[a:b]):
+            merged.append((a0, b))
+            pending = None
+        else:
+            pending = a0
+    if pending is not None:
+        if merged:
+            merged[-1] = (merged[-1][0], end)
+        else:
+            merged.append((pending, end))
+    return merged
+
+
+def _split_on(text: str, start: int, end: int, seps: str) -> list[tuple[int, int]]:
+    out = []
+    depth = 0
+    s = start
+    for i in range(start, end):
+        ch = text[i]
+        if ch in "“（(《":
+            depth += 1
+        elif ch in "”）)》":
+            depth = max(0, depth - 1)
+        elif ch in seps and depth == 0:
+            if i > s:
+                out.append((s, i))
+            s = i + 1
+    if end > s:
+        out.append((s, end))
+    return out
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    """Drop surrounding spaces, dangling commas and unmatched quotes around an item."""
+    lead = " \t\n，,、：:；;"
+    trail = " \t\n，,、：:；;"
+    while start < end and text[start] in lead:
+        start += 1
+    while end > start and text[end - 1] in trail:
+        end -= 1
+    if start < end and text[start] in "“‘" and text.count("”", start, end) < text.count("“", start, end):
+        start += 1
+    if end > start and text[end - 1] in "”’" and text.count("“", start, end) < text.count("”", start, end):
+        end -= 1
+    while end > start and text[end - 1] in trail:
+        end -= 1
+    return start, end
+
+
+def _accept(snippet: str, item: _Item) -> bool:
+    """Whether an item states a problem (see the module docstring for the rules)."""
+    body = re.sub(r"^\s*(?:[一二三四五六七八九十]{1,3}是|[（(][一二三四五六七八九十0-9]{1,3}[）)]|\d{1,2}[.、．]|[①-⑳]|有的|有些)", "", snippet)
+    if not states_problem(body):
+        return False
+    if _LIST_HEADER.search(snippet):
+        return False
+    if re.search(r"[:：]\s*$", snippet) and not item.in_context:
+        return False
+    if _REQUIREMENT.match(snippet) and not _starts_with_problem(body):
+        return False
+    if item.in_suggestions:
+        return False
+    if not item.in_context and _PRAISE.search(snippet) and not re.search(r"但|然而|不过", snippet):
+        return False
+    if _ACTION.search(snippet) and not item.marker:
+        return False
+    if _stats_only(body):
+        return False
+    return True
+
+
+def _starts_with_problem(body: str) -> bool:
+    """"落实…不到位" starts with 落实 but is a problem; a requirement names no deficiency in its first clause."""
+    first = re.split(r"[，,；;。]", body, maxsplit=1)[0]
+    return bool(PROBLEM_CUE.search(first)) and not re.match(r"^(?:要|应|必须|务必|建议|希望)", body)
+
+
+def _stats_only(body: str) -> bool:
+    """A sentence made of figures (共发现问题129个，已整改127个) with no deficiency beyond counting."""
+    numbers = len(_STATS_ONLY.findall(body))
+    if numbers < 1:
+        return False
+    cue_hits = [m.group(0) for m in PROBLEM_CUE.finditer(body)]
+    weak = {"较多", "没有"}
+    return all(h in weak for h in cue_hits) or numbers >= 3 and len(cue_hits) <= 1

@@ -1,0 +1,53 @@
+"""The stages wired together: ``analyze_file(path) -> ReportDoc``.
+
+Kept thin on purpose: each stage lives in its own module and can be called alone; this module
+only decides the order and copies results onto the ReportDoc.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from nlp.extract import PdfBackend, extract_bytes, read_source
+from nlp.findings import split_findings
+from nlp.model import ExtractedText, ReportDoc
+from nlp.normalize import normalize
+from nlp.structure import analyse_structure
+
+
+def analyze_extracted(extracted: ExtractedText) -> ReportDoc:
+    norm = normalize(extracted)
+    structure = analyse_structure(norm.text, extracted.metadata.get("html_title"))
+    doc = ReportDoc(
+        source=extracted.source,
+        media_type=extracted.media_type,
+        text=norm.text,
+        page_starts=norm.page_starts,
+        raw_offsets=norm.raw_offsets,
+        title=structure.title,
+        kind=structure.kind,
+        round=structure.round,
+        dates=structure.dates,
+        units=structure.units,
+        sections=structure.sections,
+        sentences=structure.sentences,
+        captions=norm.captions,
+        encoding=extracted.encoding,
+        backend=extracted.backend,
+    )
+    doc.inspected_units = structure.inspected_units
+    doc.findings = split_findings(doc)
+    return doc
+
+
+def analyze_bytes(
+    data: bytes, source: str, *, max_bytes: int | None = None, pdf_backend: PdfBackend | str = PdfBackend.PDFIUM
+) -> ReportDoc:
+    return analyze_extracted(extract_bytes(data, source, max_bytes=max_bytes, pdf_backend=pdf_backend))
+
+
+def analyze_file(
+    path: str | Path, *, max_bytes: int | None = None, pdf_backend: PdfBackend | str = PdfBackend.PDFIUM
+) -> ReportDoc:
+    data = read_source(path, max_bytes)
+    return analyze_bytes(data, str(path), max_bytes=max_bytes, pdf_backend=pdf_backend)
