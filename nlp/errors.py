@@ -34,6 +34,11 @@ class ExtractionError(XunchaError):
     default_message = "无法从文件中提取文本"
 
 
+class SourceNotFoundError(ExtractionError):
+    code = "file_not_found"
+    default_message = "文件不存在"
+
+
 class EmptyFileError(ExtractionError):
     code = "empty_file"
     default_message = "文件为空"

@@ -106,7 +106,7 @@ def find_title(text: str, html_title: str | None = None) -> str | None:
         s = line.strip()
         if not s:
             continue
-        if len(s) <= 60 and not s.endswith(("。", "，", ",", "；", "：", ":")) and re.search(r"[\u4e00-\u9fff]", s):
+        if len(s) <= 50 and not re.search(r"[。；;]|[，,：:]$", s) and re.search(r"[\u4e00-\u9fff]", s):
             if not re.match(r"^(SOURCE|DATE|来源|信息来源|发布时间)\s*[:：]", s):
                 candidates.append(s)
         if len(s) > 60:
@@ -196,11 +196,11 @@ def find_unit_blocks(text: str) -> list[UnitBlock]:
         headers.append((start, m.end(), unit))
     pos = 0
     for line in text.split("\n"):
-        m = _UNIT_COLON.match(line)
-        if m and not _NOT_UNIT.match(m.group("unit")) and len(line) > m.end() + 4:
+        colon = _UNIT_COLON.match(line)
+        if colon and not _NOT_UNIT.match(colon.group("unit")) and len(line) > colon.end() + 4:
             start = pos
             if not any(h[0] <= start < h[1] for h in headers):
-                headers.append((start, pos + m.end(), clean_unit(m.group("unit"))))
+                headers.append((start, pos + colon.end(), clean_unit(colon.group("unit"))))
         pos += len(line) + 1
     headers.sort()
     blocks: list[UnitBlock] = []

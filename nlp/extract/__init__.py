@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from nlp.errors import ExtractionError, FileTooLargeError
+from nlp.errors import ExtractionError, FileTooLargeError, SourceNotFoundError
 from nlp.extract.docx import extract_docx
 from nlp.extract.html import extract_html
 from nlp.extract.pdf import PdfBackend, extract_pdf
@@ -35,7 +35,7 @@ def read_source(path: str | Path, max_bytes: int | None = None) -> bytes:
     try:
         size = path.stat().st_size
     except FileNotFoundError as exc:
-        raise ExtractionError("文件不存在", source=str(path)) from exc
+        raise SourceNotFoundError(source=str(path)) from exc
     except OSError as exc:
         raise ExtractionError(f"无法读取文件：{exc.strerror}", source=str(path)) from exc
     if path.is_dir():

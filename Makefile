@@ -1,0 +1,37 @@
+# Two entry points on a fresh machine: `make demo` and `make test`. Both create .venv when it is
+# missing and (re)install the project when pyproject.toml changes.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test eval bench lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+## demo: analyse the bundled sample corpus and print the findings
+demo: $(STAMP)
+	$(BIN)/xuncha analyze corpora/samples/*.pdf corpora/samples/*.docx corpora/samples/*.txt --format table
+
+## test: lint, type-check and run the test suite
+test: $(STAMP)
+	$(BIN)/ruff check nlp service evaluation tests
+	$(BIN)/mypy nlp service
+	$(BIN)/pytest -q
+
+## eval: run every scoring script against the gold sets
+eval: $(STAMP)
+	$(BIN)/python evaluation/score_findings.py
+
+## bench: ingest speed (PDF backends, segmenters)
+bench: $(STAMP)
+	$(BIN)/python evaluation/bench_ingest.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -1,0 +1,90 @@
+"""`xuncha analyze FILE...`: run the pipeline on files and print what was found.
+
+Each file is handled on its own: a bad file prints one error line on stderr and the batch goes on;
+the exit code is 0 only when every file succeeded.
+"""
+
+from __future__ import annotations
+
+import traceback
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+from nlp.errors import XunchaError
+from nlp.extract import PdfBackend
+from nlp.model import ReportDoc
+from nlp.pipeline import analyze_file
+from service.cli.output import error_line, print_json, stderr, stdout
+
+
+class OutputFormat(StrEnum):
+    JSON = "json"
+    TABLE = "table"
+
+
+def analyze_paths(
+    paths: list[Path], *, max_bytes: int | None, pdf_backend: PdfBackend, debug: bool = False
+) -> tuple[list[ReportDoc | dict[str, Any]], int]:
+    """Analyse each path; return the results in input order (errors as dicts) and the failure count."""
+    results: list[ReportDoc | dict[str, Any]] = []
+    failures = 0
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=stderr,
+        transient=True,
+        disable=len(paths) < 2 or not stderr.is_terminal,
+    ) as progress:
+        task = progress.add_task("分析报告", total=len(paths))
+        for path in paths:
+            try:
+                results.append(analyze_file(path, max_bytes=max_bytes, pdf_backend=pdf_backend))
+            except XunchaError as exc:
+                failures += 1
+                error_line(str(path), exc.code, exc.message)
+                results.append({"source": str(path), "error": {"code": exc.code, "message": exc.message}})
+            except Exception as exc:  # a bug must not end the batch; say so plainly
+                failures += 1
+                error_line(str(path), "internal_error", f"内部错误：{type(exc).__name__}: {exc}")
+                if debug:
+                    stderr.print(traceback.format_exc(), markup=False)
+                results.append({"source": str(path), "error": {"code": "internal_error", "message": str(exc)}})
+            progress.advance(task)
+    return results, failures
+
+
+def render(results: list[ReportDoc | dict[str, Any]], fmt: OutputFormat, include_text: bool = True) -> None:
+    if fmt is OutputFormat.JSON:
+        print_json([r.to_dict(include_text) if isinstance(r, ReportDoc) else r for r in results])
+        return
+    for r in results:
+        if isinstance(r, ReportDoc):
+            _print_table(r)
+    ok = [r for r in results if isinstance(r, ReportDoc)]
+    total = sum(len(r.findings) for r in ok)
+    stdout.print(f"\n共分析 {len(ok)}/{len(results)} 个文件，发现问题 {total} 条。")
+
+
+def _print_table(doc: ReportDoc) -> None:
+    head = (
+        f"[bold]{escape(Path(doc.source).name)}[/]  {doc.media_type}，{doc.page_count} 页\n"
+        f"标题：{escape(doc.title or '（无）')}\n"
+        f"轮次：{doc.round.label if doc.round else '（未注明）'}   类型：{doc.kind or '（未注明）'}   "
+        f"日期：{'、'.join(doc.dates[:3]) or '（未注明）'}\n"
+        f"单位：{escape('、'.join(doc.unit_names())) or '（未注明）'}"
+    )
+    stdout.print(head, markup=True)
+    table = Table(show_lines=False, expand=True)
+    table.add_column("编号", no_wrap=True)
+    table.add_column("页", no_wrap=True, justify="right")
+    table.add_column("单位", max_width=16)
+    table.add_column("问题", overflow="fold")
+    for f in doc.findings:
+        table.add_row(f.id, str(f.page), escape(f.unit or ""), escape(f.text))
+    stdout.print(table)

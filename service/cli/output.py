@@ -1,0 +1,29 @@
+"""Where CLI output goes: data to stdout, everything for humans (progress, errors, warnings) to stderr.
+
+Scripts parse ``--format json`` from stdout, so nothing else may ever be written there.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+
+stdout = Console(soft_wrap=True, highlight=False)
+stderr = Console(stderr=True, highlight=False)
+
+
+def print_json(data: Any) -> None:
+    """Write JSON to stdout as UTF-8 text (Chinese kept readable, never \\u-escaped mojibake)."""
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2))
+    sys.stdout.write("\n")
+    sys.stdout.flush()
+
+
+def error_line(source: str | None, code: str, message: str) -> None:
+    """One line per failed input, no traceback: `错误 <file>: [code] message`."""
+    where = f" {escape(source)}:" if source else ""
+    stderr.print(f"[bold red]错误[/]{where} {escape(f'[{code}]')} {escape(message)}", highlight=False, soft_wrap=True)
