@@ -37,16 +37,25 @@ PROBLEM_CUE = re.compile(
     r"小金库|公车私用|不正之风|庸懒散|推诿|扯皮|抓得不实|落的不实|认定不准|偏软|偏松|偏弱|偏宽|失之于宽|宽松软|"
     r"存在[^。；]{0,30}(?:问题|现象|情况|短板|漏洞|不足|差距|弱项|盲区|空白|薄弱环节)|还有差距|不够到位|"
     r"文山会海|层层加码|一刀切|痕迹管理|重留痕|重形式|重痕迹|重业务轻党建|以会议落实会议|以文件落实文件|"
+    r"规避|化整为零|围标|串标|明招暗定|先建后招|未批先建|虚列|虚增|虚开|以拨代支|超预算|超概算|违建|私设|私分|"
+    r"兼职取酬|吃喝|送礼|公款|搭车|借机|插手|干预|垄断|霸占|强占|侵害|损害群众|"
     r"弄虚作假|虚假|失信|隐瞒|瞒报|迟报|漏报|拖欠|拖延|长期闲置|闲置|流失|贬值|低效|无效|空转|"
     r"(?:未|没有|不)[\u4e00-\u9fff]{0,6}(?:到位|落实|执行|公开|上缴|入账|报批|审批|招标|备案|登记|履行)"
 )
 
-# An item that reads as a requirement, recommendation or plan, not a problem.
+# An item that reads as a requirement, recommendation or plan, not a problem. Imperatives that never
+# open a problem statement are rejected outright; verbs that also open problems ("持续推进…力度不够",
+# "落实…不到位") are rejected only when their first clause names no deficiency.
+_MARKER_PREFIX = r"^(?:[一二三四五六七八九十]{1,3}是|[（(][一二三四五六七八九十0-9]{1,3}[）)]|\d{1,2}[.、．]|[①-⑳])?\s*"
+_IMPERATIVE = re.compile(
+    _MARKER_PREFIX
+    + r"(?:要|应当?|必须|务必|需要|建议|希望|把|以|对照|针对|聚焦|围绕|坚持|着力|切实|确保|做到|努力|力争|筑牢|"
+    r"构建|扛起|压实|牢固树立|深挖|立足|结合|统筹|注重|坚决)"
+)
 _REQUIREMENT = re.compile(
-    r"^(?:[一二三四五六七八九十]{1,3}是|[（(][一二三四五六七八九十0-9]{1,3}[）)]|\d{1,2}[.、．]|[①-⑳])?\s*"
-    r"(?:要|应当?|必须|务必|需要?|建议|希望|坚持|着力|切实|进一步|持续|不断|始终|坚决|严格执行|牢固树立|"
-    r"深挖|深化|把|以|对照|针对|聚焦|围绕|加大|加强|强化|健全|完善|推动|推进|确保|做到|督促|压实|扛起|"
-    r"认真|全面|积极|主动|努力|力争|及时|立足|结合|统筹|注重|突出|筑牢|夯实|构建|创新|规范|提高|提升)"
+    _MARKER_PREFIX
+    + r"(?:进一步|持续|不断|始终|严格执行|深化|加大|加强|强化|健全|完善|推动|推进|督促|认真|全面|积极|主动|及时|"
+    r"夯实|创新|规范|提高|提升|突出)"
 )
 # An item that reports what was done about problems (整改, 查处, 移交) or states figures, not a problem.
 _ACTION = re.compile(
@@ -358,7 +367,7 @@ def _accept(snippet: str, item: _Item) -> bool:
         return False
     if re.search(r"[:：]\s*$", snippet) and not item.in_context:
         return False
-    if _REQUIREMENT.match(snippet) and not _starts_with_problem(body):
+    if _IMPERATIVE.match(snippet) or (_REQUIREMENT.match(snippet) and not _starts_with_problem(body)):
         return False
     if item.in_suggestions:
         return False

@@ -41,7 +41,7 @@ _DATE_ISO = re.compile(r"(?<!\d)(?P<y>(?:19|20)\d{2})[-/.](?P<m>\d{1,2})[-/.](?P
 # ---- units ---------------------------------------------------------------------------------------
 # Words an inspected organisation's name ends with.
 ORG_SUFFIX = (
-    r"(?:党组|党委|党工委|党总支|党支部|支部|委员会|机关|委|局|办|部|院|会|所|中心|镇|乡|街道|村|社区|公司|集团|"
+    r"(?:党组织|党组|党委|党工委|党总支|党支部|支部|委员会|机关|委|局|办|部|院|会|所|中心|镇|乡|街道|村|社区|公司|集团|"
     r"学校|小学|中学|大学|医院|厅|处|队|站|室|馆|庭|署|司|社|团|校|园|行|场|厂)"
 )
 _UNIT_HEADER = re.compile(
@@ -52,7 +52,10 @@ _UNIT_COLON = re.compile(rf"^(?P<unit>[\u4e00-\u9fff（）()0-9]{{2,30}}{ORG_SUF
 _INSPECTED_LIST = re.compile(
     r"(?:分别)?对(?P<list>[^。；;]{2,300}?)(?:共\s*\d+\s*个[\u4e00-\u9fff]{0,6})?(?:开展|进行|实施)了?[^。；;]{0,20}?(?:巡察|巡视|回头看)"
 )
-_FEEDBACK_TO = re.compile(r"向(?P<unit>[\u4e00-\u9fff（）()0-9]{2,40}?" + ORG_SUFFIX + r")(?:及[^。，,]{0,40})?反馈")
+_FEEDBACK_TO = re.compile(
+    r"向(?P<unit>[\u4e00-\u9fff（）()0-9]{2,40}?" + ORG_SUFFIX + r")(?:及[^。，,]{0,40})?反馈"
+    r"|向(?P<leader_of>[\u4e00-\u9fff]{2,12}?(?:市委|县委|区委|州委|省委|党委|党组|党工委))(?:书记|主要负责)[^。；]{0,30}?反馈"
+)
 _NOT_UNIT = re.compile(r"^(巡察组|巡视组|巡察办|巡察机构|区委|县委|市委|省委|党中央|中央|我们|各|本|该|其|全县|全区|全市|全省|上级|单位|问题)$")
 
 # ---- sections ------------------------------------------------------------------------------------
@@ -172,7 +175,7 @@ def _iso(y: int, m: int, d: str | None) -> str:
 def clean_unit(name: str) -> str:
     name = name.strip(" 、，,：:“”")
     name = re.sub(r"^(?:此外|同时|其中|另外|经查|巡察发现|巡察中发现|反馈指出)[，,]?", "", name)
-    name = re.sub(r"^(?:对|向|在|和|及|与)", "", name)
+    name = re.sub(r"^(?:对|向|在|和|及|与|其)", "", name)
     return name
 
 
@@ -244,13 +247,17 @@ def find_inspected_units(text: str) -> list[str]:
     for m in _INSPECTED_LIST.finditer(text[:3000]):
         raw = m.group("list")
         raw = re.sub(r"^[^，,]*[，,]", "", raw) if re.search(r"巡察组[，,]", raw) else raw
-        for part in re.split(r"[、，,和及]", raw):
-            name = clean_unit(re.sub(r"等\s*\d*\s*(家|个)?[\u4e00-\u9fff]{0,8}$", "", part))
+        group = re.search(r"等\s*\d+\s*(?:个|家|所)", raw) and not re.search(r"[、，,]", raw)
+        parts = [raw] if group else re.split(r"[、，,和及]", raw)  # "团圆村等23个村(社区)党组织" is one group
+        for part in parts:
+            name = clean_unit(part if group else re.sub(r"等\s*\d*\s*(家|个)?[\u4e00-\u9fff]{0,8}$", "", part))
             if re.search(ORG_SUFFIX + r"$", name) and not _NOT_UNIT.match(name) and 2 <= len(name) <= 40:
                 if name not in units:
                     units.append(name)
+    if units:
+        return units  # the inspected units; a feedback recipient is often only their parent body
     for m in _FEEDBACK_TO.finditer(text[:3000]):
-        name = clean_unit(m.group("unit"))
+        name = clean_unit(m.group("unit") or m.group("leader_of"))
         if not _NOT_UNIT.match(name) and name not in units:
             units.append(name)
     return units
