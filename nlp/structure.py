@@ -327,7 +327,8 @@ def split_sentences(text: str) -> list[Span]:
             j = i + 1
             while j < n and text[j] in _TERMINALS:
                 j += 1
-            while j < n and text[j] in _CLOSE and depth > 0:
+            # "…。”" ends the sentence after the quote; "（…。）" is a parenthesis inside the sentence
+            while j < n and text[j] in "”’」』" and depth > 0:
                 depth -= 1
                 j += 1
             if depth == 0:

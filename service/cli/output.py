@@ -18,9 +18,15 @@ stderr = Console(stderr=True, highlight=False)
 
 def print_json(data: Any) -> None:
     """Write JSON to stdout as UTF-8 text (Chinese kept readable, never \\u-escaped mojibake)."""
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2))
-    sys.stdout.write("\n")
-    sys.stdout.flush()
+    payload = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is not None:  # bypass a non-UTF-8 locale encoding: JSON is UTF-8 by definition
+        sys.stdout.flush()
+        buffer.write(payload.encode("utf-8"))
+        buffer.flush()
+    else:
+        sys.stdout.write(payload)
+        sys.stdout.flush()
 
 
 def error_line(source: str | None, code: str, message: str) -> None:
