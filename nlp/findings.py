@@ -29,7 +29,8 @@ PROBLEM_CUE = re.compile(
     r"违规|违反|违纪|违法|违背|屡禁不止|屡查屡犯|打折扣|搞变通|盲目|未达预期|未能|未按|未经|未及时|未严格|未落实|"
     r"未建立|未执行|未开展|未完成|未整改|未有效|未全面|未如实|未足额|未公开|未履行|未设立|未纳入|未定期|未召开|"
     r"未对|未将|未向|未实行|未进行|未做到|未组织|未认真|未制定|未报|未签订|没有|尚未|仍未|较多|(?:问题|矛盾|现象)[^。；]{0,6}突出|"
-    r"突出问题|严重|失职|失责|失察|失管|失控|滥用|侵占|挪用|挤占|套取|骗取|截留|克扣|虚报|冒领|优亲厚友|吃拿卡要|"
+    r"严重|不统一|过多|过频|过滥|负担(?:较|过)重|明显(?:低于|高于)|低于[^。；]{0,8}(?:市场|标准)|代替|脱节|填表式|留痕式|"
+    r"账实不符|以陈顶新|压级压价|重复报销|串换|虚记|多头跑|失职|失责|失察|失管|失控|滥用|侵占|挪用|挤占|套取|骗取|截留|克扣|虚报|冒领|优亲厚友|吃拿卡要|"
     r"流于形式|形式主义|官僚主义|享乐主义|奢靡|大操大办|造成[^。；]{0,12}(?:损失|浪费)|浪费|漏洞|短板|"
     r"存在[^。；]{0,14}(?:风险|隐患)|欠账|超标准|超范围|超标|超期|擅自|随意|混乱|滞后|缓慢|偏差|温差落差|软弱涣散|"
     r"(?:问题|现象|情况)(?:依然|仍然|依旧|还)?存在|依然存在|仍然存在|仍有|有待(?:提高|加强|夯实|提升|改进|规范|完善)|"
@@ -40,6 +41,7 @@ PROBLEM_CUE = re.compile(
     r"规避|化整为零|围标|串标|明招暗定|先建后招|未批先建|虚列|虚增|虚开|以拨代支|超预算|超概算|违建|私设|私分|"
     r"兼职取酬|吃喝|送礼|公款|搭车|借机|插手|干预|垄断|霸占|强占|侵害|损害群众|"
     r"弄虚作假|虚假|失信|隐瞒|瞒报|迟报|漏报|拖欠|拖延|长期闲置|闲置|流失|贬值|低效|无效|空转|"
+    r"未[\u4e00-\u9fff]{1,4}(?=[，,。；;]|$)|"
     r"(?:未|没有|不)[\u4e00-\u9fff]{0,6}(?:到位|落实|执行|公开|上缴|入账|报批|审批|招标|备案|登记|履行)"
 )
 
@@ -49,23 +51,34 @@ PROBLEM_CUE = re.compile(
 _MARKER_PREFIX = r"^(?:[一二三四五六七八九十]{1,3}是|[（(][一二三四五六七八九十0-9]{1,3}[）)]|\d{1,2}[.、．]|[①-⑳])?\s*"
 _IMPERATIVE = re.compile(
     _MARKER_PREFIX
-    + r"(?:要|应当?|必须|务必|需要|建议|希望|把|以|对照|针对|聚焦|围绕|坚持|着力|切实|确保|做到|努力|力争|筑牢|"
-    r"构建|扛起|压实|牢固树立|深挖|立足|结合|统筹|注重|坚决)"
+    + r"(?:要(?!求)|应当?|必须|务必|需要|建议|希望|把(?!关)|对照|针对|聚焦|围绕|坚持|着力|切实|确保|做到|努力|力争|"
+    r"筑牢|构建|扛起|压实|牢固树立|深挖|立足|结合|统筹|注重|坚决)"
+    r"|^[^，,。；：:]{0,30}(?:要求|强调|建议|希望|提出)[，,：:]"  # 巡察组要求，… / 组长强调：…
+    r"|^[^。；]{0,40}表示[，,：:]"  # the unit's 表态: 书记…表示，将照单全收…
+    r"|^(?:按照|根据|依据)[^。；]{0,40}(?:部署|安排|要求|规定)"  # background: 按照县委统一部署，…开展了巡察
+    r"|^[^，,。；]{2,12}将(?:迅速|立即|认真|切实|全面|坚决|逐|持续|进一步|以|把)"  # plans: 局党组将迅速召开…
 )
 _REQUIREMENT = re.compile(
     _MARKER_PREFIX
     + r"(?:进一步|持续|不断|始终|严格执行|深化|加大|加强|强化|健全|完善|推动|推进|督促|认真|全面|积极|主动|及时|"
-    r"夯实|创新|规范|提高|提升|突出)"
+    r"夯实|创新|规范|提高|提升|突出|以)"
 )
 # An item that reports what was done about problems (整改, 查处, 移交) or states figures, not a problem.
 _ACTION = re.compile(
     r"(?:已|已经|先后|共|累计|截至目前|截止目前|目前)[\u4e00-\u9fff]{0,6}"
     r"(?:整改|完成|移交|移送|查处|处理|清退|追回|挽回|问责|约谈|通报|建立|完善|制定|召开|开展|销号|解决|收缴|处分)"
+    r"|^(?:开展|组织开展|召开|出台|修订|印发|追回|取消|解除|暂停|清退|收回|建立健全)"
     r"|约谈了|严肃(?:问责|追责|处理)[。！]?$|推动(?:了)?[^。；]{0,80}(?:整改|解决)|被扣分|纳入[^。；]{0,20}考核"
     r"|^(?:对|针对)[^。；]{0,30}(?:要求|责令|督促|给予)|督促[^。；]{0,20}(?:清退|整改|退还)|排查[^。；]{0,20}(?:机构|单位|问题)"
 )
-_PRAISE = re.compile(r"取得(?:了)?[^。；]{0,10}(?:成效|成果|进展|成绩)|较好完成|圆满完成|得到(?:进一步)?(?:强化|提高|提升|加强)|明显(?:提升|改善)|成效(?:明显|显著)")
+_PRAISE = re.compile(r"高度重视|做了大量工作|完成了(?:大部分|全部|绝大部分)|取得(?:了)?[^。；]{0,10}(?:成效|成果|进展|成绩)|较好完成|圆满完成|得到(?:进一步)?(?:强化|提高|提升|加强)|明显(?:提升|改善)|成效(?:明显|显著)")
 _LIST_HEADER = re.compile(r"(?:发现|存在|反映|梳理|指出)(?:了)?(?:一些|以下|如下|一批|[0-9一二三四五六七八九十]+个方面的?|的主要|主要)?[^。；]{0,30}问题(?:是|有|主要是|主要有|包括|如下)?\s*[:：]\s*$")
+# A sentence that only announces problems ("也存在一些不容忽视的问题", "…等方面还存在短板", "…主要是").
+_GENERIC = re.compile(
+    r"(?:存在|发现|暴露)(?:了|出)?(?:的)?(?:一些|一批|不少|部分|若干)[^。；]{0,12}(?:问题|差距|不足|短板)[^。；]{0,4}[。，,:：]?\s*$"
+    r"|(?:等|几个)方面(?:还|仍|也)?(?:存在|有)(?:一些|不少)?(?:短板|不足|差距|问题|薄弱环节)[。]?\s*$"
+    r"|(?:主要是|主要有|主要表现为|表现在)[:：]?\s*$"
+)
 _STATS_ONLY = re.compile(r"\d+(?:\.\d+)?\s*(?:个|件|人|条|项|次|家|万元|亿元|元|%|轮|名|户)")
 
 # Enumeration markers that start an item.
@@ -90,6 +103,7 @@ class _Item:
     marker: str | None = None
     in_context: bool = False  # inside a problem block/section/list: the context says it is a problem
     in_suggestions: bool = False  # inside a 建议/要求 section: requirements, not findings
+    by_position: bool = False  # a 问题 table cell or a quoted 关于“X”问题: a problem by where it stands
 
 
 def states_problem(text: str) -> bool:
@@ -101,9 +115,16 @@ def split_findings(doc: ReportDoc) -> list[Finding]:
     text = doc.text
     items: list[_Item] = []
     pos = 0
-    for line in text.split("\n"):
-        if line.strip():
-            items.extend(_items_in_paragraph(doc, pos, pos + len(line)))
+    table: list[tuple[int, str]] = []  # consecutive table rows (offset, line)
+    for line in text.split("\n") + [""]:
+        if _is_table_row(line):
+            table.append((pos, line))
+        else:
+            if table:
+                items.extend(_table_items(table))
+                table = []
+            if line.strip():
+                items.extend(_items_in_paragraph(doc, pos, pos + len(line)))
         pos += len(line) + 1
     findings: list[Finding] = []
     for item in items:
@@ -131,6 +152,44 @@ def split_findings(doc: ReportDoc) -> list[Finding]:
     return findings
 
 
+def _is_table_row(line: str) -> bool:
+    """A DOCX/HTML table row (cells joined by tabs) or a text table row (|a|b|c|)."""
+    return line.count("\t") >= 2 or (line.lstrip().startswith("|") and line.count("|") >= 3)
+
+
+def _cells(offset: int, line: str) -> list[tuple[int, int]]:
+    sep = "\t" if line.count("\t") >= 2 else "|"
+    cells, start = [], offset
+    for i, ch in enumerate(line + sep):
+        if ch == sep:
+            cells.append((start, offset + i))
+            start = offset + i + 1
+    if sep == "|" and line.lstrip().startswith("|"):
+        cells = cells[1:]
+    return cells
+
+
+def _table_items(rows: list[tuple[int, str]]) -> list[_Item]:
+    """Rows of a 问题清单/整改台账: the cell under a "问题" header is the finding; other columns
+    (整改措施, 完成情况) describe the rectification, not the problem. Tables without such a column
+    (statistics tables) give no findings."""
+    header_offset, header_line = rows[0]
+    headers = [header_line[a - header_offset : b - header_offset].strip() for a, b in _cells(header_offset, header_line)]
+    column = next(
+        (i for i, h in enumerate(headers) if re.search(r"问题|事项", h) and not re.search(r"整改|措施|时限|责任", h)),
+        None,
+    )
+    if column is None:
+        return []
+    items = []
+    for offset, line in rows[1:]:
+        cells = _cells(offset, line)
+        if column < len(cells):
+            a, b = cells[column]
+            items.append(_Item(a, b, None, True, by_position=True))
+    return items
+
+
 def _single_unit(doc: ReportDoc) -> str | None:
     names = doc.unit_names()
     return names[0] if len(names) == 1 else None
@@ -145,7 +204,7 @@ def _problem_context(doc: ReportDoc, offset: int) -> bool:
         if block.body_start <= offset < block.end:
             return True
     section = doc.section_at(offset)
-    return section is not None and section.role in ("problems", "rectification")
+    return section is not None and section.role == "problems"
 
 
 def _items_in_paragraph(doc: ReportDoc, start: int, end: int) -> list[_Item]:
@@ -277,19 +336,29 @@ def _sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return out
 
 
+_RECTIFIED_PROBLEM = re.compile(
+    r"^\s*(?:[（(][一二三四五六七八九十0-9]{1,3}[）)]|[一二三四五六七八九十]{1,3}[是、]|\d{1,2}[.、．])?\s*"
+    r"(?:关于|针对|对)(?:巡察)?(?:反馈|指出|发现)?(?:的)?“(?P<problem>[^”]*(?:“[^”]*”[^”]*)*)”(?:的)?问题"
+)
+
+
 def _list_items(text: str, start: int, end: int, marker: str | None, context: bool) -> list[_Item]:
     """Split one marker item or sentence at problem lists and at ；, keeping the marker on the first piece."""
     segment = text[start:end]
+    quoted = _RECTIFIED_PROBLEM.match(segment)
+    if quoted:  # 整改报告: "（一）关于“X”问题。整改措施…" — the problem is X; the rest is the rectification
+        return [_Item(start + quoted.start("problem"), start + quoted.end("problem"), marker, True, by_position=True)]
     for wrapper in _LIST_WRAPPERS:
         m = wrapper.search(segment)
         if not m:
             continue
         members = _members(text, start + m.start("list"), start + m.end("list"))
-        if len(members) < 2 and not context:
-            continue
-        out: list[_Item] = []
         lead_end = start + m.start("lead")
-        if lead_end > start and states_problem(text[start:lead_end]):
+        lead_states_problem = lead_end > start and states_problem(text[start:lead_end])
+        if len(members) < 2 or (lead_states_problem and len(members) < 3):
+            continue  # "公车管理不严，存在公车私用、未封存等问题": the list details the lead; keep it whole
+        out: list[_Item] = []
+        if lead_states_problem:
             out.append(_Item(start, lead_end, marker, context))
         out.extend(_Item(a, b, marker if not out and i == 0 else None, True) for i, (a, b) in enumerate(members))
         tail = start + m.end()
@@ -303,13 +372,16 @@ def _list_items(text: str, start: int, end: int, marker: str | None, context: bo
 
 
 def _members(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    """List members split at 、 (outside quotes); a member with no problem word joins the next one."""
+    """List members split at 、 (outside quotes). In a list of three or more the wrapper ("存在…等问题")
+    already says each member is a problem; in a shorter one, and for fragments of a few characters
+    ("初三、高中…"), a member with no problem word joins the next one."""
     parts = _split_on(text, start, end, "、")
+    long_list = len(parts) >= 3
     merged: list[tuple[int, int]] = []
     pending: int | None = None
     for a, b in parts:
         a0 = pending if pending is not None else a
-        if states_problem(text[a:b]):
+        if states_problem(text[a:b]) or (long_list and b - a > 4):
             merged.append((a0, b))
             pending = None
         else:
@@ -361,9 +433,12 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
 def _accept(snippet: str, item: _Item) -> bool:
     """Whether an item states a problem (see the module docstring for the rules)."""
     body = re.sub(r"^\s*(?:[一二三四五六七八九十]{1,3}是|[（(][一二三四五六七八九十0-9]{1,3}[）)]|\d{1,2}[.、．]|[①-⑳]|有的|有些)", "", snippet)
-    if not states_problem(body):
+    # An enumerated, complete sentence inside a unit's problem block is a problem by position (so is a
+    # 问题 table cell); elsewhere an item needs a cue. Headings and truncated text never end with 。/；.
+    enumerated_in_block = item.in_context and item.marker and len(body) >= 6 and snippet[-1] in "。；;！!"
+    if not states_problem(body) and not (enumerated_in_block or item.by_position):
         return False
-    if _LIST_HEADER.search(snippet):
+    if _LIST_HEADER.search(snippet) or _GENERIC.search(snippet):
         return False
     if re.search(r"[:：]\s*$", snippet) and not item.in_context:
         return False
@@ -387,10 +462,13 @@ def _starts_with_problem(body: str) -> bool:
 
 
 def _stats_only(body: str) -> bool:
-    """A sentence made of figures (共发现问题129个，已整改127个) with no deficiency beyond counting."""
+    """A sentence of figures (共发现问题129个，已整改127个) whose words count work done, not a deficiency."""
     numbers = len(_STATS_ONLY.findall(body))
-    if numbers < 1:
+    if numbers < 1 or not _COUNTING.search(body):
         return False
     cue_hits = [m.group(0) for m in PROBLEM_CUE.finditer(body)]
     weak = {"较多", "没有"}
     return all(h in weak for h in cue_hits) or numbers >= 3 and len(cue_hits) <= 1
+
+
+_COUNTING = re.compile(r"发现|反馈|整改|移交|移送|查处|处分|建立|完善|召开|开展|完成|共计?|累计|覆盖|巡察了|销号")

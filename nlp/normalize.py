@@ -25,7 +25,7 @@ _PAGE_NUMBER = re.compile(
     r"|^\s*[-—–]\s*[0-9０-９]{1,4}\s*[-—–]\s*$"
     r"|^\s*(page|Page|PAGE)\s*\d+(\s*(of|/)\s*\d+)?\s*$"
 )
-_TERMINAL = "。！？；：!?;:…」』”’）)】》"
+_TERMINAL = "。！？；：!?;:…"  # a closing quote or bracket ends a line only after one of these
 # A line starting with one of these begins a new item even when the previous line looks unfinished.
 _ITEM_START = re.compile(
     r"^\s*([一二三四五六七八九十]+[、是]|[（(][一二三四五六七八九十0-9]+[）)]|[0-9]+[.．、]|[①-⑳]|第[一二三四五六七八九十]+[条章节部]"
@@ -95,7 +95,7 @@ def normalize(extracted: ExtractedText) -> NormalizedText:
         body_start = line.raw_start + (lead if extracted.media_type is MediaType.PDF else 0)
         if prev is not None:
             if wraps and _joins(prev, line, wrap_width, extracted.media_type):
-                if chars and _ascii_word(chars[-1]) and body and _ascii_word(body[0]):
+                if chars and _ascii_letter(chars[-1]) and body and _ascii_letter(body[0]):
                     chars.append(" ")
                     offsets.append(prev.raw_start + len(prev.text))
                     page_of_char.append(prev.page)
@@ -126,8 +126,9 @@ def _break_inline_headings(text: str) -> str:
     return _INLINE_HEADING.sub(swap, text)
 
 
-def _ascii_word(ch: str) -> bool:
-    return ch.isascii() and ch.isalnum()
+def _ascii_letter(ch: str) -> bool:
+    """A wrapped English word gets its space back; digits split by a wrap ("20⏎22年") join directly."""
+    return ch.isascii() and ch.isalpha()
 
 
 def _rebase_pages(page_of_char: list[int], page_count: int) -> list[int]:
@@ -188,6 +189,18 @@ def _wrap_width(lines: list[_Line]) -> int | None:
     return common
 
 
+def _wrapped_title(prev: _Line, line: _Line, a: str, b: str) -> bool:
+    """A centred title wrapped onto a short second line ("…反馈专项巡" / "察情况") near the top of page 1."""
+    return (
+        prev.page == 0
+        and prev.raw_start < 200
+        and len(a) >= 12
+        and len(b) <= 8
+        and not re.search(r"[。！？；：，,]", a + b)
+        and bool(_CJK.search(b[0]))
+    )
+
+
 def _joins(prev: _Line, line: _Line, wrap_width: int | None, media_type: MediaType) -> bool:
     """True when the break between ``prev`` and ``line`` falls inside a sentence."""
     a = prev.text.strip()
@@ -196,10 +209,14 @@ def _joins(prev: _Line, line: _Line, wrap_width: int | None, media_type: MediaTy
         return False
     if a[-1] in _TERMINAL or _ITEM_START.match(b):
         return False
+    if a[-1] in "”’」』）)】》" and len(a) >= 2 and a[-2] in _TERMINAL:
+        return False  # "…。”" ends the sentence
     if media_type is MediaType.PDF and a[-1] in "，,、“‘（(《":
         return True  # a PDF line ending on a comma is always mid-sentence
+    if media_type is MediaType.PDF and _wrapped_title(prev, line, a, b):
+        return True
     if wrap_width is None:
         return False
     if len(a) < wrap_width - 3:
         return False  # a short line ends a paragraph or is a heading
-    return bool(_CJK.search(a[-1]) or a[-1].isalnum() or a[-1] in "，,、“‘（(《")
+    return bool(_CJK.search(a[-1]) or a[-1].isalnum() or a[-1] in "，,、“‘（(《”’）)》")

@@ -250,6 +250,7 @@ def find_inspected_units(text: str) -> list[str]:
         group = re.search(r"等\s*\d+\s*(?:个|家|所)", raw) and not re.search(r"[、，,]", raw)
         parts = [raw] if group else re.split(r"[、，,和及]", raw)  # "团圆村等23个村(社区)党组织" is one group
         for part in parts:
+            part = re.sub(r"[（(](?:以下简称|简称)[^）)]*[）)]", "", part)
             name = clean_unit(part if group else re.sub(r"等\s*\d*\s*(家|个)?[\u4e00-\u9fff]{0,8}$", "", part))
             if re.search(ORG_SUFFIX + r"$", name) and not _NOT_UNIT.match(name) and 2 <= len(name) <= 40:
                 if name not in units:

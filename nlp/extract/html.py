@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from lxml import etree
 from lxml import html as lxml_html
 
@@ -18,6 +20,9 @@ _SKIP_TAGS = {"script", "style", "noscript", "template", "head", "nav", "iframe"
 
 def extract_html(data: bytes, source: str) -> ExtractedText:
     text, encoding = decode_text(data, source)
+    # lxml refuses str input that still carries an XML encoding declaration (XHTML pages); the text
+    # is already decoded, so the declaration has done its job
+    text = re.sub(r"^\s*<\?xml[^>]*\?>", "", text)
     try:
         root = lxml_html.document_fromstring(text)
     except (etree.ParserError, ValueError) as exc:

@@ -13,7 +13,9 @@ import zipfile
 from nlp.errors import EmptyFileError, UnsupportedTypeError
 from nlp.model import MediaType
 
-_HTML_START = re.compile(rb"^\s*(<!--.*?-->\s*)*<(!doctype\s+html|html|head|body|meta|div|p|table)[\s>/]", re.I | re.S)
+_HTML_START = re.compile(
+    rb"^\s*(<\?xml[^>]*\?>\s*)?(<!--.*?-->\s*)*<(!doctype\s+html|html|head|body|meta|div|p|table)[\s>/]", re.I | re.S
+)
 
 # Signatures of formats people try to upload that we cannot read, with the hint we give them.
 _KNOWN_BINARIES: list[tuple[bytes, str]] = [
