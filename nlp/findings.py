@@ -144,7 +144,7 @@ def split_findings(doc: ReportDoc) -> list[Finding]:
                 start=start,
                 end=end,
                 page=doc.page_at(start),
-                unit=doc.unit_at(start) or _single_unit(doc),
+                unit=doc.unit_at(start) or (section.unit if section else None) or _section_unit(doc, start) or _single_unit(doc),
                 section=section.title if section else None,
                 marker=item.marker,
             )
@@ -188,6 +188,14 @@ def _table_items(rows: list[tuple[int, str]]) -> list[_Item]:
             a, b = cells[column]
             items.append(_Item(a, b, None, True, by_position=True))
     return items
+
+
+def _section_unit(doc: ReportDoc, offset: int) -> str | None:
+    """The unit named by any enclosing heading (a （一） sub-section inside "二、…向河口镇党委反馈情况")."""
+    for sec in reversed(doc.sections):
+        if sec.start <= offset < sec.end and sec.unit:
+            return sec.unit
+    return None
 
 
 def _single_unit(doc: ReportDoc) -> str | None:

@@ -96,6 +96,7 @@ class Section:
     start: int
     end: int
     role: str = "body"  # "problems", "suggestions", "rectification", "body"
+    unit: str | None = None  # the unit a heading names ("二、县委第五巡察组向河口镇党委反馈情况")
 
 
 @dataclass

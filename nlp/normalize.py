@@ -193,10 +193,10 @@ def _wrapped_title(prev: _Line, line: _Line, a: str, b: str) -> bool:
     """A centred title wrapped onto a short second line ("…反馈专项巡" / "察情况") near the top of page 1."""
     return (
         prev.page == 0
-        and prev.raw_start < 200
+        and prev.raw_start < 120
         and len(a) >= 12
-        and len(b) <= 8
-        and not re.search(r"[。！？；：，,]", a + b)
+        and len(b) <= 30
+        and not re.search(r"[。！？；：:，,]", a + b)
         and bool(_CJK.search(b[0]))
     )
 

@@ -48,9 +48,12 @@ _UNIT_HEADER = re.compile(
     rf"(?P<unit>[\u4e00-\u9fff（）()“”0-9、]{{2,40}}?{ORG_SUFFIX})(?:[\u4e00-\u9fff]{{0,4}}党组织)?"
     r"(?:在[\u4e00-\u9fff]{0,12}方面)?(?:还|仍|也|主要)?存在的?(?:主要|突出)?问题(?:是|有|主要是|主要有|包括)?\s*[:：]"
 )
+_UNIT_INLINE = re.compile(
+    rf"(?:指出|发现|认为|反映出?)[，,：:]\s*(?P<unit>[\u4e00-\u9fff（）()0-9]{{2,40}}?{ORG_SUFFIX})(?:还|仍|也)?存在"
+)
 _UNIT_COLON = re.compile(rf"^(?P<unit>[\u4e00-\u9fff（）()0-9]{{2,30}}{ORG_SUFFIX})\s*[:：]")
 _INSPECTED_LIST = re.compile(
-    r"(?:分别)?对(?P<list>[^。；;]{2,300}?)(?:共\s*\d+\s*个[\u4e00-\u9fff]{0,6})?(?:开展|进行|实施)了?[^。；;]{0,20}?(?:巡察|巡视|回头看)"
+    r"(?:分别)?对(?P<list>[^。；;\n\t]{2,300}?)(?:共\s*\d+\s*个[\u4e00-\u9fff]{0,6})?(?:开展|进行|实施)了?[^。；;\n]{0,20}?(?:巡察|巡视|回头看)"
 )
 _FEEDBACK_TO = re.compile(
     r"向(?P<unit>[\u4e00-\u9fff（）()0-9]{2,40}?" + ORG_SUFFIX + r")(?:及[^。，,]{0,40})?反馈"
@@ -90,10 +93,12 @@ class Structure:
 
 def analyse_structure(text: str, html_title: str | None = None) -> Structure:
     sections = find_sections(text)
+    title = find_title(text, html_title)
+    kind = find_kind(text, title)
     return Structure(
-        title=find_title(text, html_title),
-        kind=find_kind(text),
-        round=find_round(text),
+        title=title,
+        kind=kind,
+        round=find_round(text, title, kind),
         dates=find_dates(text),
         units=find_unit_blocks(text),
         sections=sections,
@@ -122,21 +127,51 @@ def find_title(text: str, html_title: str | None = None) -> str | None:
     return html_title.strip() if html_title and html_title.strip() else None
 
 
-def find_round(text: str) -> RoundInfo | None:
-    m = _ROUND.search(text)
-    if not m:
-        return None
+# A round named as the one being looked back at ("第五轮巡察反馈以来", "第五轮巡察反馈问题整改").
+_EARLIER_ROUND_CONTEXT = re.compile(r"[^。；，,]{0,6}?(?:反馈以来|以来|反馈的|反馈问题|指出的|发现的问题)")
+
+
+def find_round(text: str, title: str | None = None, kind: str | None = None) -> RoundInfo | None:
+    """The round the report belongs to: the one in the title, else the first one the text names
+    that is not an earlier round referred back to ("第五轮巡察反馈以来"); failing that, the first one
+    named, except in a 回头看 report, whose named rounds are all the earlier round being checked."""
+    if title:
+        m = _ROUND.search(title)
+        if m:
+            return _round_info(m)
+    mentions = list(_ROUND.finditer(text))
+    for m in mentions:
+        if not _EARLIER_ROUND_CONTEXT.match(text, m.end()):
+            return _round_info(m)
+    if mentions and kind != "回头看":
+        return _round_info(mentions[0])
+    return None
+
+
+def _round_info(m: re.Match[str]) -> RoundInfo:
     label = m.group(0)[: m.group(0).index("轮") + 1]
-    term = m.group("term")
-    return RoundInfo(label=label, number=parse_int(m.group("num")), term=term)
+    return RoundInfo(label=label, number=parse_int(m.group("num")), term=m.group("term"))
 
 
-def find_kind(text: str) -> str | None:
-    """The most specific inspection kind the text names, preferring what the first lines say."""
-    head = text[:300]
-    for scope in (head, text):
+_KIND_ACTION = re.compile(r"(?:开展|进行|实施|启动)(?:了)?(?P<what>[^。；，,\n]{0,24}?(?:巡察|巡视|回头看))")
+
+
+def find_kind(text: str, title: str | None = None) -> str | None:
+    """The inspection kind: named in the title; else in the sentence saying what was carried out
+    ("…开展了机动巡察"); else the kind named first in the text. A kind mentioned in passing later
+    (延伸到村, 提级 for one village) does not override what the report is."""
+    if title:
         for label, cue in KIND_CUES:
-            if cue.search(scope):
+            if cue.search(title):
+                return label
+    for m in _KIND_ACTION.finditer(text[:2000]):
+        for label, cue in KIND_CUES:
+            if cue.search(m.group("what")):
+                return label
+    # the first sentence that names any kind decides; within it, the most specific kind wins
+    for sentence in re.split(r"[。！？\n]", text):
+        for label, cue in KIND_CUES:
+            if cue.search(sentence):
                 return label
     return None
 
@@ -197,6 +232,11 @@ def find_unit_blocks(text: str) -> list[UnitBlock]:
         if _NOT_UNIT.match(unit) or len(unit) < 2 or len(unit) > 40:
             continue
         headers.append((start, m.end(), unit))
+    for m in _UNIT_INLINE.finditer(text):
+        unit = clean_unit(m.group("unit"))
+        if _NOT_UNIT.match(unit) or any(h[0] <= m.start("unit") < h[1] for h in headers):
+            continue
+        headers.append((m.start("unit"), m.start("unit"), unit))
     pos = 0
     for line in text.split("\n"):
         colon = _UNIT_COLON.match(line)
@@ -248,7 +288,7 @@ def find_inspected_units(text: str) -> list[str]:
         raw = m.group("list")
         raw = re.sub(r"^[^，,]*[，,]", "", raw) if re.search(r"巡察组[，,]", raw) else raw
         group = re.search(r"等\s*\d+\s*(?:个|家|所)", raw) and not re.search(r"[、，,]", raw)
-        parts = [raw] if group else re.split(r"[、，,和及]", raw)  # "团圆村等23个村(社区)党组织" is one group
+        parts = [raw] if group else _split_unit_list(raw)  # "团圆村等23个村(社区)党组织" is one group
         for part in parts:
             part = re.sub(r"[（(](?:以下简称|简称)[^）)]*[）)]", "", part)
             name = clean_unit(part if group else re.sub(r"等\s*\d*\s*(家|个)?[\u4e00-\u9fff]{0,8}$", "", part))
@@ -262,6 +302,29 @@ def find_inspected_units(text: str) -> list[str]:
         if not _NOT_UNIT.match(name) and name not in units:
             units.append(name)
     return units
+
+
+def _split_unit_list(raw: str) -> list[str]:
+    """Split "区委办、区人大机关党组和双塔街道党工委" at 、，and at 和/及 only between two names
+    ("县住房和城乡建设局党组" stays whole)."""
+    out: list[str] = []
+    for part in re.split(r"[、，,]", raw):
+        start = 0
+        for m in re.finditer(r"以及|和|及", part):
+            if _ENDS_WITH_ORG.search(part[start : m.start()]) and len(part) - m.end() >= 2:
+                out.append(part[start : m.start()])
+                start = m.end()
+        out.append(part[start:])
+    return out
+
+
+_ENDS_WITH_ORG = re.compile(ORG_SUFFIX + r"$")
+
+
+_HEADING_UNIT = re.compile(
+    r"向(?P<to>[\u4e00-\u9fff（）()0-9]{2,40}?" + ORG_SUFFIX + r")反馈"
+    r"|^(?:[一二三四五六七八九十]{1,3}、|[（(][一二三四五六七八九十]{1,3}[）)])(?P<name>[\u4e00-\u9fff（）()0-9]{2,30}" + ORG_SUFFIX + r")$"
+)
 
 
 def find_sections(text: str) -> list[Section]:
@@ -285,7 +348,9 @@ def find_sections(text: str) -> list[Section]:
             if later_level <= level:
                 end = later_start
                 break
-        sections.append(Section(title=title, start=start, end=end, role=section_role(title)))
+        named = _HEADING_UNIT.search(title)
+        unit = clean_unit(named.group("to") or named.group("name")) if named else None
+        sections.append(Section(title=title, start=start, end=end, role=section_role(title), unit=unit))
     return sections
 
 
