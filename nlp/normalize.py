@@ -198,7 +198,11 @@ def _wrapped_title(prev: _Line, line: _Line, a: str, b: str) -> bool:
         and len(b) <= 30
         and not re.search(r"[。！？；：:，,]", a + b)
         and bool(_CJK.search(b[0]))
+        and not _TITLE_END.search(a)  # a complete title; the line under it is the issuer or a subtitle
     )
+
+
+_TITLE_END = re.compile(r"(?:通报|情况|报告|综述|意见|决定|通知|方案|公告|总结|纪要|函)$")
 
 
 def _joins(prev: _Line, line: _Line, wrap_width: int | None, media_type: MediaType) -> bool:
