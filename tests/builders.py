@@ -47,10 +47,18 @@ def _prepare(path: str | Path) -> Path:
 
 
 def wrap_paragraph(paragraph: str, wrap: int | None) -> list[str]:
-    """Hard-wrap ``paragraph`` every ``wrap`` characters (the lines a PDF would draw)."""
+    """Hard-wrap ``paragraph`` every ``wrap`` characters (the lines a PDF would draw).
+
+    A last piece of a single character is kept on the line before (as typesetting keeps a
+    closing "。" with its line): PDFium does not extract a text object holding one glyph of
+    reportlab's non-embedded CID font, so a lone "。" line would silently vanish.
+    """
     if not wrap or len(paragraph) <= wrap:
         return [paragraph]
-    return [paragraph[i : i + wrap] for i in range(0, len(paragraph), wrap)]
+    lines = [paragraph[i : i + wrap] for i in range(0, len(paragraph), wrap)]
+    if len(lines) > 1 and len(lines[-1]) == 1:
+        lines[-2] += lines.pop()
+    return lines
 
 
 def make_pdf(
@@ -160,7 +168,8 @@ def make_docx(
 
     Order: ``heading`` (style "Heading 1"), ``paragraphs``, then ``numbered`` items in style
     "List Number" (Word auto-numbering: the numbers are NOT in the text runs), then ``table``.
-    ``table_after=k`` puts the table after the first k paragraphs instead of at the end.
+    ``table_after=k`` puts the table after the first k ``paragraphs`` (before the numbered items
+    when k >= len(paragraphs)) instead of at the very end.
     """
     import docx
 
@@ -177,13 +186,16 @@ def make_docx(
             for c, value in enumerate(row):
                 t.cell(r, c).text = value
 
+    position = len(paragraphs) + 1 if table_after is None else min(table_after, len(paragraphs))
     for i, text in enumerate(paragraphs):
-        if table and table_after is not None and i == table_after:
+        if table and i == position:
             add_table()
         document.add_paragraph(text)
+    if table and position == len(paragraphs):
+        add_table()
     for item in numbered or []:
         document.add_paragraph(item, style="List Number")
-    if table and (table_after is None or table_after >= len(paragraphs)):
+    if table and position > len(paragraphs):
         add_table()
     document.save(str(path))
     return path
