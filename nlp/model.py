@@ -152,6 +152,7 @@ class ReportDoc:
     dates: list[str] = field(default_factory=list)
     units: list[UnitBlock] = field(default_factory=list)
     inspected_units: list[str] = field(default_factory=list)  # named in the background paragraph
+    unit_aliases: dict[str, str] = field(default_factory=dict)  # short name -> full name (以下简称)
     sections: list[Section] = field(default_factory=list)
     sentences: list[Span] = field(default_factory=list)
     captions: list[tuple[int, int]] = field(default_factory=list)
@@ -199,6 +200,7 @@ class ReportDoc:
             "dates": self.dates,
             "pages": self.page_count,
             "units": self.unit_names(),
+            "unit_aliases": self.unit_aliases,
             "unit_blocks": [
                 {"name": u.name, "start": u.start, "end": u.end} for u in self.units
             ],

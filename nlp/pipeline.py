@@ -36,6 +36,7 @@ def analyze_extracted(extracted: ExtractedText) -> ReportDoc:
         backend=extracted.backend,
     )
     doc.inspected_units = structure.inspected_units
+    doc.unit_aliases = structure.unit_aliases
     doc.findings = split_findings(doc)
     return doc
 

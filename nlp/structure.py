@@ -89,6 +89,21 @@ class Structure:
     sections: list[Section]
     sentences: list[Span]
     inspected_units: list[str]
+    unit_aliases: dict[str, str]
+
+
+_ALIAS = re.compile(
+    r"(?P<full>[\u4e00-\u9fff0-9]{2,40}?" + ORG_SUFFIX + r")[（(](?:以下)?简称[“\"]?(?P<short>[\u4e00-\u9fff0-9]{2,20})[”\"]?[）)]"
+)
+
+
+def find_unit_aliases(text: str) -> dict[str, str]:
+    """Short names the report defines ("县医疗保障局党组（以下简称县医保局党组）"), short -> full."""
+    aliases: dict[str, str] = {}
+    for m in _ALIAS.finditer(text):
+        full = clean_unit(re.sub(r"^.*?(?:对|向)", "", m.group("full")))
+        aliases.setdefault(m.group("short"), full)
+    return aliases
 
 
 def analyse_structure(text: str, html_title: str | None = None) -> Structure:
@@ -98,12 +113,13 @@ def analyse_structure(text: str, html_title: str | None = None) -> Structure:
     return Structure(
         title=title,
         kind=kind,
-        round=find_round(text, title, kind),
+        round=find_round(text, title),
         dates=find_dates(text),
         units=find_unit_blocks(text),
         sections=sections,
         sentences=split_sentences(text),
         inspected_units=find_inspected_units(text),
+        unit_aliases=find_unit_aliases(text),
     )
 
 
@@ -131,20 +147,17 @@ def find_title(text: str, html_title: str | None = None) -> str | None:
 _EARLIER_ROUND_CONTEXT = re.compile(r"[^。；，,]{0,6}?(?:反馈以来|以来|反馈的|反馈问题|指出的|发现的问题)")
 
 
-def find_round(text: str, title: str | None = None, kind: str | None = None) -> RoundInfo | None:
+def find_round(text: str, title: str | None = None) -> RoundInfo | None:
     """The round the report belongs to: the one in the title, else the first one the text names
-    that is not an earlier round referred back to ("第五轮巡察反馈以来"); failing that, the first one
-    named, except in a 回头看 report, whose named rounds are all the earlier round being checked."""
+    that is not an earlier round referred back to ("第五轮巡察反馈以来", "第五轮巡察反馈的问题");
+    None rather than a wrong round when the text names only earlier ones."""
     if title:
         m = _ROUND.search(title)
         if m:
             return _round_info(m)
-    mentions = list(_ROUND.finditer(text))
-    for m in mentions:
+    for m in _ROUND.finditer(text):
         if not _EARLIER_ROUND_CONTEXT.match(text, m.end()):
             return _round_info(m)
-    if mentions and kind != "回头看":
-        return _round_info(mentions[0])
     return None
 
 

@@ -110,11 +110,6 @@ def test_bad_input_empty_file(tmp_path: Path, data: bytes) -> None:
     assert info.value.code == "empty_file"
 
 
-@pytest.mark.xfail(
-    reason="sniff_media_type strips only ASCII whitespace/BOM/NUL bytes; a file of ideographic spaces "
-    "(U+3000) or NBSP is analysed as an empty report instead of raising EmptyFileError",
-    strict=True,
-)
 @pytest.mark.parametrize(
     ("text", "encoding"),
     [("\u3000\u3000\n\u3000", "utf-8"), ("\u3000\u3000\r\n\u3000\n", "gbk"), ("\u00a0\u00a0\n", "utf-8")],
@@ -127,10 +122,6 @@ def test_bad_input_unicode_whitespace_only_is_empty(tmp_path: Path, text: str, e
     assert info.value.code == "empty_file"
 
 
-@pytest.mark.xfail(
-    reason="a DOCX (or HTML page) with no text at all returns an empty ReportDoc instead of EmptyFileError",
-    strict=True,
-)
 @pytest.mark.parametrize("kind", ["docx_no_paragraphs", "docx_blank_paragraphs", "html_empty_body"])
 def test_bad_input_document_without_text_is_empty(tmp_path: Path, kind: str) -> None:
     if kind == "docx_no_paragraphs":

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from nlp.errors import ExtractionError, FileTooLargeError, SourceNotFoundError
+from nlp.errors import EmptyFileError, ExtractionError, FileTooLargeError, SourceNotFoundError
 from nlp.extract.docx import extract_docx
 from nlp.extract.html import extract_html
 from nlp.extract.pdf import PdfBackend, extract_pdf
@@ -64,13 +64,17 @@ def extract_bytes(
     _check_size(len(data), default_max_bytes() if max_bytes is None else max_bytes, source)
     media_type = sniff_media_type(data, source)
     if media_type is MediaType.PDF:
-        return extract_pdf(data, source, pdf_backend)
-    if media_type is MediaType.DOCX:
-        return extract_docx(data, source)
-    if media_type is MediaType.HTML:
-        return extract_html(data, source)
-    text, encoding = decode_text(data, source)
-    return ExtractedText(source=source, media_type=MediaType.TEXT, pages=[text], encoding=encoding, backend="text")
+        extracted = extract_pdf(data, source, pdf_backend)  # a PDF without text is a scan: own error
+    elif media_type is MediaType.DOCX:
+        extracted = extract_docx(data, source)
+    elif media_type is MediaType.HTML:
+        extracted = extract_html(data, source)
+    else:
+        text, encoding = decode_text(data, source)
+        extracted = ExtractedText(source=source, media_type=MediaType.TEXT, pages=[text], encoding=encoding, backend="text")
+    if not "".join(extracted.pages).strip():
+        raise EmptyFileError(f"{media_type.value.upper()} 文件中没有文字内容", source=source)
+    return extracted
 
 
 def extract_file(

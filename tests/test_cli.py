@@ -1,0 +1,88 @@
+"""The `xuncha` command end to end on the bundled sample corpus, through the real console entry point."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLES = REPO / "corpora" / "samples"
+MANIFEST = [json.loads(x) for x in (SAMPLES / "manifest.jsonl").read_text(encoding="utf-8").splitlines() if x]
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "service", *args], capture_output=True, text=True, encoding="utf-8", cwd=REPO
+    )
+
+
+@pytest.fixture(scope="module")
+def corpus_json() -> list[dict]:
+    result = run("analyze", *[str(SAMPLES / row["file"]) for row in MANIFEST], "--format", "json")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    return json.loads(result.stdout)
+
+
+def test_cli_analyze_sample_corpus_json_shape(corpus_json):
+    assert len(corpus_json) == len(MANIFEST) >= 12
+    for doc, row in zip(corpus_json, MANIFEST, strict=True):
+        assert Path(doc["source"]).name == row["file"]
+        assert set(doc) >= {"source", "title", "kind", "round", "units", "text", "findings", "statistics"}
+        for f in doc["findings"]:
+            assert set(f) >= {"id", "text", "start", "end", "page", "unit", "tags"}
+            assert doc["text"][f["start"] : f["end"]] == f["text"]
+            assert 1 <= f["page"] <= doc["pages"]
+
+
+def test_cli_analyze_sample_corpus_finds_units_and_findings(corpus_json):
+    formats = {Path(d["source"]).suffix for d in corpus_json}
+    assert formats == {".pdf", ".docx", ".txt"}
+    for doc, row in zip(corpus_json, MANIFEST, strict=True):
+        if row["doc_type"] in ("feedback", "rectification"):
+            assert len(doc["findings"]) >= 3, row["file"]
+            found_units = {f["unit"] for f in doc["findings"]}
+            for unit in row["units"]:
+                unit = doc["unit_aliases"].get(unit, unit)
+                assert any(u and (unit in u or u in unit) for u in found_units) or any(
+                    unit in u or u in unit for u in doc["units"]
+                ), (row["file"], unit, doc["units"])
+        if row["round"] and doc["round"]:
+            assert row["round"].endswith(doc["round"][-3:]) or doc["round"] in row["round"] or row["doc_type"] != "feedback"
+
+
+def test_cli_analyze_json_is_utf8_not_escaped(corpus_json):
+    result = run("analyze", str(SAMPLES / MANIFEST[0]["file"]), "--format", "json", "--no-text")
+    assert "巡察" in result.stdout and "\\u" not in result.stdout
+    assert "text" not in json.loads(result.stdout)[0]
+
+
+def test_cli_analyze_table_format():
+    result = run("analyze", str(SAMPLES / MANIFEST[0]["file"]), "--format", "table")
+    assert result.returncode == 0
+    assert "问题" in result.stdout and "F001" in result.stdout
+    assert "共分析 1/1 个文件" in result.stdout
+
+
+@pytest.mark.parametrize("command", [[], ["analyze"]])
+def test_cli_help_texts(command):
+    result = run(*command, "--help")
+    assert result.returncode == 0
+    assert "xuncha" in result.stdout or "analyze" in result.stdout.lower()
+    if command:
+        for option in ("--format", "--pdf-backend", "--max-size-mb", "--no-text"):
+            assert option in result.stdout
+
+
+def test_cli_pdf_backends_agree_on_findings():
+    pdf = next(SAMPLES / row["file"] for row in MANIFEST if row["file"].endswith(".pdf"))
+    texts = []
+    for backend in ("pdfium", "pdfplumber"):
+        result = run("analyze", str(pdf), "--format", "json", "--pdf-backend", backend)
+        assert result.returncode == 0, result.stderr
+        texts.append([f["text"] for f in json.loads(result.stdout)[0]["findings"]])
+    assert texts[0] == texts[1]
