@@ -79,6 +79,8 @@ _GENERIC = re.compile(
     r"|(?:等|几个)方面(?:还|仍|也)?(?:存在|有)(?:一些|不少)?(?:短板|不足|差距|问题|薄弱环节)[。]?\s*$"
     r"|(?:主要是|主要有|主要表现为|表现在)[:：]?\s*$"
 )
+# A category heading inside a paragraph: "（一）贯彻落实党的路线方针政策和党中央决策部署方面。"
+_CATEGORY = re.compile(r"^[^，,；;。]{2,40}(?:方面|情况)[。：:]?\s*$")
 _STATS_ONLY = re.compile(r"\d+(?:\.\d+)?\s*(?:个|件|人|条|项|次|家|万元|亿元|元|%|轮|名|户)")
 
 # Enumeration markers that start an item.
@@ -114,22 +116,23 @@ def split_findings(doc: ReportDoc) -> list[Finding]:
     """Findings of ``doc`` in text order, ids ``F001``…; fills nothing else on the doc."""
     text = doc.text
     items: list[_Item] = []
-    pos = 0
     table: list[tuple[int, str]] = []  # consecutive table rows (offset, line)
-    for line in text.split("\n") + [""]:
+    for start, end in _paragraphs(doc):
+        line = text[start:end]
         if _is_table_row(line):
-            table.append((pos, line))
-        else:
-            if table:
-                items.extend(_table_items(table))
-                table = []
-            if line.strip():
-                items.extend(_items_in_paragraph(doc, pos, pos + len(line)))
-        pos += len(line) + 1
+            table.append((start, line))
+            continue
+        if table:
+            items.extend(_table_items(table))
+            table = []
+        items.extend(_items_in_paragraph(doc, start, end))
+    if table:
+        items.extend(_table_items(table))
+    heading_starts = {sec.start for sec in doc.sections}
     findings: list[Finding] = []
     for item in items:
         start, end = _trim(text, item.start, item.end)
-        if end - start < 4 or _in_caption(doc, start, end):
+        if end - start < 4 or _in_caption(doc, start, end) or _is_heading(text, start, end, heading_starts):
             continue
         snippet = text[start:end]
         section = doc.section_at(start)
@@ -150,6 +153,53 @@ def split_findings(doc: ReportDoc) -> list[Finding]:
             )
         )
     return findings
+
+
+_TITLE_LINE = re.compile(
+    r"^\s*(?:\d{1,2}[.、．]|[（(]\d{1,2}[）)]|[①-⑳]|[一二三四五六七八九十]{1,3}是)[^。；;！？!?]{2,40}$"
+)
+
+
+def _paragraphs(doc: ReportDoc) -> list[tuple[int, int]]:
+    """Non-empty lines, except that a numbered problem title on its own line ("1.政治理论学习不深入")
+    is joined with the plain lines under it (its 问题表现) into one paragraph."""
+    text = doc.text
+    lines: list[tuple[int, int]] = []
+    pos = 0
+    for line in text.split("\n"):
+        if line.strip():
+            lines.append((pos, pos + len(line)))
+        pos += len(line) + 1
+    heading_starts = {sec.start for sec in doc.sections}
+    out: list[tuple[int, int]] = []
+    i = 0
+    while i < len(lines):
+        start, end = lines[i]
+        if _TITLE_LINE.match(text[start:end]) and not _is_table_row(text[start:end]):
+            j = i + 1
+            while j < len(lines):
+                nxt = text[lines[j][0] : lines[j][1]]
+                if lines[j][0] in heading_starts or _TITLE_LINE.match(nxt) or _MARKER_AT_START.match(nxt) or _is_table_row(nxt):
+                    break
+                end = lines[j][1]
+                j += 1
+            out.append((start, end))
+            i = j
+        else:
+            out.append((start, end))
+            i += 1
+    return out
+
+
+_MARKER_AT_START = re.compile(r"^\s*(?:\d{1,2}[.、．]|[（(][一二三四五六七八九十\d]{1,3}[）)]|[①-⑳]|[一二三四五六七八九十]{1,3}[是、])")
+
+
+def _is_heading(text: str, start: int, end: int, heading_starts: set[int]) -> bool:
+    """A section heading line ("三、存在的主要问题", "（一）党的领导弱化") names a topic, not a finding."""
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", start)
+    line_end = len(text) if line_end < 0 else line_end
+    return line_start in heading_starts and end <= line_end and not re.search(r"[。；;]", text[start:end])
 
 
 def _is_table_row(line: str) -> bool:
@@ -227,7 +277,8 @@ def _items_in_paragraph(doc: ReportDoc, start: int, end: int) -> list[_Item]:
     if markers:
         # the lead-in before the first marker ("巡察发现的主要问题：") is an item only if it states a problem
         lead_in = text[start : markers[0][0]]
-        if markers[0][0] > start and not _LEAD_IN_HEADER.search(lead_in):
+        header = _LEAD_IN_HEADER.search(lead_in) or re.search(r"[:：]\s*$", lead_in)
+        if markers[0][0] > start and not header:
             items.extend(_sentence_items(text, start, markers[0][0], context))
         list_context = context or bool(_LIST_HEADER.search(lead_in[-60:]) or _LEAD_IN_HEADER.search(lead_in))
         for i, (m_start, marker) in enumerate(markers):
@@ -294,7 +345,8 @@ def _consistent(found: list[tuple[int, str]]) -> list[tuple[int, str]]:
     counts: dict[str, int] = {}
     for _, m in found:
         counts[family(m)] = counts.get(family(m), 0) + 1
-    return [f for i, f in enumerate(found) if counts[family(f[1])] >= 2 or i == 0]
+    starts = ("1.", "1、", "1．", "一是", "（一）", "(一)", "①", "（1）", "(1)", "其一")
+    return [f for i, f in enumerate(found) if counts[family(f[1])] >= 2 or i == 0 or f[1] in starts]
 
 
 def _sentence_items(text: str, start: int, end: int, context: bool) -> list[_Item]:
@@ -302,8 +354,15 @@ def _sentence_items(text: str, start: int, end: int, context: bool) -> list[_Ite
     items: list[_Item] = []
     for r_start, r_end in _quote_regions(text, start, end):
         for s_start, s_end in _sentences(text, r_start, r_end):
-            items.extend(_list_items(text, s_start, s_end, None, context))
+            colon = _HEADER_COLON.search(text, s_start, s_end)
+            if colon:  # "…但也存在一些问题：A；B；C" — the header goes, the list after it is in context
+                items.extend(_list_items(text, colon.end(), s_end, None, True))
+            else:
+                items.extend(_list_items(text, s_start, s_end, None, context))
     return items
+
+
+_HEADER_COLON = re.compile(r"(?:问题|不足|差距|短板|方面)(?:是|有|如下|主要是|主要有|主要表现为|表现在)?[:：]")
 
 
 _LONG_QUOTE = re.compile(r"“([^“”]{20,600}?[；;。][^“”]{4,600}?)”")
@@ -368,7 +427,11 @@ def _list_items(text: str, start: int, end: int, marker: str | None, context: bo
         out: list[_Item] = []
         if lead_states_problem:
             out.append(_Item(start, lead_end, marker, context))
-        out.extend(_Item(a, b, marker if not out and i == 0 else None, True) for i, (a, b) in enumerate(members))
+        # in a list of three or more, the wrapper ("存在A、B、C等问题") says each member is a problem
+        out.extend(
+            _Item(a, b, marker if not out and i == 0 else None, True, by_position=len(members) >= 3)
+            for i, (a, b) in enumerate(members)
+        )
         tail = start + m.end()
         if end - tail > 6:
             out.extend(_list_items(text, tail, end, None, context))
@@ -446,7 +509,7 @@ def _accept(snippet: str, item: _Item) -> bool:
     enumerated_in_block = item.in_context and item.marker and len(body) >= 6 and snippet[-1] in "。；;！!"
     if not states_problem(body) and not (enumerated_in_block or item.by_position):
         return False
-    if _LIST_HEADER.search(snippet) or _GENERIC.search(snippet):
+    if _LIST_HEADER.search(snippet) or _GENERIC.search(snippet) or _CATEGORY.search(body):
         return False
     if re.search(r"[:：]\s*$", snippet) and not item.in_context:
         return False

@@ -368,8 +368,11 @@ def find_sections(text: str) -> list[Section]:
 
 
 def _is_heading_line(line: str) -> bool:
+    """Short, and not a sentence: a line ending in 。 states something ("（七）关于“X”问题。")."""
     s = line.strip()
-    return len(s) <= 40 or (len(s) <= 60 and not re.search(r"[。；;]", s[:-1]))
+    if s.endswith(("。", "；", ";")):
+        return False
+    return len(s) <= 40 or (len(s) <= 60 and not re.search(r"[。；;]", s))
 
 
 def section_role(title: str) -> str:
