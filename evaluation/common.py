@@ -12,6 +12,7 @@ SHARED = REPO.parent / "shared"
 EVAL_DEV = SHARED / "eval-dev"
 SEEDS = SHARED / "seeds"
 SAMPLES = REPO / "corpora" / "samples"
+HELDOUT = REPO / "evaluation" / "heldout"
 
 if str(REPO) not in sys.path:  # allow `python evaluation/x.py` from a checkout without install
     sys.path.insert(0, str(REPO))
