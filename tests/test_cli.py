@@ -68,14 +68,17 @@ def test_cli_analyze_table_format():
     assert "共分析 1/1 个文件" in result.stdout
 
 
-@pytest.mark.parametrize("command", [[], ["analyze"]])
+@pytest.mark.parametrize("command", [[], ["analyze"], ["segment"]])
 def test_cli_help_texts(command):
     result = run(*command, "--help")
     assert result.returncode == 0
-    assert "xuncha" in result.stdout or "analyze" in result.stdout.lower()
-    if command:
-        for option in ("--format", "--pdf-backend", "--max-size-mb", "--no-text"):
-            assert option in result.stdout
+    assert "Usage: xuncha" in result.stdout
+    expected = {
+        "analyze": ("--format", "--pdf-backend", "--max-size-mb", "--no-text"),
+        "segment": ("--backend", "--model-path", "--content", "--json"),
+    }
+    for option in expected.get(command[0] if command else "", ()):
+        assert option in result.stdout
 
 
 def test_cli_pdf_backends_agree_on_findings():
@@ -86,3 +89,19 @@ def test_cli_pdf_backends_agree_on_findings():
         assert result.returncode == 0, result.stderr
         texts.append([f["text"] for f in json.loads(result.stdout)[0]["findings"]])
     assert texts[0] == texts[1]
+
+
+def test_cli_segment_keeps_domain_terms_whole():
+    result = run("segment", "--json", "村干部违规发放津补贴，“三重一大”事项未经集体研究")
+    assert result.returncode == 0, result.stderr
+    tokens = json.loads(result.stdout)
+    assert "津补贴" in tokens and "三重一大" in tokens
+    assert "".join(tokens) == "村干部违规发放津补贴，“三重一大”事项未经集体研究"
+
+
+def test_cli_segment_missing_hanlp_is_one_clear_line(tmp_path):
+    result = run("segment", "--backend", "hanlp", "--model-path", str(tmp_path / "nope"), "测试")
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert "backend_unavailable" in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from nlp.errors import XunchaError
 from nlp.extract import PdfBackend
 from service.cli.analyze import OutputFormat, analyze_paths, render
+from service.cli.output import error_line
+from service.cli.segment import SegmenterChoice, render_tokens, segment_text
 
 app = typer.Typer(
     name="xuncha",
@@ -40,8 +44,27 @@ def analyze(
     raise typer.Exit(code=1 if failures else 0)
 
 
+@app.command()
+def segment(
+    text: Annotated[str, typer.Argument(help="Text to segment, or '-' to read standard input.")],
+    backend: Annotated[SegmenterChoice, typer.Option(help="auto (rjieba, same tokens as jieba), jieba, rjieba, hanlp.")] = SegmenterChoice.AUTO,
+    model_path: Annotated[Path | None, typer.Option(help="Local HanLP model folder (for --backend hanlp).")] = None,
+    content: Annotated[bool, typer.Option("--content", help="Drop stop words, punctuation and numbers.")] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="Print a JSON array of tokens.")] = False,
+) -> None:
+    """Segment Chinese text with the domain dictionary (分词)."""
+    if text == "-":
+        text = sys.stdin.read()
+    try:
+        tokens = segment_text(text, backend, model_path, content)
+    except XunchaError as exc:
+        error_line(None, exc.code, exc.message)
+        raise typer.Exit(code=1) from None
+    render_tokens(tokens, json_output)
+
+
 def main() -> None:
-    app()
+    app(prog_name="xuncha")
 
 
 if __name__ == "__main__":
