@@ -1,0 +1,108 @@
+"""Merge lexicon and classifier signals into a finding's ``tags``.
+
+Per label the two scores are combined as a noisy-OR, the classifier discounted (``CLASSIFIER_WEIGHT``)
+because it learns from few labels while a cue hit is direct evidence:
+``score = 1 - (1 - lexicon) * (1 - w * classifier)``. Evidence is the cue spans; a label supported
+by the classifier alone gets as evidence the words of the finding that weigh most in its model.
+
+Output, per scheme, best first::
+
+    {"label": "全面从严治党", "score": 0.83, "source": "lexicon+classifier",
+     "evidence": [{"text": "违规发放", "start": 120, "end": 124, "source": "lexicon"}]}
+
+Single-label schemes (focus) list the labels scoring at least ``SINGLE_MIN`` (the first is the
+answer); multi-label schemes list every label scoring at least ``MULTI_MIN``.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from nlp.model import ReportDoc
+from nlp.tagging.classifier import TagClassifier
+from nlp.tagging.lexicon import Evidence, LexiconTagger
+from nlp.taxonomy import Taxonomy, default_taxonomy, load_taxonomy
+
+MODEL_DIR = Path(__file__).resolve().parents[2] / "models"
+CLASSIFIER_WEIGHT = 0.7
+SINGLE_MIN = 0.3
+MULTI_MIN = 0.5
+
+
+def default_model_dir() -> Path:
+    return Path(os.environ.get("XUNCHA_MODEL_DIR") or MODEL_DIR)
+
+
+class Tagger:
+    def __init__(self, taxonomy: Taxonomy, classifier: TagClassifier | None = None) -> None:
+        self.taxonomy = taxonomy
+        self.lexicon = LexiconTagger(taxonomy)
+        self.classifier = classifier
+
+    @property
+    def model_version(self) -> str | None:
+        return self.classifier.meta.get("version") if self.classifier else None
+
+    def tag_texts(self, texts: list[str], offsets: list[int] | None = None) -> list[dict[str, list[dict[str, Any]]]]:
+        """Tags for each text; evidence offsets are shifted by ``offsets`` (document coordinates)."""
+        offsets = offsets or [0] * len(texts)
+        probs = self.classifier.predict(texts) if self.classifier else [{} for _ in texts]
+        return [self._tag_one(t, o, p) for t, o, p in zip(texts, offsets, probs, strict=True)]
+
+    def tag(self, text: str, offset: int = 0) -> dict[str, list[dict[str, Any]]]:
+        return self.tag_texts([text], [offset])[0]
+
+    def tag_document(self, doc: ReportDoc) -> None:
+        """Fill ``tags`` of every finding of ``doc`` (one classifier call for the whole document)."""
+        results = self.tag_texts([f.text for f in doc.findings], [f.start for f in doc.findings])
+        for finding, tags in zip(doc.findings, results, strict=True):
+            finding.tags = tags
+
+    def _tag_one(self, text: str, offset: int, probs: dict[str, dict[str, float]]) -> dict[str, list[dict[str, Any]]]:
+        lexical = self.lexicon.score(text)
+        out: dict[str, list[dict[str, Any]]] = {}
+        for scheme_id, scheme in self.taxonomy.schemes.items():
+            lex = {s.label: s for s in lexical.get(scheme_id, [])}
+            clf = probs.get(scheme_id, {})
+            rows: list[dict[str, Any]] = []
+            for name in scheme.names:
+                lex_score = lex[name].score if name in lex else 0.0
+                clf_score = clf.get(name)
+                if lex_score == 0.0 and not clf_score:
+                    continue
+                score = 1.0 - (1.0 - lex_score) * (1.0 - CLASSIFIER_WEIGHT * (clf_score or 0.0))
+                if lex_score:
+                    evidence: list[Evidence] = list(lex[name].evidence)
+                    agrees = clf_score is not None and clf_score >= 0.5
+                    source = "lexicon+classifier" if agrees else "lexicon"
+                else:  # the classifier alone: its weightiest words in this finding are the evidence
+                    evidence = self.classifier.explain(text, scheme_id, name) if self.classifier else []
+                    source = "classifier"
+                rows.append(
+                    {
+                        "label": name,
+                        "score": round(score, 4),
+                        "source": source,
+                        "evidence": [e.to_dict(offset) for e in evidence],
+                    }
+                )
+            rows.sort(key=lambda r: (-r["score"], r["label"]))
+            floor = MULTI_MIN if scheme.multi_label else SINGLE_MIN
+            kept = [r for r in rows if r["score"] >= floor]
+            if kept:
+                out[scheme_id] = kept
+        return out
+
+
+@lru_cache(maxsize=4)
+def _cached_tagger(taxonomy_path: str | None, model_dir: str) -> Tagger:
+    taxonomy = load_taxonomy(taxonomy_path) if taxonomy_path else default_taxonomy()
+    return Tagger(taxonomy, TagClassifier.load(Path(model_dir)))
+
+
+def make_tagger(taxonomy_path: str | Path | None = None, model_dir: str | Path | None = None) -> Tagger:
+    """The tagger for a taxonomy file and a model folder, built once per process."""
+    return _cached_tagger(str(taxonomy_path) if taxonomy_path else None, str(model_dir or default_model_dir()))
