@@ -11,8 +11,9 @@ import typer
 from nlp.errors import XunchaError
 from nlp.extract import PdfBackend
 from service.cli.analyze import OutputFormat, analyze_paths, render
-from service.cli.output import error_line
+from service.cli.output import error_line, print_json
 from service.cli.segment import SegmenterChoice, render_tokens, segment_text
+from service.cli.train import render_report, run_training
 
 app = typer.Typer(
     name="xuncha",
@@ -42,6 +43,28 @@ def analyze(
     results, failures = analyze_paths(files, max_bytes=max_bytes, pdf_backend=pdf_backend, debug=debug)
     render(results, format, include_text=not no_text)
     raise typer.Exit(code=1 if failures else 0)
+
+
+@app.command()
+def train(
+    labels: Annotated[list[Path], typer.Option("--labels", help="JSONL of confirmed tags: {\"text\", \"focus\": …, \"livelihood\": [...], …}.")] = [],  # noqa: B006
+    model_dir: Annotated[Path | None, typer.Option(help="Where the model lives (default: models/ or XUNCHA_MODEL_DIR).")] = None,
+    taxonomy: Annotated[Path | None, typer.Option(help="Taxonomy YAML (default: corpora/taxonomy.yaml).")] = None,
+    bundled: Annotated[bool, typer.Option(help="Also use corpora/training/sample_labels.jsonl.")] = True,
+    bootstrap: Annotated[bool, typer.Option(help="Add confident lexicon tags of the sample corpus as pseudo-labels.")] = True,
+    force: Annotated[bool, typer.Option(help="Replace the model even if it scores worse.")] = False,
+    format: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.TABLE,
+) -> None:
+    """Retrain the tag classifier; the model is replaced only if it scores no worse on the dev split."""
+    try:
+        report = run_training(labels, model_dir, taxonomy, bundled, bootstrap, force)
+    except XunchaError as exc:
+        error_line(exc.source, exc.code, exc.message)
+        raise typer.Exit(code=1) from None
+    if format is OutputFormat.JSON:
+        print_json(report.to_dict())
+    else:
+        render_report(report)
 
 
 @app.command()
