@@ -143,18 +143,18 @@ def report(title: str, scores: dict[str, DocScore], verbose: bool) -> None:
 
 def dev_docs() -> dict[str, object]:
     return {
-        p.name: analyze_bytes(eval_dev_text(p).encode("utf-8"), p.name)
+        p.name: analyze_bytes(eval_dev_text(p).encode("utf-8"), p.name, tagger=None)
         for p in sorted((EVAL_DEV / "docs").glob("*.txt"))
     }
 
 
 def heldout_docs() -> dict[str, object]:
-    return {p.name: analyze_file(p) for p in sorted((HELDOUT / "docs").glob("*.txt"))}
+    return {p.name: analyze_file(p, tagger=None) for p in sorted((HELDOUT / "docs").glob("*.txt"))}
 
 
 def samples_docs() -> dict[str, object]:
     manifest = list(read_jsonl(SAMPLES / "manifest.jsonl"))
-    return {row["file"]: analyze_file(SAMPLES / row["file"]) for row in manifest}
+    return {row["file"]: analyze_file(SAMPLES / row["file"], tagger=None) for row in manifest}
 
 
 def main() -> None:

@@ -30,7 +30,7 @@ _MARKER_BOUNDARY = "。；;：:！？!?\n “”\t"
 _CLAUSE_MARKERS = ("有的", "有些")  # clause-level markers: they also follow a comma and end at ；/。
 _LEAD_IN_HEADER = re.compile(r"(?:发现|存在|反映|暴露)[^。；]{0,60}问题[，,:：]?\s*$")
 _LIST_WRAPPERS = [
-    re.compile(r"(?P<lead>(?:还)?存在(?:着)?)(?P<list>[^。；;]{4,400}?)等(?:[\u4e00-\u9fff]{0,4})?(?:问题|方面问题|情况|现象)"),
+    re.compile(r"(?P<lead>(?:还)?存在(?:着)?)(?P<list>(?:(?!存在)[^。；;]){4,400}?)等(?:[\u4e00-\u9fff]{0,4})?(?:问题|方面问题|情况|现象)"),
     re.compile(r"(?P<lead>(?:此外|另外|同时)[，,]?(?:还)?发现(?:了)?)(?P<list>[^。；;]{4,400}?)等(?:[\u4e00-\u9fff]{0,4})?问题"),
     re.compile(r"(?P<lead>主要(?:是|有|表现为|包括)[:：]?)(?P<list>[^。；;]{4,400}?)等(?:[^。；;，,]{0,8})?(?:方面|问题)"),
 ]
@@ -51,7 +51,8 @@ def split_findings(doc: ReportDoc) -> list[Finding]:
     text = doc.text
     items: list[_Item] = []
     table: list[tuple[int, str]] = []  # consecutive table rows (offset, line)
-    for start, end in _paragraphs(doc):
+    paragraphs = _paragraphs(doc)
+    for start, end, _ in paragraphs:
         line = text[start:end]
         if _is_table_row(line):
             table.append((start, line))
@@ -66,7 +67,9 @@ def split_findings(doc: ReportDoc) -> list[Finding]:
     findings: list[Finding] = []
     for item in items:
         start, end = _trim(text, item.start, item.end)
-        if end - start < 4 or _in_caption(doc, start, end) or _is_heading(text, start, end, heading_starts):
+        if end - start < 4 or _in_caption(doc, start, end):
+            continue
+        if not item.by_position and _is_heading(text, start, end, heading_starts):
             continue
         snippet = text[start:end]
         section = doc.section_at(start)
@@ -94,9 +97,13 @@ _TITLE_LINE = re.compile(
 )
 
 
-def _paragraphs(doc: ReportDoc) -> list[tuple[int, int]]:
-    """Non-empty lines, except that a numbered problem title on its own line ("1.政治理论学习不深入")
-    is joined with the plain lines under it (its 问题表现) into one paragraph."""
+Paragraph = tuple[int, int, tuple[int, int] | None]  # start, end, and the span of its 问题表现 detail
+
+
+def _paragraphs(doc: ReportDoc) -> list[Paragraph]:
+    """Non-empty lines. A numbered problem title on its own line ("1.政治理论学习不深入") takes the
+    plain lines under it as its detail (问题表现), and so does any line opened by "问题表现：";
+    the finding is the title, the detail is kept beside it."""
     text = doc.text
     lines: list[tuple[int, int]] = []
     pos = 0
@@ -105,26 +112,31 @@ def _paragraphs(doc: ReportDoc) -> list[tuple[int, int]]:
             lines.append((pos, pos + len(line)))
         pos += len(line) + 1
     heading_starts = {sec.start for sec in doc.sections}
-    out: list[tuple[int, int]] = []
+    out: list[Paragraph] = []
     i = 0
     while i < len(lines):
         start, end = lines[i]
+        if out and _DETAIL_LINE.match(text[start:end]):  # "问题表现：…" details the finding above it
+            p_start, p_end, detail = out[-1]
+            out[-1] = (p_start, p_end, (detail[0] if detail else start, end))
+            i += 1
+            continue
         if _TITLE_LINE.match(text[start:end]) and not _is_table_row(text[start:end]):
             j = i + 1
             while j < len(lines):
                 nxt = text[lines[j][0] : lines[j][1]]
                 if lines[j][0] in heading_starts or _TITLE_LINE.match(nxt) or _MARKER_AT_START.match(nxt) or _is_table_row(nxt):
                     break
-                end = lines[j][1]
                 j += 1
-            out.append((start, end))
+            out.append((start, end, (lines[i + 1][0], lines[j - 1][1]) if j > i + 1 else None))
             i = j
         else:
-            out.append((start, end))
+            out.append((start, end, None))
             i += 1
     return out
 
 
+_DETAIL_LINE = re.compile(r"^\s*(?:问题表现|具体表现|主要表现|表现为|问题描述|具体问题)\s*[:：]")
 _MARKER_AT_START = re.compile(r"^\s*(?:\d{1,2}[.、．]|[（(][一二三四五六七八九十\d]{1,3}[）)]|[①-⑳]|[一二三四五六七八九十]{1,3}[是、])")
 
 
@@ -136,20 +148,33 @@ def _is_heading(text: str, start: int, end: int, heading_starts: set[int]) -> bo
     return line_start in heading_starts and end <= line_end and not re.search(r"[。；;]", text[start:end])
 
 
+_CELL_GAP = re.compile(r"\t+| {2,}|\u3000{2,}")
+
+
 def _is_table_row(line: str) -> bool:
-    """A DOCX/HTML table row (cells joined by tabs) or a text table row (|a|b|c|)."""
-    return line.count("\t") >= 2 or (line.lstrip().startswith("|") and line.count("|") >= 3)
+    """A table row: cells joined by tabs (DOCX/HTML), by runs of two or more spaces (plain-text
+    ledgers), or a |a|b|c| row."""
+    if line.lstrip().startswith("|") and line.count("|") >= 3:
+        return True
+    return len(_CELL_GAP.findall(line.strip())) >= 2
 
 
 def _cells(offset: int, line: str) -> list[tuple[int, int]]:
-    sep = "\t" if line.count("\t") >= 2 else "|"
-    cells, start = [], offset
-    for i, ch in enumerate(line + sep):
-        if ch == sep:
-            cells.append((start, offset + i))
-            start = offset + i + 1
-    if sep == "|" and line.lstrip().startswith("|"):
-        cells = cells[1:]
+    if line.lstrip().startswith("|") and line.count("|") >= 3:
+        cells, start = [], offset
+        for i, ch in enumerate(line + "|"):
+            if ch == "|":
+                cells.append((start, offset + i))
+                start = offset + i + 1
+        return cells[1:]
+    cells = []
+    pos = len(line) - len(line.lstrip())
+    for gap in _CELL_GAP.finditer(line, pos):
+        if gap.start() > pos:
+            cells.append((offset + pos, offset + gap.start()))
+        pos = gap.end()
+    if line.rstrip()[pos:]:
+        cells.append((offset + pos, offset + len(line.rstrip())))
     return cells
 
 
@@ -159,10 +184,11 @@ def _table_items(rows: list[tuple[int, str]]) -> list[_Item]:
     (statistics tables) give no findings."""
     header_offset, header_line = rows[0]
     headers = [header_line[a - header_offset : b - header_offset].strip() for a, b in _cells(header_offset, header_line)]
-    column = next(
-        (i for i, h in enumerate(headers) if re.search(r"问题|事项", h) and not re.search(r"整改|措施|时限|责任", h)),
-        None,
-    )
+    candidates = [
+        i for i, h in enumerate(headers)
+        if re.search(r"问题|事项", h) and not re.search(r"整改|措施|时限|责任|类别|类型|分类|来源|序号|编号|数", h)
+    ]
+    column = candidates[0] if candidates else None
     if column is None:
         return []
     items = []
@@ -370,10 +396,36 @@ def _list_items(text: str, start: int, end: int, marker: str | None, context: bo
         if end - tail > 6:
             out.extend(_list_items(text, tail, end, None, context))
         return out
-    clauses = _split_on(text, start, end, "；;")
-    if len(clauses) > 1 and all(states_problem(text[a:b]) for a, b in clauses):
-        return [_Item(a, b, marker if i == 0 else None, context) for i, (a, b) in enumerate(clauses)]
-    return [_Item(start, end, marker, context)]
+    pieces = _problem_pieces(text, _sentences(text, start, end), detail=_DETAIL_LINE) if marker else [(start, end)]
+    clauses: list[tuple[int, int]] = []
+    for a, b in pieces:
+        clauses.extend(_problem_pieces(text, _split_on(text, a, b, "；;")))
+    return [_Item(a, b, marker if i == 0 else None, context) for i, (a, b) in enumerate(clauses)]
+
+
+def _problem_pieces(
+    text: str, parts: list[tuple[int, int]], detail: re.Pattern[str] | None = None
+) -> list[tuple[int, int]]:
+    """Keep sentences/clauses apart when at least two of them state a problem; a part that states
+    none belongs to the one before it (its detail: "违规发放津补贴。2022年以来…共计12.3万元。"),
+    or to the next one when it comes first. Parts matching ``detail`` ("问题表现：…") always
+    belong to the part before them."""
+    def own(a: int, b: int) -> bool:
+        return states_problem(text[a:b]) and not (detail and detail.match(text[a:b].lstrip("\n")))
+
+    if len(parts) < 2 or sum(1 for a, b in parts if own(a, b)) < 2:
+        return [(parts[0][0], parts[-1][1])] if parts else []
+    merged: list[tuple[int, int]] = []
+    pending: int | None = None
+    for a, b in parts:
+        if own(a, b):
+            merged.append((pending if pending is not None else a, b))
+            pending = None
+        elif merged:
+            merged[-1] = (merged[-1][0], b)
+        else:
+            pending = a
+    return merged
 
 
 def _members(text: str, start: int, end: int) -> list[tuple[int, int]]:

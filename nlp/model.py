@@ -112,6 +112,9 @@ class Finding:
     section: str | None = None
     marker: str | None = None  # the enumeration marker that introduced it: 一是, （二）, ③ …
     tags: dict[str, Any] = field(default_factory=dict)
+    detail: str | None = None  # 问题表现: the lines under a numbered problem title
+    detail_start: int | None = None
+    detail_end: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -124,6 +127,9 @@ class Finding:
             "section": self.section,
             "marker": self.marker,
             "tags": self.tags,
+            "detail": (
+                {"text": self.detail, "start": self.detail_start, "end": self.detail_end} if self.detail else None
+            ),
         }
 
 

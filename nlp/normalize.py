@@ -205,6 +205,17 @@ def _wrapped_title(prev: _Line, line: _Line, a: str, b: str) -> bool:
 _TITLE_END = re.compile(r"(?:通报|情况|报告|综述|意见|决定|通知|方案|公告|总结|纪要|函)$")
 
 
+def _broken_prose(a: str, b: str) -> bool:
+    """A long prose line (it has sentence punctuation inside) that stops without ending its sentence,
+    followed by a line that does not open a new item: text copied out of a PDF, broken anywhere."""
+    return (
+        len(a) >= 25
+        and bool(re.search(r"[，。；,]", a))
+        and (bool(_CJK.search(a[-1])) or a[-1] in "，,、“（(《")
+        and bool(_CJK.search(b[0]) or b[0] in "“（(《")
+    )
+
+
 def _joins(prev: _Line, line: _Line, wrap_width: int | None, media_type: MediaType) -> bool:
     """True when the break between ``prev`` and ``line`` falls inside a sentence."""
     a = prev.text.strip()
@@ -218,6 +229,8 @@ def _joins(prev: _Line, line: _Line, wrap_width: int | None, media_type: MediaTy
     if media_type is MediaType.PDF and a[-1] in "，,、“‘（(《":
         return True  # a PDF line ending on a comma is always mid-sentence
     if media_type is MediaType.PDF and _wrapped_title(prev, line, a, b):
+        return True
+    if _broken_prose(a, b):
         return True
     if wrap_width is None:
         return False

@@ -85,6 +85,18 @@ def _print_table(doc: ReportDoc) -> None:
     table.add_column("页", no_wrap=True, justify="right")
     table.add_column("单位", max_width=16)
     table.add_column("问题", overflow="fold")
+    table.add_column("类别", max_width=18, overflow="fold")
     for f in doc.findings:
-        table.add_row(f.id, str(f.page), escape(f.unit or ""), escape(f.text))
+        table.add_row(f.id, str(f.page), escape(f.unit or ""), escape(f.text), escape(_tag_summary(f.tags)))
     stdout.print(table)
+    if doc.statistics:
+        figures = "；".join(f"{s['quote']}" for s in doc.statistics[:12])
+        stdout.print(f"统计数据（{len(doc.statistics)} 项）：{escape(figures)}")
+
+
+def _tag_summary(tags: dict[str, Any]) -> str:
+    """The best focus label, then livelihood areas and problem types, for a table cell."""
+    parts: list[str] = []
+    for scheme, limit in (("focus", 1), ("livelihood", 2), ("problem_type", 2)):
+        parts.extend(row["label"] for row in tags.get(scheme, [])[:limit])
+    return " · ".join(parts)
