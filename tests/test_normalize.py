@@ -98,9 +98,13 @@ def test_normalize_pdf_sentence_across_page_break_joined(tmp_path: Path) -> None
     doc = analyze_file(make_pdf(tmp_path / "across.pdf", pages, wrap=20, header=HEADER, page_numbers=True))
     whole = first + "机制不健全，重点领域监管存在漏洞。"
     assert whole in doc.text.split("\n")
-    finding = next(f for f in doc.findings if f.text.startswith("一是"))
-    assert finding.text == whole
-    assert finding.page == 1
+    # the item's two sentences each state a problem, so they are two findings; the second one
+    # starts on page 1 and ends on page 2, unbroken by the page's header and page number
+    first_finding = next(f for f in doc.findings if f.text.startswith("一是"))
+    assert first_finding.text == PARAGRAPHS[2]
+    second = next(f for f in doc.findings if f.text.startswith("廉政风险防控"))
+    assert second.text == "廉政风险防控机制不健全，重点领域监管存在漏洞。"
+    assert second.page == 1
     assert doc.page_at(doc.text.index("机制不健全")) == 2
 
 
