@@ -1,0 +1,163 @@
+"""Statistics stated in a report: 发现问题1832个, 移送问题线索126件, 完成率98.14% …
+
+``extract_statistics(text)`` finds every figure with a measure word (``nlp/stats/numbers.py``), reads
+its metric from the words around it (``nlp/stats/metrics.py``) and returns, in text order, one dict
+per statistic::
+
+    {"metric": "problems_found", "value": 1832, "unit": "个", "qualifier": None,
+     "quote": "发现问题1832个", "start": 120, "end": 130}
+
+``start``/``end`` are the span of ``quote`` in ``text`` (``text[start:end] == quote``). The text is
+expected normalised (``nlp.normalize``), i.e. full-width digits already folded.
+
+Two document-level rules, both about a text saying the same thing twice:
+- a heading (a short line without sentence punctuation, 移交509件问题线索) that repeats a figure the
+  body states with the same metric is dropped: the heading is the body's headline, not a new count;
+- inspected units and rounds stated again with the same number and the same noun (23个村(社区)党组织
+  in the title, the feedback line and the inspection line) are one statistic: the most explicit
+  mention is kept (an inspection act beats a feedback, which beats "被巡察"; the first on ties).
+  Results (problems, clues, people …) are not merged: two sentences may report the same number
+  for different things.
+
+``aggregate_statistics(stats)`` summarises per metric (see its docstring for when it sums).
+
+Score on the dev set (``python evaluation/score_stats.py``), named metrics micro P/R/F1 and recall
+of ``other``: see ``evaluation/score_stats.py``'s docstring.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from nlp.stats.metrics import Assignment, Context, Metric, classify
+from nlp.stats.numbers import NumberMention, find_numbers
+
+CLAUSE_STOPS = "，,。；;：:！？!?\n"
+SENTENCE_STOPS = "。；;！？!?\n"
+RESTATED = (Metric.UNITS_INSPECTED, Metric.ROUNDS)
+
+
+def _last_stop(text: str, pos: int, stops: str) -> int:
+    """Offset just after the last stop character before ``pos`` (0 when there is none)."""
+    return max(text.rfind(ch, 0, pos) for ch in stops) + 1
+
+
+def _next_stop(text: str, pos: int, stops: str) -> int:
+    ends = [i for i in (text.find(ch, pos) for ch in stops) if i >= 0]
+    return min(ends) if ends else len(text)
+
+
+def _context(text: str, mention: NumberMention, prev_end: int) -> Context:
+    clause_start = _last_stop(text, mention.start, CLAUSE_STOPS)
+    near_start = max(clause_start, prev_end)
+    sentence_start = _last_stop(text, mention.start, SENTENCE_STOPS)
+    sentence_end = _next_stop(text, mention.end, SENTENCE_STOPS)
+    return Context(
+        near_left=text[near_start : mention.start],
+        near_left_start=near_start,
+        clause_left=text[clause_start : mention.start],
+        right=text[mention.end : _next_stop(text, mention.end, CLAUSE_STOPS)],
+        sentence_left=text[sentence_start : mention.start],
+        sentence=text[sentence_start:sentence_end],
+    )
+
+
+def _is_heading(text: str, pos: int) -> bool:
+    """A short line with no sentence punctuation (a headline or a title)."""
+    start = _last_stop(text, pos, "\n")
+    end = _next_stop(text, pos, "\n")
+    line = text[start:end].strip()
+    return len(line) <= 40 and not any(ch in line for ch in "。；;！？!?，,")
+
+
+def extract_statistics(text: str) -> list[dict[str, Any]]:
+    """Every statistic in ``text`` with its metric, value, unit, qualifier and quote span, in text order."""
+    found: list[tuple[NumberMention, Assignment]] = []
+    prev_end = 0
+    for mention in find_numbers(text):
+        sentence_start = _last_stop(text, mention.start, SENTENCE_STOPS)
+        previous = next(
+            ((a.metric, m.unit) for m, a in reversed(found) if a.metric is not Metric.OTHER and m.start >= sentence_start),
+            None,
+        )
+        assignment = classify(mention, _context(text, mention, prev_end), previous)
+        prev_end = mention.end
+        if assignment is not None:
+            found.append((mention, assignment))
+    found = _drop_restatements(text, found)
+    return [
+        {
+            "metric": str(a.metric),
+            "value": m.value,
+            "unit": m.unit,
+            "qualifier": m.qualifier,
+            "quote": text[a.quote_start : a.quote_end],
+            "start": a.quote_start,
+            "end": a.quote_end,
+        }
+        for m, a in found
+    ]
+
+
+def _drop_restatements(
+    text: str, found: list[tuple[NumberMention, Assignment]]
+) -> list[tuple[NumberMention, Assignment]]:
+    body = {
+        (a.metric, m.value, m.unit) for m, a in found if a.metric is not Metric.OTHER and not _is_heading(text, m.start)
+    }
+    kept = [
+        (m, a)
+        for m, a in found
+        if a.metric is Metric.OTHER or not _is_heading(text, m.start) or (a.metric, m.value, m.unit) not in body
+    ]
+    best: dict[tuple[Metric, float, str, str], int] = {}  # key -> index in kept
+    for i, (m, a) in enumerate(kept):
+        if a.metric in RESTATED:
+            key = (a.metric, m.value, m.unit, a.key)
+            if key not in best or a.strength > kept[best[key]][1].strength:
+                best[key] = i
+    winners = set(best.values())
+    return [(m, a) for i, (m, a) in enumerate(kept) if a.metric not in RESTATED or i in winners]
+
+
+def aggregate_statistics(stats: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per metric: ``values`` and ``quotes`` in text order, ``unit``, ``max`` and ``total``.
+
+    - ``unit`` is the unit every value shares, ``None`` when they differ (then ``max`` is ``None`` too,
+      since 3个 and 5人 do not compare).
+    - ``total`` is the sum only when it can be trusted from the figures alone: one count unit
+      (never "%" or 百分点: rates are not summed), no value repeated (a repeat is usually the same
+      figure stated twice), and no value as large as all the others together (that is a total
+      followed by its breakdown, e.g. 17轮 including 1轮回头看 and 1轮专项). Otherwise ``None``.
+      A single value is its own total.
+    """
+    by_metric: dict[str, list[dict[str, Any]]] = {}
+    for s in stats:
+        by_metric.setdefault(s["metric"], []).append(s)
+    out: dict[str, dict[str, Any]] = {}
+    for metric, items in by_metric.items():
+        values = [s["value"] for s in items]
+        units = {s["unit"] for s in items}
+        unit = units.pop() if len(units) == 1 else None
+        out[metric] = {
+            "values": values,
+            "total": _total(values, unit),
+            "max": max(values) if unit is not None else None,
+            "unit": unit,
+            "quotes": [s["quote"] for s in items],
+        }
+    return out
+
+
+def _total(values: list[int | float], unit: str | None) -> int | float | None:
+    if unit is None or unit in ("%", "百分点"):
+        return None
+    if len(values) == 1:
+        return values[0]
+    if max(Counter(values).values()) > 1:
+        return None
+    total = sum(values)
+    if any(v >= total - v for v in values):
+        return None
+    return total
