@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from nlp.stats.metrics import Assignment, Context, Metric, classify
+from nlp.stats.metrics import PART_OF, Assignment, Context, Metric, classify
 from nlp.stats.numbers import NumberMention, find_numbers
 
 CLAUSE_STOPS = "，,。；;：:！？!?\n"
@@ -63,6 +63,28 @@ def _context(text: str, mention: NumberMention, prev_end: int) -> Context:
     )
 
 
+def _spelled_out(text: str, prev: NumberMention, mention: NumberMention) -> bool:
+    return mention.value == prev.value and text[prev.end : mention.start].strip() in ("(", "（")
+
+
+def _part_of(text: str, found: list[tuple[NumberMention, Assignment]], mention: NumberMention) -> tuple[Metric, str] | None:
+    """Metric and unit of the named statistic this figure is a part of: the last one earlier in the
+    sentence, when 其中 stands between them (发现问题135个，其中…方面问题32个，…方面45个)."""
+    sentence_start = _last_stop(text, mention.start, SENTENCE_STOPS)
+    chain: Metric | None = None  # the parts listed so far share the whole's metric
+    for m, a in reversed(found):
+        if m.start < sentence_start:
+            break
+        if a.metric is Metric.OTHER:
+            continue
+        if chain is not None and a.metric is not chain:
+            break
+        chain = a.metric
+        if PART_OF.search(text, m.end, mention.start):
+            return a.metric, m.unit
+    return None
+
+
 def _is_heading(text: str, pos: int) -> bool:
     """A short line with no sentence punctuation (a headline or a title)."""
     start = _last_stop(text, pos, "\n")
@@ -74,15 +96,12 @@ def _is_heading(text: str, pos: int) -> bool:
 def extract_statistics(text: str) -> list[dict[str, Any]]:
     """Every statistic in ``text`` with its metric, value, unit, qualifier and quote span, in text order."""
     found: list[tuple[NumberMention, Assignment]] = []
-    prev_end = 0
+    prev: NumberMention | None = None
     for mention in find_numbers(text):
-        sentence_start = _last_stop(text, mention.start, SENTENCE_STOPS)
-        previous = next(
-            ((a.metric, m.unit) for m, a in reversed(found) if a.metric is not Metric.OTHER and m.start >= sentence_start),
-            None,
-        )
-        assignment = classify(mention, _context(text, mention, prev_end), previous)
-        prev_end = mention.end
+        if prev is not None and _spelled_out(text, prev, mention):
+            continue  # 312个（三百一十二个）: the same figure again in words
+        assignment = classify(mention, _context(text, mention, prev.end if prev else 0), _part_of(text, found, mention))
+        prev = mention
         if assignment is not None:
             found.append((mention, assignment))
     found = _drop_restatements(text, found)

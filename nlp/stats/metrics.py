@@ -138,6 +138,7 @@ CUES: tuple[Cue, ...] = (
         rf"{_NO_STOP}{{0,10}}?(?:制度|机制|办法|规定|规章)",
         frozenset({"项", "个", "条", "套", "件"}),
         Side.RIGHT,
+        requires=r"建立|新建|完善|健全|制定|出台|修订|形成|印发|新增|建章立制",
     ),
     Cue(Metric.PEOPLE_DISCIPLINED, rf"{_NO_STOP}{{0,20}}?(?:给予|予以|受到)[^，,。；;\n\d]{{0,10}}?处分", PEOPLE, Side.RIGHT),
     Cue(Metric.PEOPLE_ORG_HANDLED, rf"{_NO_STOP}{{0,20}}?(?:给予|予以|受到)?(?:诫勉|组织处理)", PEOPLE, Side.RIGHT),
@@ -165,6 +166,8 @@ _COMPILED: tuple[_Compiled, ...] = tuple(
 AVERAGE = re.compile(r"平均|年均|人均|均达|普遍|每年|每轮|每个")  # in the clause before the number
 SUPERVISES_INSPECTION = re.compile(r"指导督导|督导组|督查组")  # in the sentence before the number
 OWN_RULES = re.compile(r"自身建设|规范化建设|队伍建设|队伍管理")  # in the sentence
+DISPOSED = re.compile(r"处置|办结|核查|核实|初核|了结|查结")  # clues handled, not transferred or found
+CLUE_SENT = re.compile(r"移交|移送|发现|转交|交办")
 NOT_DONE = re.compile(r"(?:持续|正在|尚未|未|待|仍需|继续|需要|需)$")  # right before a rectification cue
 TARGET = re.compile(r"(?:确保|力争|争取|目标|要求|达到100)[^，,。；;]{0,8}$")  # a goal, not a result
 # A one-character Chinese numeral counts only after one of these (开展了三轮巡察, 对三个镇, 等十个方面).
@@ -185,7 +188,7 @@ _INSPECTION_ACT = re.compile(
     r"^[^，,。；;\n]*?(?:开展|进行|实施|完成)了?[^，,。；;\n]{0,16}?(?:巡察|巡视)(?!工作|组|办|机构|干部)"
     r"|^[^，,。；;\n]*?的[^，,。；;\n]{0,6}?(?:巡察|巡视)(?!工作|组|办|机构|干部)"
 )
-_FULL_COVERAGE = re.compile(r"^[^，,。；;\n]{0,16}?(?:巡察|巡视)“?全覆盖")
+_FULL_COVERAGE = re.compile(r"^[^，,。；;\n]{0,16}?(?:巡察|巡视)“?全覆盖|^[^，,。；;\n]{0,16}?接受了?[^，,。；;\n]{0,6}?(?:巡察|巡视)")
 _FEEDBACK = re.compile(r"反馈")
 _COVERED = re.compile(r"(?:覆盖了?|巡察了?|巡视了?)$")
 _NP_STOP = "，,。；;：:、和及与以的在0123456789"
@@ -263,13 +266,13 @@ def _units_inspected(mention: NumberMention, ctx: Context) -> tuple[int, str, in
 
 
 def classify(
-    mention: NumberMention, ctx: Context, previous: tuple[Metric, str] | None = None
+    mention: NumberMention, ctx: Context, part_of: tuple[Metric, str] | None = None
 ) -> Assignment | None:
     """The metric of one figure, with the span of its quote; ``None`` when it is not a statistic.
 
-    ``previous`` is the metric and unit of the last named statistic earlier in the same sentence: a
-    figure introduced by 其中 without a cue of its own is a part of it (发现问题135个，其中党的建设
-    方面问题45个).
+    ``part_of`` is the metric and unit of a statistic this figure breaks down (the caller finds it:
+    the last named statistic of the sentence with 其中 in between). A figure without a cue of its
+    own takes that metric (发现问题135个，其中党的建设方面问题45个 → problems_found 45).
     """
     if TARGET.search(ctx.near_left):
         return None
@@ -281,10 +284,12 @@ def classify(
             found = Assignment(Metric.UNITS_INSPECTED, mention.start, mention.end + np_len, strength, org)
         elif mention.unit == "轮" and INSPECTED.search(ctx.sentence):
             found = Assignment(Metric.ROUNDS, mention.start, mention.end, 1)
-        elif previous is not None and PART_OF.search(ctx.clause_left) and previous[1] == mention.unit:
-            found = _other(mention, ctx, previous[0])  # 处分31人，其中县处级干部5人
-    if mention.weak and not (found and found.by_cue) and not COUNT_CUE.search(ctx.near_left):
-        return None
+        elif part_of is not None and part_of[1] == mention.unit:
+            found = _other(mention, ctx, part_of[0])  # 处分31人，其中县处级干部5人
+    if mention.weak and not (found and found.by_cue):
+        # 一个/一项 is mostly the article "a"; other one-character numerals need a count cue
+        if mention.value == 1 or not COUNT_CUE.search(ctx.near_left):
+            return None
     if found is None:
         return _other(mention, ctx)
     if _demoted(found, ctx):
@@ -308,7 +313,7 @@ def _by_cues(mention: NumberMention, ctx: Context) -> Assignment | None:
                 continue
             m = c.regex.search(ctx.right)
             if m:
-                return Assignment(c.cue.metric, mention.start, mention.end + m.end(), 2, m.group(0))
+                return Assignment(c.cue.metric, mention.start, mention.end + m.end(), 2, noun_phrase(ctx.right, 10))
     return None
 
 
@@ -319,6 +324,8 @@ def _demoted(found: Assignment, ctx: Context) -> bool:
         return True
     if SUPERVISES_INSPECTION.search(ctx.sentence_left):
         return True
+    if found.metric is Metric.CLUES_TRANSFERRED and DISPOSED.search(ctx.clause_left):
+        return not CLUE_SENT.search(ctx.clause_left)
     return found.metric is Metric.SYSTEMS_ESTABLISHED and bool(OWN_RULES.search(ctx.sentence))
 
 
