@@ -145,11 +145,16 @@ def aggregate_statistics(stats: list[dict[str, Any]]) -> dict[str, dict[str, Any
 
     - ``unit`` is the unit every value shares, ``None`` when they differ (then ``max`` is ``None`` too,
       since 3个 and 5人 do not compare).
-    - ``total`` is the sum only when it can be trusted from the figures alone: one count unit
-      (never "%" or 百分点: rates are not summed), no value repeated (a repeat is usually the same
-      figure stated twice), and no value as large as all the others together (that is a total
-      followed by its breakdown, e.g. 17轮 including 1轮回头看 and 1轮专项). Otherwise ``None``.
-      A single value is its own total.
+    - ``total`` is the sum only when it can be trusted from the figures alone, else ``None``:
+      * never for rates ("%", 百分点);
+      * never when the units differ or a value repeats (a repeat is usually one figure stated twice);
+      * never when one value is the sum of the others, or, with three values or more, at least the
+        sum of the others: that is a total followed by its breakdown (发现问题135个，其中…32个…);
+      * for rounds, units_inspected and other only when there is a single value: reports list a
+        scope and its parts (17轮巡视，其中1轮“回头看”; 28家单位 including 10个省委工作部门), and
+        ``other`` mixes unrelated counts.
+      A single value is its own total. Subsets that do not add up to anything visible (one total,
+      one part) cannot be told from the figures alone; that is why scope metrics are not summed.
     """
     by_metric: dict[str, list[dict[str, Any]]] = {}
     for s in stats:
@@ -161,7 +166,7 @@ def aggregate_statistics(stats: list[dict[str, Any]]) -> dict[str, dict[str, Any
         unit = units.pop() if len(units) == 1 else None
         out[metric] = {
             "values": values,
-            "total": _total(values, unit),
+            "total": _total(metric, values, unit),
             "max": max(values) if unit is not None else None,
             "unit": unit,
             "quotes": [s["quote"] for s in items],
@@ -169,14 +174,17 @@ def aggregate_statistics(stats: list[dict[str, Any]]) -> dict[str, dict[str, Any
     return out
 
 
-def _total(values: list[int | float], unit: str | None) -> int | float | None:
+NOT_SUMMED = frozenset({Metric.ROUNDS.value, Metric.UNITS_INSPECTED.value, Metric.OTHER.value})
+
+
+def _total(metric: str, values: list[int | float], unit: str | None) -> int | float | None:
     if unit is None or unit in ("%", "百分点"):
         return None
     if len(values) == 1:
         return values[0]
-    if max(Counter(values).values()) > 1:
+    if metric in NOT_SUMMED or max(Counter(values).values()) > 1:
         return None
     total = sum(values)
-    if any(v >= total - v for v in values):
+    if any(v == total - v or (len(values) >= 3 and v >= total - v) for v in values):
         return None
     return total

@@ -50,7 +50,7 @@ _RANGE_SEP = r"至|到|-|~|～|—|–"
 
 NUMBER_PATTERN = re.compile(
     rf"(?P<pre>{'|'.join(PRE_QUALIFIERS)})?"
-    rf"(?:百分之(?P<pct>{_NUM})"
+    rf"(?:百分之(?P<pct>{_NUM}|百(?![分万亿]))"
     rf"|(?P<num>{_NUM})(?:[ \u3000]?(?:{_RANGE_SEP})[ \u3000]?(?P<num2>{_NUM}))?"
     rf"(?P<q1>余|多)?(?P<scale>万|亿)?(?P<q2>余|多)?[ \u3000]?(?P<measure>{_MEASURE})(?:\((?:次|个)\))?)"
     rf"(?P<post>{'|'.join(POST_QUALIFIERS)})?"
