@@ -68,8 +68,8 @@ NUMBER_FORMS = [
     ("挽回经济损失3000余万元", 30000000, "元", "余"),
     ("追回资金1200元", 1200, "元", None),
     ("建立完善制度机制300多项", 300, "项", "多"),
-    ("完成率98.14%", 98.14, "%", None),
-    ("完成率百分之九十八点一四", 98.14, "%", None),
+    ("问题整改完成率98.14%", 98.14, "%", None),
+    ("问题整改完成率百分之九十八点一四", 98.14, "%", None),
     ("整改率达到百分之百", 100, "%", None),
     ("给予党纪政务处分3名", 3, "人", None),
     ("派员参加各级培训30余人次", 30, "人次", "余"),
@@ -161,7 +161,8 @@ METRIC_CUES = [
     ("督促镇和职能部门牵头解决问题10个", "problems_rectified", 10),
     # rate
     ("整改率达到了94%", "rectification_rate", 94),
-    ("总体完成率98.71%", "rectification_rate", 98.71),
+    ("巡察反馈问题整改总体完成率98.71%", "rectification_rate", 98.71),
+    ("项目完成率85%", "other", 85),
     # systems
     ("建立完善制度523个", "systems_established", 523),
     ("完善和新建制度589项", "systems_established", 589),
@@ -189,6 +190,8 @@ METRIC_CUES = [
     ("提出各类意见建议92条", "other", 92),
     ("派员参加各级培训30余人次", "other", 30),
     ("涉及金额2.3万元", "other", 23000),
+    ("3次巡察反馈会", "other", 3),  # a figure at the very start of the text
+    ("召开3次巡察反馈会", "other", 3),
     ("指导各县(市、区)委平均开展了12轮次以上巡察", "other", 12),
 ]
 
@@ -212,6 +215,11 @@ def test_stats_metric_from_cue(text, metric, value):
         ("正在整改15个", "other"),
         # clues dealt with, not transferred
         ("已处置问题线索30件", "other"),
+        # not done, or not a result of inspection
+        ("应追回未追回资金5万元", "other"),
+        ("未清退违规资金3.2万元", "other"),
+        ("受处分人员3人仍领取奖金", "other"),
+        ("整改不实问题5个", "other"),
     ],
 )
 def test_stats_context_turns_named_cue_into_other(text, metric):
@@ -362,7 +370,7 @@ def test_stats_aggregate_sums_distinct_counts():
 
 
 def test_stats_aggregate_never_sums_rates():
-    agg = aggregate_statistics(extract_statistics("完成率98.14%。整改率达到了94%。"))
+    agg = aggregate_statistics(extract_statistics("整改完成率98.14%。整改率达到了94%。"))
     assert agg["rectification_rate"]["total"] is None
     assert agg["rectification_rate"]["max"] == 98.14
     assert agg["rectification_rate"]["unit"] == "%"

@@ -72,7 +72,7 @@ class Cue:
     pattern: str
     units: frozenset[str]
     side: Side = Side.LEFT
-    requires: str | None = None  # must also occur earlier in the clause (right cues)
+    requires: str | None = None  # must also occur: in the sentence (left cues), earlier in the clause (right)
 
 
 # Between a left cue and its number: 共, 累计, 达到了, 为, 已 … (发现问题共997个, 整改率达到了94%).
@@ -81,7 +81,8 @@ _NO_STOP = r"[^，,。；;：:、\n\d]"  # a character inside one clause that is
 
 CUES: tuple[Cue, ...] = (
     # ---- left cues (table order = priority)
-    Cue(Metric.RECTIFICATION_RATE, r"(?:整改|完成|销号|整改完成)率", frozenset({"%"})),
+    Cue(Metric.RECTIFICATION_RATE, r"整改(?:完成)?率|销号率", frozenset({"%"})),
+    Cue(Metric.RECTIFICATION_RATE, r"完成率", frozenset({"%"}), requires=r"整改|销号|问题"),  # not 项目完成率
     Cue(
         Metric.CLUES_TRANSFERRED,
         rf"(?:(?:移送|移交|发现|转交|交办){_NO_STOP}{{0,12}}?)?线索",
@@ -102,7 +103,7 @@ CUES: tuple[Cue, ...] = (
     ),
     Cue(
         Metric.PROBLEMS_RECTIFIED,
-        rf"整改(?:完成|完毕|到位|销号|落实)?(?:{_NO_STOP}{{0,2}}问题)?|解决{_NO_STOP}{{0,8}}?问题|销号|立行立改(?:问题)?|立改立行",
+        rf"整改(?:完成|完毕|到位|销号|落实)?(?:[^不未没难，,。；;：:、\n\d]{{0,2}}问题)?|解决{_NO_STOP}{{0,8}}?问题|销号|立行立改(?:问题)?|立改立行",
         COUNT_UNITS,
     ),
     Cue(Metric.PROBLEMS_FOUND, rf"(?:发现|反馈|查找|查摆|查出|指出|查实)了?{_NO_STOP}{{0,4}}?问题", COUNT_UNITS),
@@ -129,7 +130,8 @@ CUES: tuple[Cue, ...] = (
     ),
     Cue(
         Metric.ROUNDS,
-        r"(?:[\u4e00-\u9fff]{0,6}?(?:领域|专项|常规|机动|交叉|提级|联动|延伸|村级|乡镇|政治))?(?:巡察|巡视)(?!工作|组|办|机构|干部|人员|文件|精神)",
+        r"(?:[\u4e00-\u9fff]{0,6}?(?:领域|专项|常规|机动|交叉|提级|联动|延伸|村级|乡镇|政治))?(?:巡察|巡视)"
+        r"(?!工作|组|办|机构|干部|人员|文件|精神|反馈|情况|汇报|动员|会|整改|报告|成果|意见)",
         frozenset({"轮", "次"}),
         Side.RIGHT,
     ),
@@ -168,7 +170,9 @@ SUPERVISES_INSPECTION = re.compile(r"指导督导|督导组|督查组")  # in th
 OWN_RULES = re.compile(r"自身建设|规范化建设|队伍建设|队伍管理")  # in the sentence
 DISPOSED = re.compile(r"处置|办结|核查|核实|初核|了结|查结")  # clues handled, not transferred or found
 CLUE_SENT = re.compile(r"移交|移送|发现|转交|交办")
-NOT_DONE = re.compile(r"(?:持续|正在|尚未|未|待|仍需|继续|需要|需)$")  # right before a rectification cue
+NOT_DONE = re.compile(r"(?:持续|正在|尚未|未|待|仍需|继续|需要|需|应|拒不|没有)$")  # right before a done-cue
+PASSIVE = re.compile(r"(?:受到?|被)[^，,。；;]{0,4}$")  # 受处分人员3人: people under discipline, not a result
+DONE_CUES = frozenset({Metric.PROBLEMS_RECTIFIED, Metric.FUNDS_RECOVERED})
 TARGET = re.compile(r"(?:确保|力争|争取|目标|要求|达到100)[^，,。；;]{0,8}$")  # a goal, not a result
 # A one-character Chinese numeral counts only after one of these (开展了三轮巡察, 对三个镇, 等十个方面).
 COUNT_CUE = re.compile(
@@ -305,7 +309,12 @@ def _by_cues(mention: NumberMention, ctx: Context) -> Assignment | None:
             m = c.regex.search(ctx.near_left)
             if m:
                 start = ctx.near_left_start + m.start()
-                if c.cue.metric is Metric.PROBLEMS_RECTIFIED and NOT_DONE.search(ctx.near_left[: m.start()]):
+                if c.requires and not c.requires.search(ctx.sentence):
+                    continue
+                before = ctx.near_left[: m.start()]
+                if (c.cue.metric in DONE_CUES and NOT_DONE.search(before)) or (
+                    c.cue.metric is Metric.PEOPLE_DISCIPLINED and PASSIVE.search(before)
+                ):
                     return Assignment(Metric.OTHER, start, mention.end, 1, by_cue=True)
                 return Assignment(c.cue.metric, start, mention.end, 2, m.group(0), by_cue=True)
         else:

@@ -112,10 +112,10 @@ def _rejected(text: str, m: re.Match[str], num_start: int) -> bool:
     first = text[num_start]
     if first in CN_NUMERAL_CHARS and before in _DEMONSTRATIVES:
         return True
-    if first.isdigit() and (before.isascii() and (before.isalpha() or before in "+-/.#")):
+    if first.isdigit() and before and before.isascii() and (before.isalpha() or before in "+-/.#"):
         return True
     after = text[m.end() : m.end() + 1]
-    if after == "+" or (after.isascii() and after.isalpha()):
+    if after and (after == "+" or (after.isascii() and after.isalpha())):
         return True
     measure = m.group("measure")
     if measure:
