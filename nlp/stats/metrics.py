@@ -88,17 +88,18 @@ CUES: tuple[Cue, ...] = (
         rf"(?:(?:移送|移交|发现|转交|交办){_NO_STOP}{{0,12}}?)?线索",
         frozenset({"件", "条", "个"}),
     ),
-    Cue(Metric.TRANSFERRED_JUDICIAL, r"(?:移送|移交)(?:司法机关|司法|检察机关|检察院)(?:处理)?", PEOPLE),
+    Cue(Metric.TRANSFERRED_JUDICIAL, rf"(?:移送|移交)(?:司法机关|司法|检察机关|检察院){_NO_STOP}{{0,8}}?", PEOPLE),
     Cue(
         Metric.PEOPLE_DISCIPLINED,
-        rf"(?:(?:给予|予以)?(?:党纪政务|党纪政纪|党纪|政务|政纪|纪律|党内[\u4e00-\u9fff]{{0,4}})?处分|追责问责|问责追责|问责|追责)"
+        rf"(?:(?:给予|予以)?(?:党纪政务|党纪政纪|党纪|政务|政纪|纪律|党内[\u4e00-\u9fff]{{0,4}})?处分|追责问责|问责追责|问责|追责"
+        rf"|党内(?:严重)?警告|严重警告|撤销党内职务|留党察看|开除党籍|开除公职|记大?过|降级|撤职)"
         rf"{_NO_STOP}{{0,6}}?",
         PEOPLE,
     ),
     Cue(Metric.PEOPLE_ORG_HANDLED, rf"(?:给予|予以)?(?:组织处理|诫勉(?:谈话|处理)?){_NO_STOP}{{0,6}}?", PEOPLE),
     Cue(
         Metric.FUNDS_RECOVERED,
-        rf"(?:挽回|收缴|清退|追回|追缴|退缴|退赔|退还|收回|返还|清收|挽损){_NO_STOP}{{0,14}}",
+        r"(?:挽回|收缴|清退|追回|追缴|退缴|退赔|退还|收回|返还|清收|挽损)[^，,。；;：:\n\d]{0,20}",
         frozenset({"元"}),
     ),
     Cue(
@@ -109,7 +110,7 @@ CUES: tuple[Cue, ...] = (
     Cue(Metric.PROBLEMS_FOUND, rf"(?:发现|反馈|查找|查摆|查出|指出|查实)了?{_NO_STOP}{{0,4}}?问题", COUNT_UNITS),
     Cue(
         Metric.SYSTEMS_ESTABLISHED,
-        r"(?:建立|完善|新建|健全|制定|出台|修订|修订完善|形成|建章立制)[^，,。；;\n]{0,40}?(?:制度|机制|办法|规定|规章)(?:机制|体系)?"
+        r"(?:建立|完善|新建|健全|制定|出台|修订|修订完善|形成|建章立制)[^，,。；;\n]{0,40}?(?:制度|机制|办法|规定|规章)(?:机制|体系|文件)?"
         r"|建章立制",
         frozenset({"项", "个", "条", "套", "件"}),
     ),
@@ -194,10 +195,10 @@ _INSPECTION_ACT = re.compile(
 )
 _FULL_COVERAGE = re.compile(r"^[^，,。；;\n]{0,16}?(?:巡察|巡视)“?全覆盖|^[^，,。；;\n]{0,16}?接受了?[^，,。；;\n]{0,6}?(?:巡察|巡视)")
 _FEEDBACK = re.compile(r"反馈")
-_COVERED = re.compile(r"(?:覆盖了?|巡察了?|巡视了?)$")
+_COVERED = re.compile(r"(?:覆盖了?|巡察了?|巡视了?)$|(?:巡察|巡视|覆盖)了[^，,。；;\n]{0,40}$")
 _NP_STOP = "，,。；;：:、和及与以的在0123456789"
 # Where the counted noun ends and the rest of the clause begins (for quotes): 7个社区党组织|共14个…
-_NP_END = re.compile(r"(?<=.)(?:[对向在把将被给从由于就共等参]|开展|进行|实施|全面|反馈|分别|陆续|主要|巡察|巡视)")
+_NP_END = re.compile(r"(?<=.)(?:[对向在把将被给从由于就共等参已正仍未均]|开展|进行|实施|全面|反馈|分别|陆续|主要|巡察|巡视)")
 
 
 @dataclass(frozen=True)
@@ -235,7 +236,7 @@ def noun_phrase(right: str, limit: int = 14) -> str:
     return right[:limit]
 
 
-def counted_noun(right: str, limit: int = 12) -> str:
+def counted_noun(right: str, limit: int = 16) -> str:
     """The noun a figure counts, for its quote: 3个巡察组(对…), 7个社区党组织(共…)."""
     np = noun_phrase(right, limit)
     head = re.match(r"被(?:巡察|巡视)", np)
@@ -256,7 +257,7 @@ def _units_inspected(mention: NumberMention, ctx: Context) -> tuple[int, str, in
     strength = 0
     if _COVERED.search(ctx.near_left) or _FULL_COVERAGE.search(ctx.right):
         strength = 3  # 覆盖312个党组织, 120个村(社区)巡察全覆盖
-    elif ("对" in ctx.clause_left or "向" in ctx.clause_left) and _INSPECTION_ACT.search(ctx.right):
+    elif re.search("对|向|进驻", ctx.clause_left) and _INSPECTION_ACT.search(ctx.right):
         strength = 3  # 对…23个村(社区)党组织进行了巡察, 完成了对11个设区市…的巡视
     elif "向" in ctx.clause_left and _FEEDBACK.search(ctx.clause_left + ctx.right) and (
         INSPECTED.search(ctx.clause_left + ctx.right)
@@ -339,14 +340,14 @@ def _demoted(found: Assignment, ctx: Context) -> bool:
 
 
 # Measure words that end their phrase (会议5次, 处分3人, 覆盖率83%): quote the words before them.
-_PHRASE_FINAL = frozenset({"人", "人次", "次", "元", "%", "百分点", "轮"})
+_PHRASE_FINAL = frozenset({"人", "人次", "次", "元", "%", "百分点", "个百分点", "轮", "轮次"})
 
 
 def _other(mention: NumberMention, ctx: Context, metric: Metric = Metric.OTHER) -> Assignment:
     """A figure without its own cue, quoted with the noun it counts (派出3个巡察组 → 3个巡察组) or,
     when the measure word ends the phrase, with the words before it (领导小组会议8次)."""
     np = counted_noun(ctx.right, 8)
-    if mention.unit not in _PHRASE_FINAL and np and re.match(r"[\u4e00-\u9fff(（]", np):
+    if mention.measure not in _PHRASE_FINAL and np and re.match(r"[\u4e00-\u9fff(（]", np):
         return Assignment(metric, mention.start, mention.end + len(np), 1, np)
     words = re.search(r"[\u4e00-\u9fff“”()（）]{1,8}$", ctx.near_left)
     start = ctx.near_left_start + words.start() if words else mention.start

@@ -88,10 +88,6 @@ class NumberMention:
     qualifier: str | None  # 余 / 多 / 近 / 以上 / "3-5" …; several joined by ","
     weak: bool  # a one-character Chinese numeral (三个, 两项): only counted after a count cue
 
-    @property
-    def surface(self) -> str:  # pragma: no cover - convenience for debugging
-        return f"{self.value}{self.unit}"
-
 
 def _inside_quotes(text: str, pos: int) -> bool:
     """True when ``pos`` sits inside “…”, "…" or 《…》 opened in the same sentence or line."""
