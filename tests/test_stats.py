@@ -139,6 +139,9 @@ METRIC_CUES = [
     ("实现了辖区内120个村(社区)巡察全覆盖", "units_inspected", 120),
     ("完成了对26所高等院校的巡视", "units_inspected", 26),
     ("共巡察党组织56个", "units_inspected", 56),
+    ("巡察了县教育局等12个单位", "units_inspected", 12),
+    ("巡察组进驻15个单位开展巡察", "units_inspected", 15),
+    ("对15个乡镇（街道）党（工）委开展了常规巡察", "units_inspected", 15),
     ("区委巡察组向40家被巡察单位党组织全面反馈巡察情况", "units_inspected", 40),
     ("认真审核18个被巡察党组织的整改方案", "units_inspected", 18),
     # problems found
@@ -159,6 +162,7 @@ METRIC_CUES = [
     ("已整改完毕940个", "problems_rectified", 940),
     ("已立行立改10个", "problems_rectified", 10),
     ("督促镇和职能部门牵头解决问题10个", "problems_rectified", 10),
+    ("推动解决群众反映的饮水难、出行难等急难愁盼问题58个", "problems_rectified", 58),
     # rate
     ("整改率达到了94%", "rectification_rate", 94),
     ("巡察反馈问题整改总体完成率98.71%", "rectification_rate", 98.71),
@@ -177,6 +181,9 @@ METRIC_CUES = [
     ("对5名干部给予诫勉处理", "people_org_handled", 5),
     ("移送司法机关70人", "transferred_judicial", 70),
     ("移送司法4人", "transferred_judicial", 4),
+    ("移送检察机关依法审查起诉3人", "transferred_judicial", 3),
+    ("开除党籍2人", "people_disciplined", 2),
+    ("问责干部8人", "people_disciplined", 8),
     # money
     ("挽回经济损失1369.5万元", "funds_recovered", 13695000),
     ("收缴违规违纪款项、挽回直接经济损失2.67亿元", "funds_recovered", 267000000),
@@ -190,6 +197,8 @@ METRIC_CUES = [
     ("提出各类意见建议92条", "other", 92),
     ("派员参加各级培训30余人次", "other", 30),
     ("涉及金额2.3万元", "other", 23000),
+    ("受理来信来电来访1263件次", "other", 1263),
+    ("立案审查调查12人", "other", 12),
     ("3次巡察反馈会", "other", 3),  # a figure at the very start of the text
     ("召开3次巡察反馈会", "other", 3),
     ("指导各县(市、区)委平均开展了12轮次以上巡察", "other", 12),
@@ -236,6 +245,16 @@ def test_stats_several_figures_in_one_sentence():
         ("other", 8),
         ("transferred_judicial", 4),
     ]
+
+
+def test_stats_bare_completion_counts_in_a_rectification_sentence():
+    text = "反馈问题共8项，已完成5项，持续推进3项。"
+    assert [(s["metric"], s["value"]) for s in extract_statistics(text)] == [
+        ("problems_found", 8),
+        ("problems_rectified", 5),
+        ("other", 3),
+    ]
+    assert named("已完成巡察任务3项") == []
 
 
 def test_stats_quote_has_cue_words_and_number():

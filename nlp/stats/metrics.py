@@ -1,32 +1,42 @@
 """Which metric a figure counts, read from the words around it.
 
-The data is ``CUES``: one row per cue, the metric it signals, the units it can count, and on which
-side of the number it stands. The window rules, applied in this order, are:
+The data is ``CUES``: one row per cue, the metric it signals, the units it can count, on which side
+of the number it stands and, for some, a word that must also be there. The window rules, applied in
+this order, are:
 
 1. **Left cue** — the cue words end right before the number, with at most filler words between
-   (共, 累计, 达到了, 为 …): 发现问题1832个, 移送问题线索126件, 完成率98.14%, 清退违规资金66.57万元.
+   (共, 累计, 达到了, 为 …): 发现问题1832个, 移送问题线索126件, 整改率达到了94%, 清退违规资金66.57万元.
    The window is the clause (up to ，。；：or a line break) and never reaches back past the previous
    figure, so in 党纪政务处分47人，组织处理65人 each figure has its own cue. The first row in table
-   order whose pattern matches and whose units fit wins.
+   order whose pattern matches and whose units fit wins. 完成率 and a bare 已完成 need a
+   rectification word (整改/销号/问题) in the sentence (项目完成率85% is not a rectification rate).
 2. **Right cue** — the number comes first and the noun it counts follows: 移交96个问题线索,
    6轮常规巡察, 5次教育领域巡察, 6项主体责任制度, 1名…党委书记给予党内警告处分. Some rows also need a
-   word earlier in the clause (反馈的697个问题 is found problems only after 发现/反馈).
+   word earlier in the clause (反馈的697个问题 is found problems only after 发现/反馈; N项…制度 is
+   established only after 建立/完善/形成 …).
 3. **Inspected units** — N个/家/所 + an organisation noun (党组织, 单位, 村(社区), 镇, 部门, 企业,
-   院校 …), when the clause says they were inspected: 对…N个X开展/进行…巡察, …的巡视, 覆盖N个X,
-   N个X巡察全覆盖 (strength 3); 向…N个X…反馈巡察情况 (strength 2); N个被巡察X (strength 1).
-   The strength decides which mention to keep when a text restates the same count.
+   院校 …), when the clause says they were inspected: 对/向/进驻…N个X开展/进行…巡察, …的巡视,
+   覆盖N个X, 巡察了…N个X, N个X巡察全覆盖, N个X接受巡察 (strength 3); 向…N个X…反馈巡察情况
+   (strength 2); N个被巡察X (strength 1). The strength decides which mention to keep when a text
+   restates the same count (``nlp/stats/extract.py``).
 4. **轮** counts rounds when the sentence is about 巡察/巡视/回头看.
-5. Anything else with a measure word is ``other`` (meetings, teams, coverage %, 人次 trained …).
+5. **其中** — a figure without a cue, after 其中 in the sentence of a named statistic with the same
+   unit, is a part of it and takes its metric (the caller passes ``part_of``).
+6. Anything else with a measure word is ``other`` (meetings, teams, coverage %, 人次 trained …).
 
 Then context can turn a named metric into ``other``:
 - an average or typical value (平均, 年均, 普遍, 每轮 … earlier in the clause);
 - figures of a team that supervises inspection work rather than inspects (指导督导, 督导组);
 - the inspection body's own rules (自身建设, 规范化建设, 队伍建设 in the sentence) for
   systems_established — README convention;
-- rectification not yet finished (持续/正在/尚未 整改).
+- work not done (持续/正在/尚未/未/需 整改, 未追回), people already under discipline (受处分人员),
+  clues that were disposed of rather than transferred (处置/办结/核查).
+A goal (确保整改率100%) is not a statistic at all, and a one-character Chinese numeral (三个, 两项)
+counts only after a cue: 一 never does on its own (一个, 一项 are mostly the article "a").
+
 Labelling conventions followed (../shared/eval-dev/README.md): 追责问责 → people_disciplined,
 诫勉 → people_org_handled, 留置 → other, 发现问题线索 → clues_transferred, 立行立改 and
-推动/牵头解决问题 → problems_rectified.
+推动/牵头解决问题 → problems_rectified, averages → other.
 """
 
 from __future__ import annotations
@@ -104,9 +114,11 @@ CUES: tuple[Cue, ...] = (
     ),
     Cue(
         Metric.PROBLEMS_RECTIFIED,
-        rf"整改(?:完成|完毕|到位|销号|落实)?(?:[^不未没难，,。；;：:、\n\d]{{0,2}}问题)?|解决{_NO_STOP}{{0,8}}?问题|销号|立行立改(?:问题)?|立改立行",
+        r"整改(?:完成|完毕|到位|销号|落实)?(?:[^不未没难，,。；;：:、\n\d]{0,2}问题)?|解决[^，,。；;：:\n\d]{0,20}?问题|销号|立行立改(?:问题)?|立改立行",
         COUNT_UNITS,
     ),
+    # 反馈问题共8项，已完成5项: a bare 完成 counts rectified problems in a rectification sentence
+    Cue(Metric.PROBLEMS_RECTIFIED, r"(?:已|全部|均已)完成", COUNT_UNITS, requires=r"整改|销号|问题"),
     Cue(Metric.PROBLEMS_FOUND, rf"(?:发现|反馈|查找|查摆|查出|指出|查实)了?{_NO_STOP}{{0,4}}?问题", COUNT_UNITS),
     Cue(
         Metric.SYSTEMS_ESTABLISHED,
@@ -174,7 +186,7 @@ CLUE_SENT = re.compile(r"移交|移送|发现|转交|交办")
 NOT_DONE = re.compile(r"(?:持续|正在|尚未|未|待|仍需|继续|需要|需|应|拒不|没有)$")  # right before a done-cue
 PASSIVE = re.compile(r"(?:受到?|被)[^，,。；;]{0,4}$")  # 受处分人员3人: people under discipline, not a result
 DONE_CUES = frozenset({Metric.PROBLEMS_RECTIFIED, Metric.FUNDS_RECOVERED})
-TARGET = re.compile(r"(?:确保|力争|争取|目标|要求|达到100)[^，,。；;]{0,8}$")  # a goal, not a result
+TARGET = re.compile(r"(?:确保|力争|争取|目标)[^，,。；;]{0,8}$")  # a goal, not a result
 # A one-character Chinese numeral counts only after one of these (开展了三轮巡察, 对三个镇, 等十个方面).
 COUNT_CUE = re.compile(
     r"(?:共计?|累计|合计|总计|先后|开展了?|进行了?|组织了?|完成了?|发现了?|移交了?|移送了?|建立了?|完善了?|"
@@ -193,9 +205,9 @@ _INSPECTION_ACT = re.compile(
     r"^[^，,。；;\n]*?(?:开展|进行|实施|完成)了?[^，,。；;\n]{0,16}?(?:巡察|巡视)(?!工作|组|办|机构|干部)"
     r"|^[^，,。；;\n]*?的[^，,。；;\n]{0,6}?(?:巡察|巡视)(?!工作|组|办|机构|干部)"
 )
-_FULL_COVERAGE = re.compile(r"^[^，,。；;\n]{0,16}?(?:巡察|巡视)“?全覆盖|^[^，,。；;\n]{0,16}?接受了?[^，,。；;\n]{0,6}?(?:巡察|巡视)")
+_COVERED_AFTER = re.compile(r"^[^，,。；;\n]{0,16}?(?:巡察|巡视)“?全覆盖|^[^，,。；;\n]{0,16}?接受了?[^，,。；;\n]{0,6}?(?:巡察|巡视)")
 _FEEDBACK = re.compile(r"反馈")
-_COVERED = re.compile(r"(?:覆盖了?|巡察了?|巡视了?)$|(?:巡察|巡视|覆盖)了[^，,。；;\n]{0,40}$")
+_COVERED_BEFORE = re.compile(r"(?:覆盖了?|巡察了?|巡视了?)$|(?:巡察|巡视|覆盖)了[^，,。；;\n]{0,40}$")
 _NP_STOP = "，,。；;：:、和及与以的在0123456789"
 # Where the counted noun ends and the rest of the clause begins (for quotes): 7个社区党组织|共14个…
 _NP_END = re.compile(r"(?<=.)(?:[对向在把将被给从由于就共等参已正仍未均]|开展|进行|实施|全面|反馈|分别|陆续|主要|巡察|巡视)")
@@ -255,7 +267,7 @@ def _units_inspected(mention: NumberMention, ctx: Context) -> tuple[int, str, in
     if not org or _NOT_ORG.search(body[: org.start()]):
         return None
     strength = 0
-    if _COVERED.search(ctx.near_left) or _FULL_COVERAGE.search(ctx.right):
+    if _COVERED_BEFORE.search(ctx.near_left) or _COVERED_AFTER.search(ctx.right):
         strength = 3  # 覆盖312个党组织, 120个村(社区)巡察全覆盖
     elif re.search("对|向|进驻", ctx.clause_left) and _INSPECTION_ACT.search(ctx.right):
         strength = 3  # 对…23个村(社区)党组织进行了巡察, 完成了对11个设区市…的巡视
