@@ -31,46 +31,50 @@ from collections import Counter
 from typing import Any
 
 from nlp.stats.metrics import PART_OF, Assignment, Context, Metric, classify
-from nlp.stats.numbers import NumberMention, find_numbers
+from nlp.stats.numbers import SENTENCE_ENDS, NumberMention, Stops, find_numbers
 
 CLAUSE_STOPS = "，,。；;：:！？!?\n"
-SENTENCE_STOPS = "。；;！？!?\n"
 RESTATED = (Metric.UNITS_INSPECTED, Metric.ROUNDS)
 
 
-def _last_stop(text: str, pos: int, stops: str) -> int:
-    """Offset just after the last stop character before ``pos`` (0 when there is none)."""
-    return max(text.rfind(ch, 0, pos) for ch in stops) + 1
+class _Layout:
+    """Clause, sentence and line boundaries of one text."""
 
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.clauses = Stops(text, CLAUSE_STOPS)
+        self.sentences = Stops(text, SENTENCE_ENDS)
+        self.lines = Stops(text, "\n")
 
-def _next_stop(text: str, pos: int, stops: str) -> int:
-    ends = [i for i in (text.find(ch, pos) for ch in stops) if i >= 0]
-    return min(ends) if ends else len(text)
+    def context(self, mention: NumberMention, prev_end: int) -> Context:
+        text = self.text
+        clause_start = self.clauses.start_before(mention.start)
+        sentence_start = self.sentences.start_before(mention.start)
+        return Context(
+            near_left=text[max(clause_start, prev_end) : mention.start],
+            near_left_start=max(clause_start, prev_end),
+            clause_left=text[clause_start : mention.start],
+            right=text[mention.end : self.clauses.end_after(mention.end)],
+            sentence_left=text[sentence_start : mention.start],
+            sentence=text[sentence_start : self.sentences.end_after(mention.end)],
+        )
 
-
-def _context(text: str, mention: NumberMention, prev_end: int) -> Context:
-    clause_start = _last_stop(text, mention.start, CLAUSE_STOPS)
-    near_start = max(clause_start, prev_end)
-    sentence_start = _last_stop(text, mention.start, SENTENCE_STOPS)
-    sentence_end = _next_stop(text, mention.end, SENTENCE_STOPS)
-    return Context(
-        near_left=text[near_start : mention.start],
-        near_left_start=near_start,
-        clause_left=text[clause_start : mention.start],
-        right=text[mention.end : _next_stop(text, mention.end, CLAUSE_STOPS)],
-        sentence_left=text[sentence_start : mention.start],
-        sentence=text[sentence_start:sentence_end],
-    )
+    def is_heading(self, pos: int) -> bool:
+        """A short line with no sentence punctuation (a headline or a title)."""
+        line = self.text[self.lines.start_before(pos) : self.lines.end_after(pos)].strip()
+        return len(line) <= 40 and not any(ch in line for ch in "。；;！？!?，,")
 
 
 def _spelled_out(text: str, prev: NumberMention, mention: NumberMention) -> bool:
     return mention.value == prev.value and text[prev.end : mention.start].strip() in ("(", "（")
 
 
-def _part_of(text: str, found: list[tuple[NumberMention, Assignment]], mention: NumberMention) -> tuple[Metric, str] | None:
+def _part_of(
+    layout: _Layout, found: list[tuple[NumberMention, Assignment]], mention: NumberMention
+) -> tuple[Metric, str] | None:
     """Metric and unit of the named statistic this figure is a part of: the last one earlier in the
     sentence, when 其中 stands between them (发现问题135个，其中…方面问题32个，…方面45个)."""
-    sentence_start = _last_stop(text, mention.start, SENTENCE_STOPS)
+    sentence_start = layout.sentences.start_before(mention.start)
     chain: Metric | None = None  # the parts listed so far share the whole's metric
     for m, a in reversed(found):
         if m.start < sentence_start:
@@ -80,31 +84,25 @@ def _part_of(text: str, found: list[tuple[NumberMention, Assignment]], mention: 
         if chain is not None and a.metric is not chain:
             break
         chain = a.metric
-        if PART_OF.search(text, m.end, mention.start):
+        if PART_OF.search(layout.text, m.end, mention.start):
             return a.metric, m.unit
     return None
 
 
-def _is_heading(text: str, pos: int) -> bool:
-    """A short line with no sentence punctuation (a headline or a title)."""
-    start = _last_stop(text, pos, "\n")
-    end = _next_stop(text, pos, "\n")
-    line = text[start:end].strip()
-    return len(line) <= 40 and not any(ch in line for ch in "。；;！？!?，,")
-
-
 def extract_statistics(text: str) -> list[dict[str, Any]]:
     """Every statistic in ``text`` with its metric, value, unit, qualifier and quote span, in text order."""
+    layout = _Layout(text)
     found: list[tuple[NumberMention, Assignment]] = []
     prev: NumberMention | None = None
     for mention in find_numbers(text):
         if prev is not None and _spelled_out(text, prev, mention):
             continue  # 312个（三百一十二个）: the same figure again in words
-        assignment = classify(mention, _context(text, mention, prev.end if prev else 0), _part_of(text, found, mention))
+        part_of = _part_of(layout, found, mention)
+        assignment = classify(mention, layout.context(mention, prev.end if prev else 0), part_of)
         prev = mention
         if assignment is not None:
             found.append((mention, assignment))
-    found = _drop_restatements(text, found)
+    found = _drop_restatements(layout, found)
     return [
         {
             "metric": str(a.metric),
@@ -120,15 +118,15 @@ def extract_statistics(text: str) -> list[dict[str, Any]]:
 
 
 def _drop_restatements(
-    text: str, found: list[tuple[NumberMention, Assignment]]
+    layout: _Layout, found: list[tuple[NumberMention, Assignment]]
 ) -> list[tuple[NumberMention, Assignment]]:
     body = {
-        (a.metric, m.value, m.unit) for m, a in found if a.metric is not Metric.OTHER and not _is_heading(text, m.start)
+        (a.metric, m.value, m.unit) for m, a in found if a.metric is not Metric.OTHER and not layout.is_heading(m.start)
     }
     kept = [
         (m, a)
         for m, a in found
-        if a.metric is Metric.OTHER or not _is_heading(text, m.start) or (a.metric, m.value, m.unit) not in body
+        if a.metric is Metric.OTHER or not layout.is_heading(m.start) or (a.metric, m.value, m.unit) not in body
     ]
     best: dict[tuple[Metric, float, str, str], int] = {}  # key -> index in kept
     for i, (m, a) in enumerate(kept):

@@ -23,6 +23,7 @@ A one-character Chinese numeral (三个, 两项, 十个) is marked ``weak``: it 
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -89,16 +90,36 @@ class NumberMention:
     weak: bool  # a one-character Chinese numeral (三个, 两项): only counted after a count cue
 
 
-def _inside_quotes(text: str, pos: int) -> bool:
+class Stops:
+    """Offsets of boundary characters (clause or sentence ends), for quick look-ups around a figure."""
+
+    def __init__(self, text: str, chars: str) -> None:
+        self.positions = [i for i, ch in enumerate(text) if ch in chars]
+        self.length = len(text)
+
+    def start_before(self, pos: int) -> int:
+        """Start of the stretch holding ``pos``: just after the last stop before it, or 0."""
+        i = bisect_left(self.positions, pos)
+        return self.positions[i - 1] + 1 if i else 0
+
+    def end_after(self, pos: int) -> int:
+        """The first stop at or after ``pos`` (the end of the text when there is none)."""
+        i = bisect_left(self.positions, pos)
+        return self.positions[i] if i < len(self.positions) else self.length
+
+
+SENTENCE_ENDS = "。；;！？!?\n"
+
+
+def _inside_quotes(text: str, pos: int, sentences: Stops) -> bool:
     """True when ``pos`` sits inside “…”, "…" or 《…》 opened in the same sentence or line."""
-    start = max(text.rfind(ch, 0, pos) for ch in "。！？\n")
-    before = text[start + 1 : pos]
+    before = text[sentences.start_before(pos) : pos]
     if before.count("“") > before.count("”") or before.count("《") > before.count("》"):
         return True
     return before.count('"') % 2 == 1
 
 
-def _rejected(text: str, m: re.Match[str], num_start: int) -> bool:
+def _rejected(text: str, m: re.Match[str], num_start: int, sentences: Stops) -> bool:
     """The non-statistics listed in the module docstring."""
     before = text[num_start - 1] if num_start > 0 else ""
     pre_start = m.start()
@@ -126,7 +147,7 @@ def _rejected(text: str, m: re.Match[str], num_start: int) -> bool:
         "“", '"', *CN_DIGIT_CHARS
     ):
         return True  # 四个“关键点”, 三个一批: a named set, not a count
-    return _inside_quotes(text, num_start)
+    return _inside_quotes(text, num_start, sentences)
 
 
 def _qualifier(m: re.Match[str]) -> str | None:
@@ -156,10 +177,11 @@ def read_mention(m: re.Match[str]) -> tuple[Decimal, str, str]:
 def find_numbers(text: str) -> list[NumberMention]:
     """Every figure with a measure word in ``text``, in text order, minus the non-statistics."""
     mentions: list[NumberMention] = []
+    sentences = Stops(text, SENTENCE_ENDS)
     for m in NUMBER_PATTERN.finditer(text):
         # where the number itself starts (after a pre-qualifier; 百分之 belongs to the number)
         num_start = m.end("pre") if m.group("pre") else m.start()
-        if _rejected(text, m, num_start):
+        if _rejected(text, m, num_start, sentences):
             continue
         try:
             value, unit, measure = read_mention(m)
