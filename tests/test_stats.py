@@ -110,6 +110,7 @@ def test_stats_qualifiers_keep_the_base_number(text, value, qualifier):
         ("追责问责3-5人", 3, "3-5", "人"),
         ("追责问责三到五人", 3, "3-5", "人"),
         ("开展巡察4到5轮", 4, "4-5", "轮"),
+        ("挽回经济损失3至5万元", 30000, "30000-50000", "元"),
     ],
 )
 def test_stats_range_value_is_the_lower_bound(text, value, qualifier, unit):
@@ -273,6 +274,11 @@ def test_stats_one_character_numeral_needs_a_count_cue():
     assert named("开展了三轮巡察") == [("rounds", 3)]
     assert extract_statistics("严格执行三项汇报机制，紧盯四个重点开展巡察") == []
     assert extract_statistics("作为一项重要的政治任务，发现了一批问题") == []
+
+
+@pytest.mark.parametrize("text", ["历时3个多月", "持续两个多小时", "一次性解决", "3项目", "十九届中央纪委三次全会"])
+def test_stats_measure_word_inside_another_word(text):
+    assert extract_statistics(text) == []
 
 
 # ---- non-statistics ------------------------------------------------------------------------------

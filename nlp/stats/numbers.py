@@ -59,14 +59,11 @@ NUMBER_PATTERN = re.compile(
 
 # A measure word followed by these is the first character of another word (一次性, 个月, 5项目 …).
 _NOT_MEASURE = re.compile(
-    r"^(?:个(?:月|工作日|半天|半月|小时|星期|季度|年度)|次(?:性|全会|中全会)|名(?:单|称|义|额|誉)|"
+    r"(?:个多?(?:月|工作日|半天|半月|小时|星期|季度|年度)|次(?:性|全会|中全会|全体会议|党代会)|名(?:单|称|义|额|誉)|"
     r"所(?:属|辖|在|有|以|得|谓)|家(?:庭|属|长|乡|人)|项(?:目)|条(?:例|件|款|线)|期(?:间|限)|位(?:置|于)|"
     r"台(?:账|阶)|场(?:所|景)|起(?:草|来|步|点)|处(?:分|理|级|长|置)|批(?:示|准|复|次)|户(?:口|籍)|人(?:民|大|事|才|口|身|均))"
 )
-# The measure word is the one matched; the check looks at it plus what follows.
-_ORDINAL_BEFORE = "第"
-_DEMONSTRATIVES = "新上下每本这那该同某其数几若前后头首"
-_SESSION = re.compile(r"^(?:届|次全会|中全会|次全体会议|次党代会)")
+_DEMONSTRATIVES = "新上下每本这那该同某其数几若前后头首"  # 上一轮, 新一轮, 数十个: not a count
 # Political slogans and set phrases that read like counts. Extend here, not in code.
 SET_PHRASES: tuple[str, ...] = (
     "四个意识", "四个自信", "两个维护", "两个确立", "三个聚焦", "三个代表", "两个责任", "两个务必",
@@ -122,10 +119,8 @@ def _inside_quotes(text: str, pos: int, sentences: Stops) -> bool:
 def _rejected(text: str, m: re.Match[str], num_start: int, sentences: Stops) -> bool:
     """The non-statistics listed in the module docstring."""
     before = text[num_start - 1] if num_start > 0 else ""
-    pre_start = m.start()
-    before_all = text[pre_start - 1] if pre_start > 0 else ""
-    if _ORDINAL_BEFORE in (before, before_all):
-        return True
+    if before == "第" or (m.start() > 0 and text[m.start() - 1] == "第"):
+        return True  # 第十二轮, 第一议题, 第57次会议
     first = text[num_start]
     if first in CN_NUMERAL_CHARS and before in _DEMONSTRATIVES:
         return True
@@ -135,12 +130,8 @@ def _rejected(text: str, m: re.Match[str], num_start: int, sentences: Stops) -> 
     if after and (after == "+" or (after.isascii() and after.isalpha())):
         return True
     measure = m.group("measure")
-    if measure:
-        rest = text[m.start("measure") : m.start("measure") + 5]
-        if _NOT_MEASURE.match(rest):
-            return True
-        if _SESSION.match(text[m.start("measure") : m.start("measure") + 5]):
-            return True
+    if measure and _NOT_MEASURE.match(text, m.start("measure")):
+        return True
     if any(text.startswith(s, num_start) for s in SET_PHRASES):
         return True
     if first in CN_NUMERAL_CHARS and measure and text[m.end("measure") : m.end("measure") + 1] in (
@@ -150,28 +141,27 @@ def _rejected(text: str, m: re.Match[str], num_start: int, sentences: Stops) -> 
     return _inside_quotes(text, num_start, sentences)
 
 
+def _scale(m: re.Match[str]) -> int:
+    return {"万": 10_000, "亿": 100_000_000}.get(m.group("scale") or "", 1)
+
+
 def _qualifier(m: re.Match[str]) -> str | None:
+    """余/多/近/以上 … as written; a range as "low-high" in the reported unit (3至5万元 → 30000-50000)."""
     parts = [m.group("pre")]
     if m.group("num2"):
-        parts.append(f"{_plain_text(m.group('num'))}-{_plain_text(m.group('num2'))}")
+        low, high = (plain_number(to_decimal(m.group(g)) * _scale(m)) for g in ("num", "num2"))
+        parts.append(f"{low}-{high}")
     parts += [m.group("q1"), m.group("q2"), m.group("post")]
     kept = [p for p in parts if p]
     return ",".join(kept) if kept else None
 
 
-def _plain_text(number: str) -> str:
-    return str(plain_number(to_decimal(number)))
-
-
 def read_mention(m: re.Match[str]) -> tuple[Decimal, str, str]:
-    """Value, unit and measure of a ``NUMBER_PATTERN`` match."""
+    """Value, unit and measure of a ``NUMBER_PATTERN`` match (a range reads as its lower bound)."""
     if m.group("pct"):
         return to_decimal(m.group("pct")), "%", "%"
-    value = to_decimal(m.group("num"))
-    if m.group("scale"):
-        value *= 10_000 if m.group("scale") == "万" else 100_000_000
     measure = m.group("measure")
-    return value, MEASURES[measure], measure
+    return to_decimal(m.group("num")) * _scale(m), MEASURES[measure], measure
 
 
 def find_numbers(text: str) -> list[NumberMention]:
