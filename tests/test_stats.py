@@ -137,6 +137,7 @@ METRIC_CUES = [
     ("对平潮镇团圆村等23个村(社区)党组织进行了巡察", "units_inspected", 23),
     ("对区教育体育局直属的32家事业单位开展教育领域专项巡察", "units_inspected", 32),
     ("覆盖312个党组织", "units_inspected", 312),
+    ("实现巡察覆盖全县18个乡镇", "units_inspected", 18),
     ("实现了辖区内120个村(社区)巡察全覆盖", "units_inspected", 120),
     ("完成了对26所高等院校的巡视", "units_inspected", 26),
     ("共巡察党组织56个", "units_inspected", 56),
@@ -173,6 +174,7 @@ METRIC_CUES = [
     ("完善和新建制度589项", "systems_established", 589),
     ("健全完善制度机制32项", "systems_established", 32),
     ("形成了清晰规范的城市层面6项主体责任制度", "systems_established", 6),
+    ("针对选人用人和干部队伍建设问题，推动建立完善制度12项", "systems_established", 12),
     # people
     ("党纪政务处分1389人", "people_disciplined", 1389),
     ("追责问责18人", "people_disciplined", 18),
@@ -220,6 +222,7 @@ def test_stats_metric_from_cue(text, metric, value):
         ("市专门组建1个指导督导组对5个区巡察工作进行了指导督导，发现重点问题52个，推动解决问题66个", "other"),
         # the inspection body's own rules (README convention)
         ("研究制定《巡察组人员管理办法》等8个自身建设类制度", "other"),
+        ("巡察机构加强队伍建设，建立完善制度12项", "other"),
         # rectification not finished
         ("基本完成并持续整改问题4个", "other"),
         ("正在整改15个", "other"),

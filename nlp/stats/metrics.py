@@ -180,7 +180,10 @@ _COMPILED: tuple[_Compiled, ...] = tuple(
 # ---- context rules -------------------------------------------------------------------------------
 AVERAGE = re.compile(r"平均|年均|人均|均达|普遍|每年|每轮|每个")  # in the clause before the number
 SUPERVISES_INSPECTION = re.compile(r"指导督导|督导组|督查组")  # in the sentence before the number
-OWN_RULES = re.compile(r"自身建设|规范化建设|队伍建设|队伍管理")  # in the sentence
+# The inspection body's own rules: 自身建设, or 规范化/队伍建设 in a sentence naming the inspection body.
+OWN_BUILDING = re.compile(r"自身建设")
+BODY_BUILDING = re.compile(r"规范化建设|队伍建设|队伍管理")
+INSPECTION_BODY = re.compile(r"巡察(?:机构|办|组|干部|工作领导小组)")
 DISPOSED = re.compile(r"处置|办结|核查|核实|初核|了结|查结")  # clues handled, not transferred or found
 CLUE_SENT = re.compile(r"移交|移送|发现|转交|交办")
 NOT_DONE = re.compile(r"(?:持续|正在|尚未|未|待|仍需|继续|需要|需|应|拒不|没有)$")  # right before a done-cue
@@ -207,7 +210,9 @@ _INSPECTION_ACT = re.compile(
 )
 _COVERED_AFTER = re.compile(r"^[^，,。；;\n]{0,16}?(?:巡察|巡视)“?全覆盖|^[^，,。；;\n]{0,16}?接受了?[^，,。；;\n]{0,6}?(?:巡察|巡视)")
 _FEEDBACK = re.compile(r"反馈")
-_COVERED_BEFORE = re.compile(r"(?:覆盖了?|巡察了?|巡视了?)$|(?:巡察|巡视|覆盖)了[^，,。；;\n]{0,40}$")
+_COVERED_BEFORE = re.compile(
+    r"(?:巡察|巡视)了?$|覆盖了?[^，,。；;\n\d]{0,8}$|(?:巡察|巡视)了[^，,。；;\n]{0,40}$"
+)
 _NP_STOP = "，,。；;：:、和及与以的在0123456789"
 # Where the counted noun ends and the rest of the clause begins (for quotes): 7个社区党组织|共14个…
 _NP_END = re.compile(r"(?<=.)(?:[对向在把将被给从由于就共等参已正仍未均]|开展|进行|实施|全面|反馈|分别|陆续|主要|巡察|巡视)")
@@ -348,7 +353,10 @@ def _demoted(found: Assignment, ctx: Context) -> bool:
         return True
     if found.metric is Metric.CLUES_TRANSFERRED and DISPOSED.search(ctx.clause_left):
         return not CLUE_SENT.search(ctx.clause_left)
-    return found.metric is Metric.SYSTEMS_ESTABLISHED and bool(OWN_RULES.search(ctx.sentence))
+    if found.metric is not Metric.SYSTEMS_ESTABLISHED:
+        return False
+    sentence = ctx.sentence
+    return bool(OWN_BUILDING.search(sentence) or (BODY_BUILDING.search(sentence) and INSPECTION_BODY.search(sentence)))
 
 
 # Measure words that end their phrase (会议5次, 处分3人, 覆盖率83%): quote the words before them.
