@@ -180,6 +180,12 @@ class ReportDoc:
                 return block.name
         return None
 
+    def statistics_summary(self) -> dict[str, Any]:
+        """Per metric: values, total where summing is meaningful, max, unit and the quotes."""
+        from nlp.stats import aggregate_statistics
+
+        return aggregate_statistics(self.statistics)
+
     def unit_names(self) -> list[str]:
         """Units with a problem block, then units the text says were inspected, without repeats."""
         names: list[str] = []
@@ -212,6 +218,7 @@ class ReportDoc:
             ],
             "findings": [f.to_dict() for f in self.findings],
             "statistics": self.statistics,
+            "statistics_summary": self.statistics_summary(),
             "encoding": self.encoding,
             "backend": self.backend,
         }

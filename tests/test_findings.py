@@ -143,4 +143,4 @@ def test_findings_spans_and_ids():
     for f in doc.findings:
         assert doc.text[f.start : f.end] == f.text
         assert f.page == 1
-        assert f.tags == {}
+        assert set(f.tags) <= {"focus", "four_implementations", "livelihood", "problem_type"}

@@ -104,7 +104,7 @@ def test_tagging_classifier_alone_supplies_evidence(taxonomy):
     rows = [{"text": f"某单位巡察发现“小金库”问题（{i}）", "focus": "全面从严治党"} for i in range(8)]
     rows += [{"text": f"某单位组织生活会不严肃（{i}）", "focus": "党的建设"} for i in range(8)]
     clf = TagClassifier.fit(examples_from_rows(rows, ["focus"]), {"focus": taxonomy.scheme("focus").names})
-    tags = Tagger(taxonomy, clf).tag("县粮食局存在小金库问题")
+    tags = Tagger(taxonomy, clf, classifier_weight=1.0).tag("县粮食局存在小金库问题")
     top = tags["focus"][0]
     assert top["label"] == "全面从严治党" and top["source"] == "classifier"
     assert top["evidence"] and top["evidence"][0]["source"] == "classifier"

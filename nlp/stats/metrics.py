@@ -370,5 +370,17 @@ def _other(mention: NumberMention, ctx: Context, metric: Metric = Metric.OTHER) 
     if mention.measure not in _PHRASE_FINAL and np and re.match(r"[\u4e00-\u9fff(（]", np):
         return Assignment(metric, mention.start, mention.end + len(np), 1, np)
     words = re.search(r"[\u4e00-\u9fff“”()（）]{1,8}$", ctx.near_left)
-    start = ctx.near_left_start + words.start() if words else mention.start
-    return Assignment(metric, start, mention.end, 1)
+    if not words:
+        return Assignment(metric, mention.start, mention.end, 1)
+    return Assignment(metric, ctx.near_left_start + _word_start(ctx.near_left, words.start()), mention.end, 1)
+
+
+def _word_start(left: str, start: int) -> int:
+    """Move a quote's start back to the beginning of the word it cuts (规发放… → 违规发放…), so a
+    quote never opens in the middle of a word; at most four characters further back."""
+    from nlp.segment import make_segmenter
+
+    for _, a, b in make_segmenter("auto").tokens(left):
+        if a <= start < b:
+            return a if start - a <= 4 else start
+    return start

@@ -13,6 +13,7 @@ data a tag came from.
 from __future__ import annotations
 
 import hashlib
+import logging
 import json
 import warnings
 from dataclasses import dataclass, field
@@ -157,7 +158,11 @@ class TagClassifier:
             return None
         import joblib
 
-        data = joblib.load(path)
+        try:
+            data = joblib.load(path)
+        except Exception as exc:  # a model from another scikit-learn release, or a damaged file
+            logging.getLogger(__name__).warning("分类模型无法加载（%s），仅使用词典标注：%s", path, exc)
+            return None
         meta_path = directory / META_FILE
         meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.exists() else {}
         return cls(vectorizer=data["vectorizer"], models=data["models"], explainers=data["explainers"], meta=meta)
