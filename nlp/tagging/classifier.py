@@ -13,8 +13,8 @@ data a tag came from.
 from __future__ import annotations
 
 import hashlib
-import logging
 import json
+import logging
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
