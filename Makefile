@@ -28,6 +28,8 @@ test: $(STAMP)
 ## eval: run every scoring script against the gold sets
 eval: $(STAMP)
 	$(BIN)/python evaluation/score_findings.py
+	$(BIN)/python evaluation/score_stats.py
+	$(BIN)/python evaluation/score_tags.py
 
 ## bench: ingest speed (PDF backends, segmenters)
 bench: $(STAMP)
