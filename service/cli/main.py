@@ -11,9 +11,12 @@ import typer
 from nlp.errors import XunchaError
 from nlp.extract import PdfBackend
 from service.cli.analyze import OutputFormat, analyze_paths, render
+from service.cli.ingest import ingest_paths
 from service.cli.output import error_line, print_json
+from service.cli.output import stdout as _stdout
 from service.cli.segment import SegmenterChoice, render_tokens, segment_text
 from service.cli.train import render_report, run_training
+from service.store.repository import Overrides
 
 app = typer.Typer(
     name="xuncha",
@@ -42,6 +45,27 @@ def analyze(
     max_bytes = int(max_size_mb * 1024 * 1024) if max_size_mb is not None else None
     results, failures = analyze_paths(files, max_bytes=max_bytes, pdf_backend=pdf_backend, debug=debug)
     render(results, format, include_text=not no_text)
+    raise typer.Exit(code=1 if failures else 0)
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Report files or folders of reports.")],
+    round: Annotated[str | None, typer.Option("--round", help="Inspection round, e.g. 十四届县委第六轮 (default: from the text).")] = None,
+    unit: Annotated[str | None, typer.Option("--unit", help="Inspected unit (default: from the text).")] = None,
+    kind: Annotated[str | None, typer.Option("--kind", help="常规/专项/机动/回头看/交叉/提级/联动/村(社区) (default: from the text).")] = None,
+    date: Annotated[str | None, typer.Option("--date", help="Report date YYYY-MM-DD (default: from the text).")] = None,
+    format: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.TABLE,
+) -> None:
+    """Analyse reports and store them in the findings library (idempotent; one transaction per file)."""
+    results, failures = ingest_paths(paths, Overrides(round=round, unit=unit, kind=kind, date=date))
+    if format is OutputFormat.JSON:
+        print_json(results)
+    else:
+        stored = sum(1 for r in results if r["status"] == "stored")
+        dup = sum(1 for r in results if r["status"] == "duplicate")
+        findings = sum(r.get("findings", 0) for r in results if r["status"] == "stored")
+        stdout_print(f"入库 {stored} 个文件（{findings} 条问题），已存在 {dup} 个，失败 {failures} 个。")
     raise typer.Exit(code=1 if failures else 0)
 
 
@@ -84,6 +108,10 @@ def segment(
         error_line(None, exc.code, exc.message)
         raise typer.Exit(code=1) from None
     render_tokens(tokens, json_output)
+
+
+def stdout_print(message: str) -> None:
+    _stdout.print(message, markup=False, highlight=False)
 
 
 def main() -> None:

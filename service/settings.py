@@ -1,0 +1,35 @@
+"""Service configuration from the environment (and an optional ``.env`` settings file).
+
+``XUNCHA_DATABASE_URL``: any SQLAlchemy URL; the default is SQLite (WAL mode) at ``./data/xuncha.db``.
+PostgreSQL (``postgresql+psycopg://…``) is the multi-user choice. ``XUNCHA_DATA_DIR``: the file store
+(original reports, content-addressed) and caches; default ``./data``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="XUNCHA_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Path("data")
+    database_url: str | None = None
+    max_file_mb: float = 50.0
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'xuncha.db').as_posix()}"
+
+    @property
+    def files_dir(self) -> Path:
+        return self.data_dir / "files"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings read once per process; tests call ``get_settings.cache_clear()`` after changing env."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy models, sessions, the content-addressed file store, and repository functions."""

@@ -1,0 +1,121 @@
+"""Tables of the findings library.
+
+A document is identified by the sha256 of its original bytes (so the same file ingested twice is one
+document); findings, tags and statistics belong to a document and go with it. Rounds and units are
+shared across documents so that findings can be compared across rounds and units. A tag is either
+``auto`` (the tagger's) or ``confirmed`` (an analyst's); confirmed tags are never overwritten by a
+re-run and feed ``xuncha train``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class InspectionRound(Base):
+    __tablename__ = "inspection_rounds"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    label: Mapped[str] = mapped_column(String(100), unique=True)  # 十四届县委第六轮
+    term: Mapped[str | None] = mapped_column(String(60))  # 十四届县委
+    number: Mapped[int | None] = mapped_column(Integer)
+    year: Mapped[int | None] = mapped_column(Integer)
+    kind: Mapped[str | None] = mapped_column(String(30))
+
+
+class Unit(Base):
+    """An inspected unit (被巡察单位); ``aliases`` holds short names the reports define."""
+
+    __tablename__ = "units"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    aliases: Mapped[list[Any]] = mapped_column(default=list)
+
+
+class Document(Base):
+    __tablename__ = "documents"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    source_name: Mapped[str] = mapped_column(String(500))
+    stored_path: Mapped[str] = mapped_column(String(500))
+    size: Mapped[int] = mapped_column(Integer)
+    media_type: Mapped[str] = mapped_column(String(10))
+    title: Mapped[str | None] = mapped_column(String(500))
+    kind: Mapped[str | None] = mapped_column(String(30))
+    date: Mapped[str | None] = mapped_column(String(10))
+    round_id: Mapped[int | None] = mapped_column(ForeignKey("inspection_rounds.id"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    page_starts: Mapped[list[Any]] = mapped_column(default=list)
+    encoding: Mapped[str | None] = mapped_column(String(30))
+    backend: Mapped[str | None] = mapped_column(String(30))
+    tagger_version: Mapped[str | None] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    round: Mapped[InspectionRound | None] = relationship()
+    findings: Mapped[list[Finding]] = relationship(
+        back_populates="document", cascade="all, delete-orphan", order_by="Finding.start"
+    )
+    statistics: Mapped[list[Statistic]] = relationship(back_populates="document", cascade="all, delete-orphan")
+
+
+class Finding(Base):
+    __tablename__ = "findings"
+    __table_args__ = (UniqueConstraint("document_id", "local_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    local_id: Mapped[str] = mapped_column(String(10))  # F001 within its document
+    text: Mapped[str] = mapped_column(Text)
+    start: Mapped[int] = mapped_column(Integer)
+    end: Mapped[int] = mapped_column(Integer)
+    page: Mapped[int] = mapped_column(Integer)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    round_id: Mapped[int | None] = mapped_column(ForeignKey("inspection_rounds.id"), index=True)
+    section: Mapped[str | None] = mapped_column(String(200))
+    marker: Mapped[str | None] = mapped_column(String(10))
+    detail: Mapped[str | None] = mapped_column(Text)
+
+    document: Mapped[Document] = relationship(back_populates="findings")
+    unit: Mapped[Unit | None] = relationship()
+    round: Mapped[InspectionRound | None] = relationship()
+    tags: Mapped[list[Tag]] = relationship(back_populates="finding", cascade="all, delete-orphan")
+
+
+class Tag(Base):
+    __tablename__ = "tags"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    finding_id: Mapped[int] = mapped_column(ForeignKey("findings.id", ondelete="CASCADE"), index=True)
+    scheme: Mapped[str] = mapped_column(String(40))
+    label: Mapped[str] = mapped_column(String(100), index=True)
+    score: Mapped[float] = mapped_column(Float)
+    evidence: Mapped[list[Any]] = mapped_column(default=list)
+    source: Mapped[str] = mapped_column(String(20), default="auto")  # auto | confirmed
+    created_by: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    finding: Mapped[Finding] = relationship(back_populates="tags")
+
+
+class Statistic(Base):
+    __tablename__ = "statistics"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    metric: Mapped[str] = mapped_column(String(40), index=True)
+    value: Mapped[float] = mapped_column(Float)
+    unit: Mapped[str | None] = mapped_column(String(20))
+    qualifier: Mapped[str | None] = mapped_column(String(60))
+    quote: Mapped[str] = mapped_column(Text)
+    start: Mapped[int] = mapped_column(Integer)
+    end: Mapped[int] = mapped_column(Integer)
+
+    document: Mapped[Document] = relationship(back_populates="statistics")

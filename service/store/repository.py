@@ -1,0 +1,176 @@
+"""Repository functions: write an analysed report into the library, read it back.
+
+``ingest_bytes`` stores one document in ONE transaction: the document, its findings, their tags
+and the statistics are all committed or none is, so a crash mid-batch never leaves half a document.
+The original file is written to the content-addressed store before the commit; if the commit then
+fails, the orphan file is harmless (same bytes, same name) and a re-run finds it in place.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from nlp.model import ReportDoc
+from nlp.numerals import parse_int
+from service.store import models
+from service.store.files import sha256_of, store_bytes
+
+
+@dataclass
+class Overrides:
+    """Metadata given by the user; each one wins over what the text says."""
+
+    round: str | None = None
+    unit: str | None = None
+    kind: str | None = None
+    date: str | None = None
+
+
+@dataclass
+class IngestResult:
+    source: str
+    status: str  # stored | duplicate
+    document_id: int
+    findings: int
+    sha256: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+def find_document(session: Session, digest: str) -> models.Document | None:
+    return session.scalar(select(models.Document).where(models.Document.sha256 == digest))
+
+
+def _get_or_create(session: Session, model: type[Any], key: dict[str, Any], extra: dict[str, Any]) -> Any:
+    """Select by ``key`` or insert; a concurrent insert of the same key (unique violation) is re-read."""
+    found = session.scalar(select(model).filter_by(**key))
+    if found is not None:
+        return found
+    try:
+        with session.begin_nested():
+            obj = model(**key, **extra)
+            session.add(obj)
+        return obj
+    except IntegrityError:
+        return session.scalar(select(model).filter_by(**key))
+
+
+def _round(session: Session, doc: ReportDoc, overrides: Overrides, date: str | None, kind: str | None) -> models.InspectionRound | None:
+    label = overrides.round or (doc.round.label if doc.round else None)
+    if not label:
+        return None
+    number = doc.round.number if doc.round and not overrides.round else None
+    if number is None:
+        m = re.search(r"第\s*([0-9一二三四五六七八九十百]+)\s*轮", label)
+        number = parse_int(m.group(1)) if m else parse_int(label)
+    term = doc.round.term if doc.round and not overrides.round else None
+    year = int(date[:4]) if date and date[:4].isdigit() else None
+    return _get_or_create(
+        session, models.InspectionRound, {"label": label}, {"term": term, "number": number, "year": year, "kind": kind}
+    )
+
+
+def _unit(session: Session, name: str | None, aliases: dict[str, str]) -> models.Unit | None:
+    if not name:
+        return None
+    full = aliases.get(name, name)
+    unit = session.scalar(select(models.Unit).where(models.Unit.name == full)) or _unit_with_alias(session, full)
+    if unit is None:
+        unit = _get_or_create(session, models.Unit, {"name": full}, {"aliases": []})
+    mine = sorted(short for short, long in aliases.items() if long == full)
+    if mine and not set(mine) <= set(unit.aliases or []):
+        unit.aliases = sorted(set(unit.aliases or []) | set(mine))
+    return unit
+
+
+def _unit_with_alias(session: Session, name: str) -> models.Unit | None:
+    """A unit that an earlier report defined ``name`` as a short name of (以下简称)."""
+    for unit in session.scalars(select(models.Unit).where(models.Unit.aliases != [])):
+        if name in (unit.aliases or []):
+            return unit
+    return None
+
+
+def ingest_bytes(
+    session: Session,
+    data: bytes,
+    source: str,
+    doc: ReportDoc,
+    files_root: Path,
+    overrides: Overrides | None = None,
+    tagger_version: str | None = None,
+) -> IngestResult:
+    """Store an analysed document (idempotent by sha256) and commit; roll back everything on error."""
+    overrides = overrides or Overrides()
+    digest = sha256_of(data)
+    existing = find_document(session, digest)
+    if existing is not None:
+        return IngestResult(source, "duplicate", existing.id, len(existing.findings), digest)
+    stored = store_bytes(files_root, data, str(doc.media_type), digest)
+    try:
+        date = overrides.date or (doc.dates[0] if doc.dates else None)
+        kind = overrides.kind or doc.kind
+        inspection_round = _round(session, doc, overrides, date, kind)
+        document = models.Document(
+            sha256=digest,
+            source_name=Path(source).name,
+            stored_path=str(stored),
+            size=len(data),
+            media_type=str(doc.media_type),
+            title=doc.title,
+            kind=kind,
+            date=date,
+            round=inspection_round,
+            text=doc.text,
+            page_starts=list(doc.page_starts),
+            encoding=doc.encoding,
+            backend=doc.backend,
+            tagger_version=tagger_version,
+        )
+        session.add(document)
+        default_unit = overrides.unit or (doc.unit_names()[0] if len(doc.unit_names()) == 1 else None)
+        for f in doc.findings:
+            finding = models.Finding(
+                local_id=f.id,
+                text=f.text,
+                start=f.start,
+                end=f.end,
+                page=f.page,
+                unit=_unit(session, f.unit or default_unit, doc.unit_aliases),
+                round=inspection_round,
+                section=f.section,
+                marker=f.marker,
+                detail=f.detail,
+            )
+            for scheme, rows in f.tags.items():
+                for row in rows:
+                    finding.tags.append(
+                        models.Tag(scheme=scheme, label=row["label"], score=row["score"], evidence=row["evidence"], source="auto")
+                    )
+            document.findings.append(finding)
+        for s in doc.statistics:
+            document.statistics.append(
+                models.Statistic(
+                    metric=s["metric"], value=float(s["value"]), unit=s["unit"], qualifier=s["qualifier"],
+                    quote=s["quote"], start=s["start"], end=s["end"],
+                )
+            )
+        session.commit()
+    except IntegrityError:
+        session.rollback()  # the same file committed meanwhile by another process: that copy stands
+        again = find_document(session, digest)
+        if again is None:
+            raise
+        return IngestResult(source, "duplicate", again.id, len(again.findings), digest)
+    except BaseException:
+        session.rollback()
+        raise
+    return IngestResult(source, "stored", document.id, len(document.findings), digest)
