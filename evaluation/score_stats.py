@@ -29,7 +29,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from common import EVAL_DEV, SEEDS, eval_dev_text, read_jsonl
+from common import EVAL_DEV, HELDOUT, SEEDS, eval_dev_text, read_jsonl
 
 from nlp.normalize import fold_text
 from nlp.stats import NAMED_METRICS, extract_statistics
@@ -173,10 +173,17 @@ def report(res: Result, verbose: bool) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--verbose", "-v", action="store_true", help="list every miss and false positive")
+    ap.add_argument("--set", choices=["dev", "heldout", "all"], default="all")
     args = ap.parse_args()
-    gold = list(read_jsonl(EVAL_DEV / "gold_stats.jsonl"))
-    gold_other = list(read_jsonl(EVAL_DEV / "gold_stats_other.jsonl"))
-    report(score(texts(), gold, gold_other), args.verbose)
+    if args.set in ("dev", "all"):
+        print("== dev: ../shared/eval-dev docs + seeds (rules written while reading them)")
+        gold = list(read_jsonl(EVAL_DEV / "gold_stats.jsonl"))
+        gold_other = list(read_jsonl(EVAL_DEV / "gold_stats_other.jsonl"))
+        report(score(texts(), gold, gold_other), args.verbose)
+    if args.set in ("heldout", "all") and (HELDOUT / "gold_stats.jsonl").exists():
+        print("\n== heldout: evaluation/heldout (annotated blind, never tuned on; first score: P 0.968 R 1.000 F1 0.984)")
+        docs = {p.name: fold_text(p.read_text(encoding="utf-8")) for p in sorted((HELDOUT / "docs").glob("*.txt"))}
+        report(score(docs, list(read_jsonl(HELDOUT / "gold_stats.jsonl")), []), args.verbose)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 from collections import defaultdict
 
-from common import EVAL_DEV, eval_dev_text, read_jsonl
+from common import EVAL_DEV, HELDOUT, eval_dev_text, read_jsonl
 
 from nlp.normalize import fold_text
 from nlp.pipeline import analyze_bytes
@@ -123,6 +123,11 @@ def main() -> None:
     on_gold = [summarize(t) for t in tagger.tag_texts([fold_text(g["text"]) for g in gold])]
     report("eval-dev, tagger on gold spans", gold, on_gold, args.verbose)
     report("eval-dev, end to end (splitter + tagger)", gold, end_to_end(gold, tagger), False)
+    heldout = HELDOUT / "gold_tags.jsonl"
+    if heldout.exists():
+        rows = list(read_jsonl(heldout))
+        tagged = [summarize(t) for t in tagger.tag_texts([fold_text(r["text"]) for r in rows])]
+        report("heldout (labelled blind, never tuned on), tagger on gold spans", rows, tagged, args.verbose)
     if BUNDLED_LABELS.exists():
         rows = read_label_rows(BUNDLED_LABELS, taxonomy)
         dev = [e for e in examples_from_rows(rows, list(taxonomy.schemes)) if is_dev(e.text)]

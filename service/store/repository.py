@@ -93,7 +93,7 @@ def _unit(session: Session, name: str | None, aliases: dict[str, str]) -> models
 
 def _unit_with_alias(session: Session, name: str) -> models.Unit | None:
     """A unit that an earlier report defined ``name`` as a short name of (以下简称)."""
-    for unit in session.scalars(select(models.Unit).where(models.Unit.aliases != [])):
+    for unit in session.scalars(select(models.Unit)):  # a short table; aliases live in a JSON column
         if name in (unit.aliases or []):
             return unit
     return None

@@ -1,0 +1,126 @@
+"""The findings library: real SQLite through SQLAlchemy, migrations, idempotent one-transaction ingest."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import func, select
+
+from nlp.pipeline import analyze_bytes
+from service.store import models
+from service.store.db import make_engine, session_factory, upgrade
+from service.store.repository import Overrides, ingest_bytes
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLES = REPO / "corpora" / "samples"
+MANIFEST = [json.loads(x) for x in (SAMPLES / "manifest.jsonl").read_text(encoding="utf-8").splitlines() if x]
+
+
+@pytest.fixture()
+def db_url(tmp_path):
+    return f"sqlite:///{tmp_path / 'lib.db'}"
+
+
+def ingest(url: str, path: Path, files: Path, overrides: Overrides | None = None):
+    data = path.read_bytes()
+    doc = analyze_bytes(data, str(path))
+    with session_factory(url)() as session:
+        return ingest_bytes(session, data, str(path), doc, files, overrides)
+
+
+def count(url: str, model) -> int:
+    with session_factory(url)() as session:
+        return session.scalar(select(func.count()).select_from(model))
+
+
+def test_store_migrations_match_the_models(db_url):
+    engine = make_engine(db_url)
+    upgrade(engine)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), models.Base.metadata)
+    assert diff == []
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def test_store_ingest_is_idempotent_and_keeps_everything(db_url, tmp_path):
+    path = SAMPLES / MANIFEST[0]["file"]
+    first = ingest(db_url, path, tmp_path / "files")
+    second = ingest(db_url, path, tmp_path / "files")
+    assert first.status == "stored" and second.status == "duplicate"
+    assert first.document_id == second.document_id and first.findings == second.findings > 0
+    assert count(db_url, models.Document) == 1
+    with session_factory(db_url)() as session:
+        doc = session.scalar(select(models.Document))
+        stored = tmp_path / "files" / doc.stored_path
+        assert stored.read_bytes() == path.read_bytes() and doc.sha256 in stored.name
+        assert all(doc.text[f.start : f.end] == f.text for f in doc.findings)
+        assert any(t.scheme == "focus" and t.source == "auto" and t.evidence for f in doc.findings for t in f.tags)
+        assert doc.round is not None or MANIFEST[0]["round"]
+
+
+def test_store_overrides_win_over_the_text(db_url, tmp_path):
+    path = SAMPLES / MANIFEST[0]["file"]
+    ingest(db_url, path, tmp_path / "files", Overrides(round="十五届县委第一轮", unit="测试单位党组", kind="专项", date="2025-01-02"))
+    with session_factory(db_url)() as session:
+        doc = session.scalar(select(models.Document))
+        assert (doc.round.label, doc.round.number, doc.round.year, doc.kind, doc.date) == ("十五届县委第一轮", 1, 2025, "专项", "2025-01-02")
+
+
+def test_store_failure_mid_document_leaves_nothing_half_stored(db_url, tmp_path, monkeypatch):
+    good, bad = SAMPLES / MANIFEST[0]["file"], SAMPLES / MANIFEST[1]["file"]
+    ingest(db_url, good, tmp_path / "files")
+    before = (count(db_url, models.Document), count(db_url, models.Finding), count(db_url, models.Tag))
+
+    real = models.Statistic.__init__
+
+    def explode(self, *args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(models.Statistic, "__init__", explode)
+    with pytest.raises(RuntimeError):
+        ingest(db_url, bad, tmp_path / "files")
+    monkeypatch.setattr(models.Statistic, "__init__", real)
+    assert (count(db_url, models.Document), count(db_url, models.Finding), count(db_url, models.Tag)) == before
+    assert ingest(db_url, bad, tmp_path / "files").status == "stored"  # the re-run completes
+
+
+def test_store_cli_ingest_batch_with_a_bad_file(tmp_path):
+    bad = tmp_path / "encrypted-looking.pdf"
+    bad.write_bytes(b"%PDF-1.4 this is not a pdf")
+    files = [SAMPLES / MANIFEST[0]["file"], bad, SAMPLES / MANIFEST[2]["file"]]
+    env = dict(os.environ, XUNCHA_DATA_DIR=str(tmp_path / "data"))
+    env.pop("XUNCHA_DATABASE_URL", None)
+    run = subprocess.run(
+        [sys.executable, "-m", "service", "ingest", *map(str, files), "--format", "json"],
+        capture_output=True, text=True, encoding="utf-8", cwd=tmp_path, env=env,
+    )
+    assert run.returncode == 1
+    results = json.loads(run.stdout)
+    assert [r["status"] for r in results] == ["stored", "error", "stored"]
+    assert results[1]["error"]["code"] == "corrupt_pdf"
+    assert "Traceback" not in run.stderr and len(run.stderr.strip().splitlines()) == 1
+    url = f"sqlite:///{tmp_path / 'data' / 'xuncha.db'}"
+    assert count(url, models.Document) == 2
+    again = subprocess.run(
+        [sys.executable, "-m", "service", "ingest", str(files[0]), "--format", "json"],
+        capture_output=True, text=True, encoding="utf-8", cwd=tmp_path, env=env,
+    )
+    assert again.returncode == 0 and json.loads(again.stdout)[0]["status"] == "duplicate"
+
+
+def test_store_units_resolve_aliases_across_documents(db_url, tmp_path):
+    for row in MANIFEST:
+        if "yibaoju" in row["file"]:
+            ingest(db_url, SAMPLES / row["file"], tmp_path / "files")
+    with session_factory(db_url)() as session:
+        names = {u.name: u.aliases for u in session.scalars(select(models.Unit))}
+    assert "县医疗保障局党组" in names and "县医保局党组" in names["县医疗保障局党组"]
+    assert "县医保局党组" not in names
