@@ -12,8 +12,13 @@ and the index's parameters were chosen while looking at it, so its figures are o
 
 Four configurations, each nDCG@10 (gain 2^grade - 1) and recall@10 (share of grade ≥ 1 findings in
 the top 10): BM25 alone, semantic (TF-IDF + SVD) alone, hybrid RRF without query expansion,
-hybrid with expansion (the default). A hit's grouped near-duplicates are listed right after it,
+hybrid with expansion (the default); also semantic + expansion, for comparison. A hit's grouped near-duplicates are listed right after it,
 as an analyst sees them. Then query latency p50/p95 of the default search (index already built).
+
+Figures when written (rjieba, 128-dim LSA, k=60, expansion weight 0.5), nDCG@10 / recall@10:
+BM25 0.720 / 0.599; semantic 0.820 / 0.717; hybrid without expansion 0.799 / 0.705; hybrid with
+expansion 0.838 / 0.758; p50 ≈ 2 ms, p95 ≈ 2 ms per query. BM25 alone suffers most from
+paraphrase (上访 vs 信访, 付款 vs 支付); the hybrid's gain over semantic alone comes from expansion.
 
 Usage: python evaluation/score_search.py [--verbose]
 """
@@ -34,6 +39,7 @@ K = 10
 CONFIGS: list[tuple[str, SearchMode, bool]] = [
     ("BM25 alone", SearchMode.LEXICAL, False),
     ("semantic alone", SearchMode.SEMANTIC, False),
+    ("semantic + expansion", SearchMode.SEMANTIC, True),
     ("hybrid RRF, no expansion", SearchMode.HYBRID, False),
     ("hybrid RRF + expansion", SearchMode.HYBRID, True),
 ]

@@ -10,7 +10,8 @@ Two rankings are fused:
 - **lexical** — BM25 (bm25s) over domain content tokens from :func:`nlp.segment.content_tokens`,
   handed to bm25s as token lists (it would otherwise split on whitespace, which Chinese lacks).
   The query is expanded with the taxonomy's synonym groups (``corpora/taxonomy.yaml``): a query
-  containing 补助 also asks, at :data:`EXPANSION_WEIGHT`, for 补贴/津贴/津补贴.
+  containing 补助 also asks, at :data:`EXPANSION_WEIGHT`, for 补贴/津贴/津补贴 (the same synonyms,
+  embedded, are added to the query vector at the same weight).
 - **semantic** — an :class:`Embedder`. The default :class:`LsaEmbedder` is TF-IDF over word
   1-2 grams of content tokens plus character 2-3 grams, reduced by TruncatedSVD (≤128 dims) fitted
   on the corpus and L2-normalised; character n-grams are what let 离职补助 meet 补助, 领取 meet 领.
@@ -24,8 +25,8 @@ normalised texts are identical, are grouped under the best-ranked one (``Hit.dup
 Decisions: a blank query raises :class:`EmptyQueryError`; a query with nothing searchable
 (only stop words or punctuation) returns ``[]``.
 
-Dev scores (``evaluation/score_search.py``, 45 dev queries over 199 findings) are in that
-script's docstring.
+Dev scores (``evaluation/score_search.py``, 55 dev queries over 199 findings): hybrid with
+expansion nDCG@10 0.838, recall@10 0.758 (BM25 alone 0.720, semantic alone 0.820); ~2 ms a query.
 """
 
 from __future__ import annotations
@@ -328,7 +329,9 @@ class SearchIndex:
         segmenter splits (最低生活保障), appears in the query text.
         """
         seg = self.segmenter or make_segmenter()
-        terms = dict.fromkeys(content_tokens(seg, query), 1.0)
+        own = content_tokens(seg, query)
+        # single characters (不, 压, 实) say little in a query; the vectors' char n-grams keep them
+        terms = dict.fromkeys([t for t in own if len(t) > 1] or own, 1.0)
         if expand:
             tax = self.taxonomy or default_taxonomy()
             found: list[str] = [t for t in terms if tax.synonyms_of(t)]
@@ -340,6 +343,16 @@ class SearchIndex:
                             terms.setdefault(tok, EXPANSION_WEIGHT)
         vocab = self.bm25.vocab_dict
         return {t: w for t, w in terms.items() if t in vocab}
+
+    def query_vector(self, query: str, expand: bool = True) -> np.ndarray:
+        """The query's vector; with ``expand``, plus EXPANSION_WEIGHT × its synonyms' vector."""
+        qvec = self.embed([query])[0]
+        if expand:
+            extra = [t for t, w in self.query_terms(query, expand=True).items() if w < 1.0]
+            if extra:
+                qvec = qvec + EXPANSION_WEIGHT * self.embed(["，".join(extra)])[0]
+                qvec = _l2_normalize(qvec[None, :])[0]
+        return qvec
 
     def lexical_scores(self, terms: Mapping[str, float]) -> np.ndarray:
         scores = np.zeros(len(self.ids), dtype=np.float64)
@@ -371,7 +384,7 @@ class SearchIndex:
             scores = self.lexical_scores(self.query_terms(query, expand))
             lexical = _ranked(scores, allowed, minimum=0.0)
         if mode is not SearchMode.LEXICAL:
-            qvec = self.embed([query])[0]
+            qvec = self.query_vector(query, expand)
             if np.any(qvec):
                 semantic = _ranked(self.vectors @ qvec, allowed, minimum=0.0)
         return self._fuse(lexical, semantic, limit)
