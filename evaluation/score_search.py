@@ -16,9 +16,12 @@ hybrid with expansion (the default); also semantic + expansion, for comparison. 
 as an analyst sees them. Then query latency p50/p95 of the default search (index already built).
 
 Figures when written (rjieba, 128-dim LSA, k=60, expansion weight 0.5), nDCG@10 / recall@10:
-BM25 0.720 / 0.599; semantic 0.820 / 0.717; hybrid without expansion 0.799 / 0.705; hybrid with
-expansion 0.838 / 0.758; p50 ≈ 2 ms, p95 ≈ 2 ms per query. BM25 alone suffers most from
-paraphrase (上访 vs 信访, 付款 vs 支付); the hybrid's gain over semantic alone comes from expansion.
+BM25 0.720 / 0.599; semantic 0.820 / 0.717 (with expansion 0.864 / 0.773); hybrid without
+expansion 0.799 / 0.705; hybrid with expansion 0.838 / 0.758; p50 ≈ 2 ms, p95 ≈ 2 ms per query.
+BM25 suffers most from paraphrase (上访 vs 信访, 付款 vs 支付), so on this paraphrase-heavy set
+plain RRF with it scores below semantic + expansion; RRF is kept as the default because exact
+terms (names of funds, 三重一大) matter to analysts and a weighted fusion would be tuned on
+this small dev set only.
 
 Usage: python evaluation/score_search.py [--verbose]
 """
