@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import uuid
 import sys
 from pathlib import Path
 
@@ -23,9 +24,28 @@ SAMPLES = REPO / "corpora" / "samples"
 MANIFEST = [json.loads(x) for x in (SAMPLES / "manifest.jsonl").read_text(encoding="utf-8").splitlines() if x]
 
 
-@pytest.fixture()
-def db_url(tmp_path):
-    return f"sqlite:///{tmp_path / 'lib.db'}"
+POSTGRES = os.environ.get("XUNCHA_TEST_POSTGRES_URL")  # set by .ci/run after starting a server
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    """A fresh, empty database: SQLite in tmp_path, or a new PostgreSQL database when a server is given."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'lib.db'}"
+        return
+    if not POSTGRES:
+        pytest.skip("XUNCHA_TEST_POSTGRES_URL not set (.ci/run starts a PostgreSQL server)")
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"xuncha_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield make_url(POSTGRES).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 def ingest(url: str, path: Path, files: Path, overrides: Overrides | None = None):
@@ -46,8 +66,10 @@ def test_store_migrations_match_the_models(db_url):
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), models.Base.metadata)
     assert diff == []
-    with engine.connect() as conn:
-        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    if db_url.startswith("sqlite"):
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    engine.dispose()
 
 
 def test_store_ingest_is_idempotent_and_keeps_everything(db_url, tmp_path):
@@ -92,12 +114,11 @@ def test_store_failure_mid_document_leaves_nothing_half_stored(db_url, tmp_path,
     assert ingest(db_url, bad, tmp_path / "files").status == "stored"  # the re-run completes
 
 
-def test_store_cli_ingest_batch_with_a_bad_file(tmp_path):
+def test_store_cli_ingest_batch_with_a_bad_file(tmp_path, db_url):
     bad = tmp_path / "encrypted-looking.pdf"
     bad.write_bytes(b"%PDF-1.4 this is not a pdf")
     files = [SAMPLES / MANIFEST[0]["file"], bad, SAMPLES / MANIFEST[2]["file"]]
-    env = dict(os.environ, XUNCHA_DATA_DIR=str(tmp_path / "data"))
-    env.pop("XUNCHA_DATABASE_URL", None)
+    env = dict(os.environ, XUNCHA_DATA_DIR=str(tmp_path / "data"), XUNCHA_DATABASE_URL=db_url)
     run = subprocess.run(
         [sys.executable, "-m", "service", "ingest", *map(str, files), "--format", "json"],
         capture_output=True, text=True, encoding="utf-8", cwd=tmp_path, env=env,
@@ -107,8 +128,7 @@ def test_store_cli_ingest_batch_with_a_bad_file(tmp_path):
     assert [r["status"] for r in results] == ["stored", "error", "stored"]
     assert results[1]["error"]["code"] == "corrupt_pdf"
     assert "Traceback" not in run.stderr and len(run.stderr.strip().splitlines()) == 1
-    url = f"sqlite:///{tmp_path / 'data' / 'xuncha.db'}"
-    assert count(url, models.Document) == 2
+    assert count(db_url, models.Document) == 2
     again = subprocess.run(
         [sys.executable, "-m", "service", "ingest", str(files[0]), "--format", "json"],
         capture_output=True, text=True, encoding="utf-8", cwd=tmp_path, env=env,
@@ -124,3 +144,13 @@ def test_store_units_resolve_aliases_across_documents(db_url, tmp_path):
         names = {u.name: u.aliases for u in session.scalars(select(models.Unit))}
     assert "县医疗保障局党组" in names and "县医保局党组" in names["县医疗保障局党组"]
     assert "县医保局党组" not in names
+
+
+def test_store_settings_default_to_sqlite_under_the_data_dir(monkeypatch, tmp_path):
+    from service.settings import Settings
+
+    monkeypatch.delenv("XUNCHA_DATABASE_URL", raising=False)
+    monkeypatch.setenv("XUNCHA_DATA_DIR", str(tmp_path / "d"))
+    settings = Settings()
+    assert settings.resolved_database_url == f"sqlite:///{(tmp_path / 'd' / 'xuncha.db').as_posix()}"
+    assert settings.files_dir == tmp_path / "d" / "files"
