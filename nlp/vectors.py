@@ -13,7 +13,7 @@ Both return a fitted encoder next to the matrix of the texts they were fitted on
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,18 +39,75 @@ class ContentTokenizer:
         return content_tokens(make_segmenter(self.segmenter), text)
 
 
+class ConceptAnalyzer:
+    """``TfidfVectorizer(analyzer=...)`` callable: the concepts whose cue phrases occur in a text.
+
+    A concept is a taxonomy label or a synonym group; its cues are matched as substrings (every
+    substring of cue length is looked up in a dict, so the cost is linear in text length).
+    Paraphrases that share no word often share a concept: 以读代学 and 照本宣科 both mean
+    理论学习不深入.
+    """
+
+    def __init__(self, concepts: Mapping[str, Sequence[str]]) -> None:
+        self.index: dict[str, tuple[str, ...]] = {}
+        grouped: dict[str, list[str]] = {}
+        for name, cues in concepts.items():
+            for cue in cues:
+                if len(cue) >= 2:
+                    grouped.setdefault(cue, []).append(name)
+        self.index = {cue: tuple(names) for cue, names in grouped.items()}
+        self.lengths = sorted({len(cue) for cue in self.index})
+
+    def __call__(self, text: str) -> list[str]:
+        found: set[str] = set()
+        index = self.index
+        for n in self.lengths:
+            for i in range(len(text) - n + 1):
+                names = index.get(text[i : i + n])
+                if names:
+                    found.update(names)
+        return sorted(found)
+
+
+def default_concepts() -> dict[str, tuple[str, ...]]:
+    """Concepts of the bundled taxonomy: every problem_type label's cues and every synonym group."""
+    from nlp.taxonomy import default_taxonomy
+
+    tax = default_taxonomy()
+    out: dict[str, tuple[str, ...]] = {}
+    if "problem_type" in tax.schemes:
+        for label in tax.scheme("problem_type").labels:
+            out[f"type:{label.name}"] = label.cues
+    for group in tax.synonyms:
+        out[f"syn:{group[0]}"] = tuple(group)
+    return out
+
+
 @dataclass
 class SparseEncoder:
-    """A fitted word + character TF-IDF; ``transform`` maps texts to L2-normalised rows."""
+    """A fitted word + character (+ concept) TF-IDF; ``transform`` maps texts to L2-normalised rows.
+
+    Each block is L2-normalised and scaled by the square root of its weight, so the weights are
+    each block's share of a row's squared norm (of the cosine similarity between two texts).
+    """
 
     words: TfidfVectorizer
     chars: TfidfVectorizer
-    word_weight: float = 0.5
+    concepts: TfidfVectorizer | None = None
+    word_weight: float = 0.35
+    concept_weight: float = 0.0
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
-        w = normalize(self.words.transform(texts)) * np.sqrt(self.word_weight)
-        c = normalize(self.chars.transform(texts)) * np.sqrt(1.0 - self.word_weight)
-        return normalize(sp.hstack([w, c], format="csr"))
+        kw = self.concept_weight if self.concepts is not None else 0.0
+        ww = (1.0 - kw) * self.word_weight
+        cw = (1.0 - kw) * (1.0 - self.word_weight)
+        blocks = [
+            normalize(self.words.transform(texts)) * np.sqrt(ww),
+            normalize(self.chars.transform(texts)) * np.sqrt(cw),
+        ]
+        if self.concepts is not None:
+            blocks.append(normalize(self.concepts.transform(texts)) * np.sqrt(kw))
+        return normalize(sp.hstack(blocks, format="csr"))
 
 
 @dataclass
@@ -78,13 +135,18 @@ def fit_tfidf(
     texts: Sequence[str],
     *,
     segmenter: str = AUTO,
-    word_weight: float = 0.5,
+    word_weight: float = 0.35,
+    concepts: Mapping[str, Sequence[str]] | None = None,
+    concept_weight: float = 0.0,
     min_df: int = 1,
     max_features: int | None = 200_000,
 ) -> tuple[SparseEncoder, sp.csr_matrix]:
     """Fit word (1-2 gram content tokens) and character (2-3 gram) TF-IDF on ``texts``.
 
-    ``word_weight`` is the share of the squared norm given to the word half (0.5: equal halves).
+    ``word_weight`` is the word block's share of the words + characters norm. With
+    ``concept_weight`` > 0 a third block of concept matches is added (``concepts``: name → cue
+    phrases; default :func:`default_concepts`, the taxonomy's problem types and synonym groups),
+    taking that share of the whole.
     Returns the encoder and the (n_texts, n_features) matrix of ``texts``.
     """
     if not texts:
@@ -108,7 +170,17 @@ def fit_tfidf(
     )
     words.fit(texts)
     chars.fit(texts)
-    encoder = SparseEncoder(words, chars, word_weight)
+    concept_vec = None
+    if concept_weight > 0:
+        concept_vec = TfidfVectorizer(
+            analyzer=ConceptAnalyzer(default_concepts() if concepts is None else concepts),
+            sublinear_tf=True,
+        )
+        try:
+            concept_vec.fit(texts)
+        except ValueError:  # no concept in any text
+            concept_vec = None
+    encoder = SparseEncoder(words, chars, concept_vec, word_weight, concept_weight)
     return encoder, encoder.transform(texts)
 
 
@@ -132,9 +204,11 @@ def fit_svd(
     return dense, dense.project(X)
 
 
-def embed(texts: Sequence[str], dim: int = 128, *, segmenter: str = AUTO) -> tuple[DenseEncoder, np.ndarray]:
+def embed(
+    texts: Sequence[str], dim: int = 128, *, segmenter: str = AUTO, concept_weight: float = 0.0
+) -> tuple[DenseEncoder, np.ndarray]:
     """Both steps at once: the dense encoder and the unit-length vectors of ``texts``."""
-    encoder, X = fit_tfidf(texts, segmenter=segmenter)
+    encoder, X = fit_tfidf(texts, segmenter=segmenter, concept_weight=concept_weight)
     return fit_svd(X, dim, encoder=encoder)
 
 
