@@ -137,7 +137,7 @@ def fit_tfidf(
     segmenter: str = AUTO,
     word_weight: float = 0.35,
     concepts: Mapping[str, Sequence[str]] | None = None,
-    concept_weight: float = 0.0,
+    concept_weight: float = 0.5,
     min_df: int = 1,
     max_features: int | None = 200_000,
 ) -> tuple[SparseEncoder, sp.csr_matrix]:
@@ -205,7 +205,7 @@ def fit_svd(
 
 
 def embed(
-    texts: Sequence[str], dim: int = 128, *, segmenter: str = AUTO, concept_weight: float = 0.0
+    texts: Sequence[str], dim: int = 128, *, segmenter: str = AUTO, concept_weight: float = 0.5
 ) -> tuple[DenseEncoder, np.ndarray]:
     """Both steps at once: the dense encoder and the unit-length vectors of ``texts``."""
     encoder, X = fit_tfidf(texts, segmenter=segmenter, concept_weight=concept_weight)
