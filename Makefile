@@ -30,6 +30,7 @@ eval: $(STAMP)
 	$(BIN)/python evaluation/score_findings.py
 	$(BIN)/python evaluation/score_stats.py
 	$(BIN)/python evaluation/score_tags.py
+	$(BIN)/python evaluation/score_search.py
 
 ## bench: ingest speed (PDF backends, segmenters)
 bench: $(STAMP)

@@ -70,6 +70,38 @@ def ingest(
 
 
 @app.command()
+def search(
+    query: Annotated[str | None, typer.Argument(help="What to look for, in your own words.")] = None,
+    like: Annotated[int | None, typer.Option("--like", help="Find findings like this finding id instead.")] = None,
+    round: Annotated[str | None, typer.Option("--round", help="Only this round (substring of its label).")] = None,
+    unit: Annotated[str | None, typer.Option("--unit", help="Only this unit (substring of its name).")] = None,
+    label: Annotated[str | None, typer.Option("--label", help="Only findings tagged with this label.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=200)] = 10,
+    format: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.TABLE,
+) -> None:
+    """Search the stored findings (BM25 + semantic vectors, fused; synonyms expanded)."""
+    from service.library import Filters, search_library
+    from service.settings import get_settings
+    from service.store.db import session_factory
+
+    if not query and like is None:
+        error_line(None, "empty_query", "请给出查询内容，或用 --like 指定问题编号")
+        raise typer.Exit(code=2)
+    try:
+        with session_factory()() as session:
+            results = search_library(session, get_settings().data_dir, query, Filters(round, unit, label), limit, like)
+    except XunchaError as exc:
+        error_line(None, exc.code, exc.message)
+        raise typer.Exit(code=1) from None
+    if format is OutputFormat.JSON:
+        print_json(results)
+        return
+    for r in results:
+        extra = f"（另有 {len(r['duplicates'])} 条相近）" if r["duplicates"] else ""
+        stdout_print(f"[{r['finding_id']}] {r['score']:.4f} {r['unit'] or ''} {r['round'] or ''}\n    {r['text']}{extra}")
+
+
+@app.command()
 def train(
     labels: Annotated[list[Path], typer.Option("--labels", help="JSONL of confirmed tags: {\"text\", \"focus\": …, \"livelihood\": [...], …}.")] = [],  # noqa: B006
     model_dir: Annotated[Path | None, typer.Option(help="Where the model lives (default: models/ or XUNCHA_MODEL_DIR).")] = None,

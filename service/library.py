@@ -1,0 +1,129 @@
+"""Search over the stored findings library.
+
+The index is derived data: it is rebuilt from the database whenever the stored findings change and
+cached on disk under ``XUNCHA_DATA_DIR/index/<state>``, where ``<state>`` is a fingerprint of the
+findings table (count, highest id, latest document). Several processes sharing one database (e.g.
+PostgreSQL) therefore each see an index that matches the database, never a stale in-memory copy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from nlp.errors import XunchaError
+from nlp.search import SearchIndex
+from service.store import models
+
+
+class EmptyLibraryError(XunchaError):
+    code = "empty_library"
+    default_message = "问题库为空，请先用 xuncha ingest 入库"
+
+
+class UnknownFindingIdError(XunchaError):
+    code = "unknown_finding"
+    default_message = "没有这个问题编号"
+
+
+def library_state(session: Session) -> str:
+    count, top = session.execute(select(func.count(models.Finding.id), func.max(models.Finding.id))).one()
+    latest = session.scalar(select(func.max(models.Document.created_at)))
+    return hashlib.sha1(f"{count}:{top}:{latest}".encode()).hexdigest()[:16]
+
+
+def load_index(session: Session, data_dir: Path) -> SearchIndex:
+    """The index matching the database now: loaded from the cache, or rebuilt and cached."""
+    state = library_state(session)
+    root = data_dir / "index"
+    target = root / state
+    if (target / "index.json").exists():
+        return SearchIndex.load(target)
+    rows = session.execute(select(models.Finding.id, models.Finding.text).order_by(models.Finding.id)).all()
+    if not rows:
+        raise EmptyLibraryError()
+    index = SearchIndex.build((str(fid), text) for fid, text in rows)
+    tmp = root / f".building-{state}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    index.save(tmp)
+    if not target.exists():
+        tmp.replace(target)
+    for old in root.iterdir():  # keep the cache from growing without bound
+        if old.name != state and not old.name.startswith("."):
+            shutil.rmtree(old, ignore_errors=True)
+    return index
+
+
+@dataclass
+class Filters:
+    round: str | None = None
+    unit: str | None = None
+    label: str | None = None
+
+
+def filtered_ids(session: Session, filters: Filters) -> set[str] | None:
+    if not (filters.round or filters.unit or filters.label):
+        return None
+    query = select(models.Finding.id)
+    if filters.round:
+        query = query.join(models.InspectionRound, models.Finding.round_id == models.InspectionRound.id).where(
+            models.InspectionRound.label.contains(filters.round)
+        )
+    if filters.unit:
+        query = query.join(models.Unit, models.Finding.unit_id == models.Unit.id).where(models.Unit.name.contains(filters.unit))
+    if filters.label:
+        query = query.where(models.Finding.tags.any(models.Tag.label == filters.label))
+    return {str(i) for i in session.scalars(query)}
+
+
+def finding_rows(session: Session, ids: list[int]) -> dict[int, dict[str, Any]]:
+    findings = session.scalars(
+        select(models.Finding)
+        .where(models.Finding.id.in_(ids))
+        .options(selectinload(models.Finding.tags), selectinload(models.Finding.unit), selectinload(models.Finding.round),
+                 selectinload(models.Finding.document))
+    )
+    out = {}
+    for f in findings:
+        tags: dict[str, list[str]] = {}
+        for t in sorted(f.tags, key=lambda t: -t.score):
+            tags.setdefault(t.scheme, []).append(t.label)
+        out[f.id] = {
+            "finding_id": f.id,
+            "text": f.text,
+            "unit": f.unit.name if f.unit else None,
+            "round": f.round.label if f.round else None,
+            "document": f.document.source_name,
+            "page": f.page,
+            "tags": tags,
+        }
+    return out
+
+
+def search_library(
+    session: Session, data_dir: Path, query: str | None, filters: Filters, limit: int = 10, like: int | None = None
+) -> list[dict[str, Any]]:
+    """Ranked findings for a query (or like finding ``like``), with near-duplicates grouped."""
+    index = load_index(session, data_dir)
+    allowed = filtered_ids(session, filters)
+    if like is not None:
+        if str(like) not in index.ids:
+            raise UnknownFindingIdError(f"没有编号为 {like} 的问题")
+        hits = index.more_like_this(str(like), limit, filter_ids=allowed)
+    else:
+        hits = index.search(query or "", limit, filter_ids=allowed)
+    wanted = [int(h.finding_id) for h in hits] + [int(d) for h in hits for d in h.duplicates]
+    rows = finding_rows(session, wanted)
+    results = []
+    for h in hits:
+        row = dict(rows[int(h.finding_id)])
+        row["score"] = round(h.score, 6)
+        row["duplicates"] = [rows[int(d)] for d in h.duplicates if int(d) in rows]
+        results.append(row)
+    return results

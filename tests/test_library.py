@@ -1,0 +1,75 @@
+"""Search over the stored library: the index follows the database, filters, more-like-this."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from nlp.pipeline import analyze_bytes
+from service.library import EmptyLibraryError, Filters, UnknownFindingIdError, library_state, search_library
+from service.store.db import session_factory
+from service.store.repository import ingest_bytes
+
+SAMPLES = Path(__file__).resolve().parents[1] / "corpora" / "samples"
+MANIFEST = [json.loads(x) for x in (SAMPLES / "manifest.jsonl").read_text(encoding="utf-8").splitlines() if x]
+
+
+def add(url: str, files: Path, name: str) -> None:
+    data = (SAMPLES / name).read_bytes()
+    with session_factory(url)() as session:
+        ingest_bytes(session, data, name, analyze_bytes(data, name), files)
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory):
+    """All sample feedback notices, stored once for the read-only tests of this module."""
+    tmp_path = tmp_path_factory.mktemp("library")
+    url = f"sqlite:///{tmp_path / 'lib.db'}"
+    for row in MANIFEST:
+        if row["doc_type"] == "feedback":
+            add(url, tmp_path / "files", row["file"])
+    return url, tmp_path
+
+
+def test_library_paraphrase_finds_allowance_findings(library):
+    url, data_dir = library
+    with session_factory(url)() as session:
+        results = search_library(session, data_dir, "村干部违规领取补贴", Filters(), limit=5)
+    assert results and all({"finding_id", "text", "score", "unit", "round", "document", "tags"} <= set(r) for r in results)
+    assert sum(1 for r in results if "补贴" in r["text"] or "补助" in r["text"]) >= 3
+
+
+def test_library_filters_and_more_like_this(library):
+    url, data_dir = library
+    with session_factory(url)() as session:
+        seventh = search_library(session, data_dir, "第一议题学习走过场", Filters(round="第七轮"), limit=10)
+        assert seventh and all(r["round"] and "第七轮" in r["round"] for r in seventh)
+        first = seventh[0]["finding_id"]
+        like = search_library(session, data_dir, None, Filters(), limit=5, like=first)
+        assert like and first not in [r["finding_id"] for r in like]
+        with pytest.raises(UnknownFindingIdError):
+            search_library(session, data_dir, None, Filters(), like=10**9)
+
+
+def test_library_index_is_rebuilt_when_the_database_changes(tmp_path):
+    url, data_dir = f"sqlite:///{tmp_path / 'lib.db'}", tmp_path
+    add(url, data_dir / "files", MANIFEST[0]["file"])
+    with session_factory(url)() as session:
+        before = library_state(session)
+        search_library(session, data_dir, "违规", Filters())
+    assert (data_dir / "index" / before / "index.json").exists()
+    add(url, data_dir / "files", next(r["file"] for r in MANIFEST if r["doc_type"] == "rectification"))
+    with session_factory(url)() as session:
+        after = library_state(session)
+        assert after != before
+        search_library(session, data_dir, "违规", Filters())
+    assert (data_dir / "index" / after).exists() and not (data_dir / "index" / before).exists()
+
+
+def test_library_empty_is_a_clear_error(tmp_path):
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    with session_factory(url)() as session, pytest.raises(EmptyLibraryError) as info:
+        search_library(session, tmp_path, "违规", Filters())
+    assert info.value.code == "empty_library"
