@@ -63,7 +63,7 @@ def hdbscan_labels(V: np.ndarray) -> tuple[np.ndarray, float]:
     """HDBSCAN(min_cluster_size=2) labels with each noise point made its own cluster; noise share."""
     from sklearn.cluster import HDBSCAN
 
-    labels = HDBSCAN(min_cluster_size=2).fit_predict(V).copy()
+    labels = HDBSCAN(min_cluster_size=2, copy=True).fit_predict(V).copy()
     noise = labels < 0
     labels[noise] = labels.max() + 1 + np.arange(int(noise.sum()))
     return labels, float(noise.mean())

@@ -146,6 +146,8 @@ def round_sort_key(value: RoundKey) -> tuple[int, float, str]:
 
 
 def _vectors(findings: Sequence[ClusterInput], vectors: np.ndarray | None, cfg: ClusterConfig) -> np.ndarray:
+    if vectors is None and len(findings) == 1:
+        vectors = np.ones((1, 1), dtype=np.float32)
     if vectors is None:
         from nlp.vectors import embed
 
