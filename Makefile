@@ -31,6 +31,7 @@ eval: $(STAMP)
 	$(BIN)/python evaluation/score_stats.py
 	$(BIN)/python evaluation/score_tags.py
 	$(BIN)/python evaluation/score_search.py
+	$(BIN)/python evaluation/score_clusters.py
 
 ## bench: ingest speed (PDF backends, segmenters)
 bench: $(STAMP)

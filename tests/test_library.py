@@ -73,3 +73,21 @@ def test_library_empty_is_a_clear_error(tmp_path):
     with session_factory(url)() as session, pytest.raises(EmptyLibraryError) as info:
         search_library(session, tmp_path, "违规", Filters())
     assert info.value.code == "empty_library"
+
+
+def test_library_common_issues_span_units_and_keep_every_finding(library):
+    from service.clusters import ClusterQuery, common_issues
+
+    url, _ = library
+    with session_factory(url)() as session:
+        everything = common_issues(session, ClusterQuery())
+        wide = common_issues(session, ClusterQuery(min_units=3))
+    ids = [f["finding_id"] for c in everything["clusters"] for f in c["findings"]]
+    assert len(ids) == len(set(ids)) == everything["findings"]  # no finding lost or counted twice
+    assert wide["clusters"] and all(len(c["units"]) >= 3 for c in wide["clusters"])
+    scores = [c["systemic_score"] for c in wide["clusters"]]
+    assert scores == sorted(scores, reverse=True)
+    allowance = next(c for c in wide["clusters"] if any("津补贴" in f["text"] or "补贴" in f["text"] for f in c["representatives"]))
+    assert all(set(r) == {"finding_id", "text", "unit", "round"} for r in allowance["representatives"])
+    for r in everything["recurrences"]:
+        assert r["earlier"]["unit"] == r["later"]["unit"] and r["earlier"]["round"] != r["later"]["round"]

@@ -102,6 +102,39 @@ def search(
 
 
 @app.command()
+def clusters(
+    rounds: Annotated[list[str], typer.Option("--rounds", help="Only these rounds (repeat the option).")] = [],  # noqa: B006
+    units: Annotated[list[str], typer.Option("--units", help="Only these units (repeat the option).")] = [],  # noqa: B006
+    min_units: Annotated[int, typer.Option("--min-units", min=1, help="Only issues found in at least N units.")] = 1,
+    limit: Annotated[int | None, typer.Option("--limit", min=1)] = None,
+    singletons: Annotated[bool, typer.Option(help="List one-off findings as singleton clusters.")] = True,
+    format: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.TABLE,
+) -> None:
+    """Common issues (共性问题) across units and rounds, ranked by how widely they recur."""
+    from service.clusters import ClusterQuery, common_issues
+    from service.store.db import session_factory
+
+    try:
+        with session_factory()() as session:
+            result = common_issues(session, ClusterQuery(rounds, units, min_units, limit, singletons))
+    except XunchaError as exc:
+        error_line(None, exc.code, exc.message)
+        raise typer.Exit(code=1) from None
+    if format is OutputFormat.JSON:
+        print_json(result["clusters"] if not result["recurrences"] else result)
+        return
+    for c in result["clusters"]:
+        if c["singleton"]:
+            continue
+        trend = "，".join(f"{r}{n}条" for r, n in c["per_round"].items())
+        stdout_print(f"[{c['cluster_id']}] {c['label']}  {c['size']} 条 · {len(c['units'])} 个单位 · {trend}  (得分 {c['systemic_score']:.1f})")
+        for rep in c["representatives"][:2]:
+            stdout_print(f"    · {rep['unit'] or ''}：{rep['text']}")
+    singles = sum(1 for c in result["clusters"] if c["singleton"])
+    stdout_print(f"共 {result['findings']} 条问题；单独出现的问题 {singles} 条；同一单位跨轮次重复出现 {len(result['recurrences'])} 处。")
+
+
+@app.command()
 def train(
     labels: Annotated[list[Path], typer.Option("--labels", help="JSONL of confirmed tags: {\"text\", \"focus\": …, \"livelihood\": [...], …}.")] = [],  # noqa: B006
     model_dir: Annotated[Path | None, typer.Option(help="Where the model lives (default: models/ or XUNCHA_MODEL_DIR).")] = None,
