@@ -170,7 +170,7 @@ def main() -> None:
         report("samples: corpora/samples (development set after its first measurement)", score(samples_docs(), gold, args.verbose), args.verbose)
     if args.set in ("heldout", "all") and (HELDOUT / "gold_findings.jsonl").exists():
         gold = list(read_jsonl(HELDOUT / "gold_findings.jsonl"))
-        report("heldout: evaluation/heldout (blind, report only)", score(heldout_docs(), gold, args.verbose), args.verbose)
+        report("heldout: evaluation/heldout (written blind; first score recall 0.826 P 0.885 F1 0.855, strict F1 0.675; errors studied since)", score(heldout_docs(), gold, args.verbose), args.verbose)
 
 
 if __name__ == "__main__":
