@@ -68,7 +68,7 @@ def test_cli_analyze_table_format():
     assert "共分析 1/1 个文件" in result.stdout
 
 
-@pytest.mark.parametrize("command", [[], ["analyze"], ["segment"]])
+@pytest.mark.parametrize("command", [[], ["analyze"], ["segment"], ["ingest"], ["search"], ["clusters"], ["train"]])
 def test_cli_help_texts(command):
     result = run(*command, "--help")
     assert result.returncode == 0
@@ -76,6 +76,10 @@ def test_cli_help_texts(command):
     expected = {
         "analyze": ("--format", "--pdf-backend", "--max-size-mb", "--no-text"),
         "segment": ("--backend", "--model-path", "--content", "--json"),
+        "ingest": ("--round", "--unit", "--kind", "--date", "--format"),
+        "search": ("--round", "--unit", "--label", "--limit", "--like", "--format"),
+        "clusters": ("--rounds", "--units", "--min-units", "--format"),
+        "train": ("--labels", "--model-dir", "--force"),
     }
     for option in expected.get(command[0] if command else "", ()):
         assert option in result.stdout
