@@ -16,6 +16,7 @@ looser there than for a free sentence in a work summary.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from nlp.cues import LIST_HEADER, non_finding_reason, states_problem
@@ -257,16 +258,7 @@ def _items_in_paragraph(doc: ReportDoc, start: int, end: int) -> list[_Item]:
 
 def _clause_end(text: str, start: int, end: int) -> int:
     """End of the clause a 有的/有些 item opens: the first ；or sentence end outside quotes."""
-    depth = 0
-    for i in range(start, end):
-        ch = text[i]
-        if ch in "“（(《":
-            depth += 1
-        elif ch in "”）)》":
-            depth = max(0, depth - 1)
-        elif ch in "；;。！？!?" and depth == 0:
-            return i + 1
-    return end
+    return next((i + 1 for i in _top_level(text, start, end, "；;。！？!?")), end)
 
 
 def _markers(text: str, start: int, end: int) -> list[tuple[int, str]]:
@@ -344,20 +336,12 @@ def _quote_regions(text: str, start: int, end: int) -> list[tuple[int, int]]:
 
 
 def _sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Sentences ending at 。！？ outside quotes and brackets, the terminal mark kept."""
     out = []
-    depth = 0
     s = start
-    i = start
-    while i < end:
-        ch = text[i]
-        if ch in "“（(《":
-            depth += 1
-        elif ch in "”）)》":
-            depth = max(0, depth - 1)
-        elif ch in "。！？!?" and depth == 0:
-            out.append((s, i + 1))
-            s = i + 1
-        i += 1
+    for i in _top_level(text, start, end, "。！？!?"):
+        out.append((s, i + 1))
+        s = i + 1
     if s < end:
         out.append((s, end))
     return out
@@ -451,10 +435,9 @@ def _members(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return merged
 
 
-def _split_on(text: str, start: int, end: int, seps: str) -> list[tuple[int, int]]:
-    out = []
+def _top_level(text: str, start: int, end: int, seps: str) -> Iterator[int]:
+    """Offsets of separator characters that stand outside quotes and brackets."""
     depth = 0
-    s = start
     for i in range(start, end):
         ch = text[i]
         if ch in "“（(《":
@@ -462,9 +445,17 @@ def _split_on(text: str, start: int, end: int, seps: str) -> list[tuple[int, int
         elif ch in "”）)》":
             depth = max(0, depth - 1)
         elif ch in seps and depth == 0:
-            if i > s:
-                out.append((s, i))
-            s = i + 1
+            yield i
+
+
+def _split_on(text: str, start: int, end: int, seps: str) -> list[tuple[int, int]]:
+    """Non-empty stretches between top-level separators (the separators dropped)."""
+    out = []
+    s = start
+    for i in _top_level(text, start, end, seps):
+        if i > s:
+            out.append((s, i))
+        s = i + 1
     if end > s:
         out.append((s, end))
     return out
