@@ -1,0 +1,493 @@
+"""Scale benchmark on synthetic corpora: store writes, segmentation, search and clustering.
+
+A synthetic corpus of N findings is recombined from the clauses of the 156 sample-corpus findings
+(corpora/samples/gold_findings.jsonl): each synthetic finding takes 1-3 clauses of findings of ONE
+issue and keeps that ``issue`` key, so clusters have a known answer. Findings come in synthetic
+documents of 5-15 findings (~10), each document with one unit (of 300) and one round (of 8).
+The corpus is a pure function of (N, seed), so every step rebuilds the same one.
+
+Per size, every measured step runs in its own subprocess (fresh interpreter, own peak RSS, a
+timeout), and prints:
+
+- store: findings/s written to a fresh SQLite database (Alembic schema, WAL) in a temp dir with
+  SQLAlchemy Core bulk inserts, one transaction per synthetic document (its document row, then its
+  findings in one executemany; no tags). Baseline row, once: the real ``ingest_bytes`` (ORM, tags,
+  statistics, file store) on the 17 sample files, analysed beforehand (analysis time shown apart).
+- segment: ``cut`` of every finding with jieba (baseline) and rjieba, MB/s and ratio.
+- search: ``SearchIndex.build`` time, then hybrid-mode latency p50/p95 over 200 queries made from
+  sample findings (about a fifth of the tokens dropped, one adjacent pair swapped), and the share
+  of the top 10 hits that carry the query's issue. Ratios against the smallest size.
+- cluster: the TF-IDF + SVD vectors (``nlp.vectors.embed``, dim 128) are computed once and saved;
+  on them ``cluster_findings`` (with labels), the BERTopic-style baseline sklearn
+  HDBSCAN(min_cluster_size=2) (noise points count as singletons for ARI) and MiniBatchKMeans alone
+  (k = N/20, as in ``nlp.cluster``). Time, peak RSS growth during the step (VmHWM reset through
+  /proc/self/clear_refs, else ru_maxrss), ARI against the issue keys, singletons or noise share.
+  Ratios against HDBSCAN. HDBSCAN is skipped above ``--hdbscan-max`` findings and bounded by
+  ``--hdbscan-timeout``; every other step by ``--timeout``. What is skipped is printed, and why.
+
+Usage: python evaluation/bench_corpus.py [--sizes 10000,100000] [--timeout 900]
+       [--hdbscan-timeout 300] [--hdbscan-max 200000] [--save evaluation/bench_results/x.json]
+
+Figures (2 cores, 24 GiB; ``--sizes 10000,100000``, run of 2025-xx; see the end of this docstring).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from common import SAMPLES, read_jsonl
+
+SEED = 0
+N_UNITS = 300
+N_ROUNDS = 8
+N_QUERIES = 200
+_CLAUSE = re.compile(r"[，、；。,;：:]")
+
+
+# --- the synthetic corpus ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SynthFinding:
+    id: str
+    text: str
+    issue: str
+    unit: str
+    round: int
+
+
+@dataclass
+class SynthDoc:
+    id: str
+    unit: str
+    round: int
+    findings: list[SynthFinding]
+
+
+def gold_rows() -> list[dict[str, Any]]:
+    return list(read_jsonl(SAMPLES / "gold_findings.jsonl"))
+
+
+def synthetic_corpus(n: int, seed: int = SEED) -> list[SynthDoc]:
+    """Documents of 5-15 findings, ``n`` findings in all, each recombined from one issue's clauses."""
+    rng = random.Random(seed)
+    by_issue: dict[str, list[str]] = {}
+    for row in gold_rows():
+        clauses = [c.strip() for c in _CLAUSE.split(row["text"]) if len(c.strip()) >= 4]
+        by_issue.setdefault(row["issue"], []).extend(clauses or [row["text"]])
+    issues = sorted(by_issue)
+    docs: list[SynthDoc] = []
+    made = 0
+    while made < n:
+        size = min(n - made, rng.randint(5, 15))
+        unit, rnd = f"县第{rng.randrange(N_UNITS)}单位党组", rng.randint(1, N_ROUNDS)
+        findings = []
+        for _ in range(size):
+            issue = rng.choice(issues)
+            pool = by_issue[issue]
+            text = "，".join(rng.sample(pool, k=min(len(pool), rng.randint(1, 3))))
+            findings.append(SynthFinding(f"x{made:07d}", text, issue, unit, rnd))
+            made += 1
+        docs.append(SynthDoc(f"d{len(docs):06d}", unit, rnd, findings))
+    return docs
+
+
+def all_findings(docs: list[SynthDoc]) -> list[SynthFinding]:
+    return [f for d in docs for f in d.findings]
+
+
+def make_queries(n: int = N_QUERIES, seed: int = SEED) -> list[tuple[str, str]]:
+    """``(query, issue)`` from sample findings: ~20% of the tokens dropped, one adjacent pair swapped."""
+    from nlp.segment import make_segmenter
+
+    rng = random.Random(seed + 1)
+    seg = make_segmenter("rjieba")
+    rows = gold_rows()
+    out = []
+    for i in range(n):
+        row = rows[i % len(rows)]
+        tokens = [t for t in seg.cut(row["text"]) if t.strip()]
+        kept = [t for t in tokens if rng.random() > 0.2] or tokens
+        if len(kept) > 2:
+            j = rng.randrange(len(kept) - 1)
+            kept[j], kept[j + 1] = kept[j + 1], kept[j]
+        out.append(("".join(kept), row["issue"]))
+    return out
+
+
+# --- measuring -----------------------------------------------------------------------------
+
+
+def _status_kib(key: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def measure(fn: Callable[[], Any]) -> tuple[Any, float, float]:
+    """``fn()``, its wall time in seconds and the growth of peak RSS (MiB) over RSS at its start."""
+    before = _status_kib("VmRSS")
+    try:
+        Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current RSS
+        peak_of: Callable[[], int] = lambda: _status_kib("VmHWM")  # noqa: E731
+    except OSError:
+        peak_of = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # noqa: E731
+    t0 = time.perf_counter()
+    out = fn()
+    dt = time.perf_counter() - t0
+    return out, dt, max(0, peak_of() - before) / 1024
+
+
+# --- steps (each runs in a child process and returns a JSON-able dict) ---------------------
+
+
+def step_ingest(n: int, work: Path) -> dict[str, Any]:
+    """The real path on the 17 sample files: analyse (default tagger), then time ingest_bytes."""
+    from nlp.pipeline import analyze_bytes
+    from service.store.db import make_engine, upgrade
+    from service.store.repository import ingest_bytes
+    from sqlalchemy.orm import Session
+
+    files = sorted(p for p in SAMPLES.iterdir() if p.suffix in {".pdf", ".docx", ".txt"} and p.name[0] == "r")
+    datas = [(p, p.read_bytes()) for p in files]
+    t0 = time.perf_counter()
+    docs = [analyze_bytes(data, str(p)) for p, data in datas]
+    t_analyse = time.perf_counter() - t0
+    engine = make_engine(f"sqlite:///{work / 'ingest.db'}")
+    upgrade(engine)
+    stored = 0
+
+    def run() -> int:
+        count = 0
+        with Session(engine, expire_on_commit=False) as session:
+            for (p, data), doc in zip(datas, docs, strict=True):
+                count += ingest_bytes(session, data, str(p), doc, work / "files").findings
+        return count
+
+    stored, dt, mem = measure(run)
+    return {"docs": len(files), "findings": stored, "seconds": dt, "analyse_seconds": t_analyse, "peak_mib": mem}
+
+
+def step_store(n: int, work: Path) -> dict[str, Any]:
+    import hashlib
+
+    from service.store import models
+    from service.store.db import make_engine, upgrade
+    from sqlalchemy import insert
+
+    docs = synthetic_corpus(n)
+    engine = make_engine(f"sqlite:///{work / f'store_{n}.db'}")
+    upgrade(engine)
+    with engine.begin() as conn:
+        conn.execute(insert(models.Unit), [{"name": f"县第{i}单位党组", "aliases": []} for i in range(N_UNITS)])
+        conn.execute(insert(models.InspectionRound), [{"label": f"第{r}轮", "number": r} for r in range(1, N_ROUNDS + 1)])
+        unit_id = {name: i for i, name in conn.execute(models.Unit.__table__.select().with_only_columns(
+            models.Unit.id, models.Unit.name))}
+        round_id = {num: i for i, num in conn.execute(models.InspectionRound.__table__.select().with_only_columns(
+            models.InspectionRound.id, models.InspectionRound.number))}
+
+    def run() -> int:
+        written = 0
+        for d in docs:
+            text = "\n".join(f.text for f in d.findings)
+            with engine.begin() as conn:  # one transaction per document, as ingest_bytes does
+                doc_id = conn.execute(insert(models.Document).values(
+                    sha256=hashlib.sha256(d.id.encode()).hexdigest(), source_name=f"{d.id}.txt",
+                    stored_path=f"files/{d.id}.txt", size=len(text.encode()), media_type="txt",
+                    title=None, kind="常规巡察", date=None, round_id=round_id[d.round], text=text,
+                    page_starts=[0], encoding="utf-8", backend="txt",
+                )).inserted_primary_key[0]
+                rows, start = [], 0
+                for k, f in enumerate(d.findings, start=1):
+                    rows.append({
+                        "document_id": doc_id, "local_id": f"F{k:03d}", "text": f.text, "start": start,
+                        "end": start + len(f.text), "page": 1, "unit_id": unit_id[d.unit],
+                        "round_id": round_id[d.round], "section": None, "marker": f"{k}.", "detail": None,
+                    })
+                    start += len(f.text) + 1
+                conn.execute(insert(models.Finding), rows)
+                written += len(rows)
+        return written
+
+    written, dt, mem = measure(run)
+    size_mib = (work / f"store_{n}.db").stat().st_size / 2**20
+    return {"docs": len(docs), "findings": written, "seconds": dt, "peak_mib": mem, "db_mib": size_mib}
+
+
+def step_segment(n: int, work: Path) -> dict[str, Any]:
+    from nlp.segment import make_segmenter
+
+    texts = [f.text for f in all_findings(synthetic_corpus(n))]
+    mb = sum(len(t.encode("utf-8")) for t in texts) / 2**20
+    out: dict[str, Any] = {"mb": mb}
+    for name in ("jieba", "rjieba"):
+        seg = make_segmenter(name)
+        seg.cut(texts[0])  # dictionaries load outside the timing
+        t0 = time.perf_counter()
+        tokens = sum(len(seg.cut(t)) for t in texts)
+        out[name] = {"seconds": time.perf_counter() - t0, "tokens": tokens}
+    return out
+
+
+def step_search(n: int, work: Path) -> dict[str, Any]:
+    from nlp.search import SearchIndex
+
+    findings = all_findings(synthetic_corpus(n))
+    issue_of = {f.id: f.issue for f in findings}
+    queries = make_queries()
+    index, t_build, mem = measure(lambda: SearchIndex.build([(f.id, f.text) for f in findings]))
+    index.search(queries[0][0])  # warm
+    lat, precision = [], []
+    for q, issue in queries:
+        t0 = time.perf_counter()
+        hits = index.search(q, limit=10)
+        lat.append(time.perf_counter() - t0)
+        if hits:
+            precision.append(sum(issue_of[h.finding_id] == issue for h in hits) / len(hits))
+        else:
+            precision.append(0.0)
+    cuts = statistics.quantiles(lat, n=20)
+    return {"build_seconds": t_build, "build_peak_mib": mem, "p50_ms": statistics.median(lat) * 1000,
+            "p95_ms": cuts[18] * 1000, "issue_p10": statistics.mean(precision), "queries": len(queries)}
+
+
+def _vectors_path(work: Path, n: int) -> Path:
+    return work / f"vectors_{n}.npy"
+
+
+def step_vectors(n: int, work: Path) -> dict[str, Any]:
+    import numpy as np
+
+    from nlp.vectors import embed
+
+    texts = [f.text for f in all_findings(synthetic_corpus(n))]
+    (_, V), dt, mem = measure(lambda: embed(texts, 128))
+    np.save(_vectors_path(work, n), V)
+    return {"seconds": dt, "peak_mib": mem, "shape": list(V.shape)}
+
+
+def _ari(gold: list[str], labels: Any) -> float:
+    from sklearn.metrics import adjusted_rand_score
+
+    return float(adjusted_rand_score(gold, labels))
+
+
+def step_cluster(n: int, work: Path) -> dict[str, Any]:
+    import numpy as np
+
+    from nlp.cluster import ClusterInput, cluster_findings
+
+    findings = all_findings(synthetic_corpus(n))
+    V = np.load(_vectors_path(work, n))
+    inputs = [ClusterInput(f.id, f.text, f.unit, f.round) for f in findings]
+    clusters, dt, mem = measure(lambda: cluster_findings(inputs, V))
+    label_of = {fid: k for k, cl in enumerate(clusters) for fid in cl.finding_ids}
+    pred = [label_of[f.id] for f in findings]
+    singletons = sum(cl.singleton for cl in clusters)
+    return {"seconds": dt, "peak_mib": mem, "ari": _ari([f.issue for f in findings], pred),
+            "clusters": len(clusters), "singletons": singletons, "singleton_share": singletons / n}
+
+
+def step_hdbscan(n: int, work: Path) -> dict[str, Any]:
+    import numpy as np
+    from sklearn.cluster import HDBSCAN
+
+    findings = all_findings(synthetic_corpus(n))
+    V = np.load(_vectors_path(work, n))
+    labels, dt, mem = measure(lambda: HDBSCAN(min_cluster_size=2, copy=True).fit_predict(V).copy())
+    noise = labels < 0
+    labels[noise] = labels.max() + 1 + np.arange(int(noise.sum()))
+    return {"seconds": dt, "peak_mib": mem, "ari": _ari([f.issue for f in findings], labels),
+            "clusters": len(set(labels.tolist())), "noise_share": float(noise.mean())}
+
+
+def step_kmeans(n: int, work: Path) -> dict[str, Any]:
+    import numpy as np
+    from sklearn.cluster import MiniBatchKMeans
+
+    from nlp.cluster import ClusterConfig
+
+    cfg = ClusterConfig()
+    findings = all_findings(synthetic_corpus(n))
+    V = np.load(_vectors_path(work, n))
+    k = max(2, n // cfg.kmeans_ratio)
+    km = MiniBatchKMeans(n_clusters=k, init="random", n_init=1, random_state=cfg.seed, max_iter=cfg.kmeans_epochs,
+                         batch_size=max(1024, min(8192, n // 10)), reassignment_ratio=0.0)
+    labels, dt, mem = measure(lambda: km.fit_predict(V))
+    return {"seconds": dt, "peak_mib": mem, "ari": _ari([f.issue for f in findings], labels), "k": k}
+
+
+STEPS: dict[str, Callable[[int, Path], dict[str, Any]]] = {
+    "ingest": step_ingest,
+    "store": step_store,
+    "segment": step_segment,
+    "search": step_search,
+    "vectors": step_vectors,
+    "cluster": step_cluster,
+    "hdbscan": step_hdbscan,
+    "kmeans": step_kmeans,
+}
+
+
+def run_step(step: str, n: int, work: Path, timeout: float) -> dict[str, Any]:
+    """Run one step in a fresh interpreter; ``{"skipped": why}`` on a timeout or failure."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--step", step, "--n", str(n), "--work", str(work)]
+    t0 = time.perf_counter()
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"skipped": f"timed out after {timeout:.0f} s"}
+    if proc.returncode != 0:
+        tail = (proc.stderr.strip().splitlines() or ["?"])[-1]
+        return {"skipped": f"failed (exit {proc.returncode}): {tail}"}
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out["wall"] = time.perf_counter() - t0
+    return out
+
+
+# --- the report ----------------------------------------------------------------------------
+
+
+def _row(name: str, cols: list[str], ratio: float | None = None, note: str = "") -> None:
+    r = f"{ratio:7.2f}" if ratio is not None else f"{'':7s}"
+    print(f"  {name:34s} " + " ".join(f"{c:>12s}" for c in cols) + f" {r}  {note}")
+
+
+def _header(cols: list[str], ratio: str = "ratio") -> None:
+    print(f"  {'':34s} " + " ".join(f"{c:>12s}" for c in cols) + f" {ratio:>7s}")
+
+
+def report_store(n: int, res: dict[str, Any], ingest: dict[str, Any]) -> None:
+    print("store (SQLite, WAL)")
+    _header(["findings", "seconds", "findings/s", "docs/s"], "vs ORM")
+    base = None
+    if "skipped" not in ingest:
+        base = ingest["findings"] / ingest["seconds"]
+        _row("ingest_bytes, 17 real files (ORM)", [str(ingest["findings"]), f"{ingest['seconds']:.2f}",
+             f"{base:.0f}", f"{ingest['docs'] / ingest['seconds']:.1f}"], 1.0,
+             f"analysis before it {ingest['analyse_seconds']:.1f} s ({ingest['docs'] / ingest['analyse_seconds']:.1f} docs/s)")
+    else:
+        _row("ingest_bytes, 17 real files (ORM)", [], None, "skipped: " + ingest["skipped"])
+    if "skipped" in res:
+        _row("Core bulk, 1 transaction/document", [], None, "skipped: " + res["skipped"])
+        return
+    rate = res["findings"] / res["seconds"]
+    _row("Core bulk, 1 transaction/document", [str(res["findings"]), f"{res['seconds']:.2f}", f"{rate:.0f}",
+         f"{res['docs'] / res['seconds']:.0f}"], rate / base if base else None,
+         f"db {res['db_mib']:.0f} MiB, peak +{res['peak_mib']:.0f} MiB")
+
+
+def report_segment(res: dict[str, Any]) -> None:
+    print("segmentation (cut of every finding)")
+    if "skipped" in res:
+        _row("jieba / rjieba", [], None, "skipped: " + res["skipped"])
+        return
+    _header(["MB", "seconds", "MB/s", "tokens"])
+    base = res["mb"] / res["jieba"]["seconds"]
+    for name in ("jieba", "rjieba"):
+        r = res[name]
+        rate = res["mb"] / r["seconds"]
+        _row(name, [f"{res['mb']:.1f}", f"{r['seconds']:.2f}", f"{rate:.2f}", str(r["tokens"])], rate / base)
+
+
+def report_search(res: dict[str, Any], first: dict[str, Any] | None) -> None:
+    print("search (hybrid, 200 paraphrased sample queries)")
+    if "skipped" in res:
+        _row("SearchIndex", [], None, "skipped: " + res["skipped"])
+        return
+    _header(["build s", "p50 ms", "p95 ms", "issue P@10"], "p50 vs 1st")
+    ratio = res["p50_ms"] / first["p50_ms"] if first and "skipped" not in first else None
+    _row("SearchIndex.build + search", [f"{res['build_seconds']:.1f}", f"{res['p50_ms']:.1f}", f"{res['p95_ms']:.1f}",
+         f"{res['issue_p10']:.3f}"], ratio, f"build peak +{res['build_peak_mib']:.0f} MiB")
+
+
+def report_cluster(n: int, vec: dict[str, Any], ours: dict[str, Any], hdb: dict[str, Any], km: dict[str, Any]) -> None:
+    print("clustering (same SVD vectors; ratio = time against HDBSCAN)")
+    if "skipped" in vec:
+        _row("vectors (TF-IDF + SVD 128)", [], None, "skipped: " + vec["skipped"])
+        return
+    _row("vectors (TF-IDF + SVD 128)", [f"{vec['seconds']:.1f} s", f"+{vec['peak_mib']:.0f} MiB"], None)
+    _header(["seconds", "peak MiB", "ARI", "singl/noise"], "time")
+    base = hdb.get("seconds")
+    rows = [("HDBSCAN(min_cluster_size=2)", hdb, "noise_share"), ("nlp.cluster.cluster_findings", ours, "singleton_share"),
+            (f"MiniBatchKMeans alone (k={km.get('k', n // 20)})", km, None)]
+    for name, r, share in rows:
+        if "skipped" in r:
+            _row(name, [], None, "skipped: " + r["skipped"])
+            continue
+        extra = f"{r[share]:.1%}" if share else "-"
+        note = f"{r['clusters']} clusters" if "clusters" in r else ""
+        if share == "singleton_share":
+            note += f", {r['singletons']} singletons"
+        _row(name, [f"{r['seconds']:.2f}", f"+{r['peak_mib']:.0f}", f"{r['ari']:.3f}", extra],
+             r["seconds"] / base if base else None, note)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="10000,100000", help="comma-separated corpus sizes (findings)")
+    ap.add_argument("--timeout", type=float, default=900, help="seconds allowed to each step")
+    ap.add_argument("--hdbscan-timeout", type=float, default=300, help="seconds allowed to HDBSCAN")
+    ap.add_argument("--hdbscan-max", type=int, default=200_000, help="skip HDBSCAN above this many findings")
+    ap.add_argument("--save", type=Path, help="also write the figures as JSON to this file")
+    ap.add_argument("--step", choices=sorted(STEPS), help=argparse.SUPPRESS)
+    ap.add_argument("--n", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--work", type=Path, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.step:  # child process: one measurement, one JSON line
+        print(json.dumps(STEPS[args.step](args.n, args.work)))
+        return
+
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    results: dict[str, Any] = {"sizes": {}}
+    with tempfile.TemporaryDirectory(prefix="bench_corpus_") as tmp:
+        work = Path(tmp)
+        ingest = run_step("ingest", 0, work, args.timeout)
+        results["ingest"] = ingest
+        first_search = None
+        for n in sizes:
+            docs = synthetic_corpus(n)
+            issues = {f.issue for f in all_findings(docs)}
+            print(f"\n=== {n} synthetic findings: {len(docs)} documents, {len(issues)} issues ===", flush=True)
+            res: dict[str, Any] = {}
+            for step in ("store", "segment", "search", "vectors"):
+                res[step] = run_step(step, n, work, args.timeout)
+            if "skipped" in res["vectors"]:
+                why = {"skipped": "no vectors (" + res["vectors"]["skipped"] + ")"}
+                res.update(cluster=why, hdbscan=why, kmeans=why)
+            else:
+                res["cluster"] = run_step("cluster", n, work, args.timeout)
+                res["kmeans"] = run_step("kmeans", n, work, args.timeout)
+                if n > args.hdbscan_max:
+                    res["hdbscan"] = {"skipped": f"{n} > --hdbscan-max {args.hdbscan_max}"}
+                else:
+                    res["hdbscan"] = run_step("hdbscan", n, work, args.hdbscan_timeout)
+                _vectors_path(work, n).unlink(missing_ok=True)
+            report_store(n, res["store"], ingest)
+            report_segment(res["segment"])
+            report_search(res["search"], first_search)
+            first_search = first_search or res["search"]
+            report_cluster(n, res["vectors"], res["cluster"], res["hdbscan"], res["kmeans"])
+            results["sizes"][str(n)] = res
+            sys.stdout.flush()
+    if args.save:
+        args.save.parent.mkdir(parents=True, exist_ok=True)
+        args.save.write_text(json.dumps(results, indent=1, ensure_ascii=False), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
