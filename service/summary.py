@@ -227,7 +227,12 @@ def _trend_sentence(findings: list[models.Finding], scope_rounds: list[str]) -> 
     elif len(counts) == 1:
         text = f"仅见于{short_round(shown[0])}（{counts[shown[0]]}条），尚无法判断趋势。"
     else:
-        text = "分轮次看，" + "、".join(f"{short_round(r)}{n}条" for r, n in counts.items()) + f"，{TREND_TEXT[direction]}。"
+        text = "分轮次看，" + "、".join(f"{short_round(r)}{n}条" for r, n in counts.items()) + f"，{TREND_TEXT[direction]}"
+        if direction == "波动":
+            first_n, last_n = counts[shown[0]], counts[shown[-1]]
+            change = "有所增加" if last_n > first_n else "有所减少" if last_n < first_n else "持平"
+            text += f"，{short_round(shown[-1])}较{short_round(shown[0])}{change}"
+        text += "。"
     if undated:
         text = text[:-1] + f"（另有{undated}条所在文件未标明轮次）。"
     return _sentence(text, dated), direction, counts

@@ -88,6 +88,29 @@ def test_summary_quotes_are_extractive(summary, library):
                 assert re.sub(r"\s+", "", text).startswith(r["quote"].removesuffix("……"))
 
 
+def test_summary_recurrence_sentence(library, monkeypatch):
+    """A recurrence touching a section's findings is reported in that section with both ids."""
+    import service.summary as summary_module
+
+    real = summary_module.common_issues
+
+    def with_recurrence(session, query):
+        issues = real(session, query)
+        cluster = issues["clusters"][0]
+        early, late = cluster["findings"][0], cluster["findings"][1]
+        issues["recurrences"] = [{"unit": early["unit"], "earlier": early, "later": late, "similarity": 0.9}]
+        return issues
+
+    monkeypatch.setattr(summary_module, "common_issues", with_recurrence)
+    with session_factory(library)() as session:
+        first = build_summary(session, top=1)["sections"][0]
+    assert len(first["recurrences"]) == 1
+    rec = first["recurrences"][0]
+    sentence = next(s for s in first["sentences"] if "重复出现" in s["text"])
+    assert sentence["finding_ids"] == sorted({rec["earlier_id"], rec["later_id"]})
+    assert f"{rec['earlier_id']}→{rec['later_id']}" in sentence["text"]
+
+
 @pytest.mark.parametrize(
     ("counts", "expected"),
     [([1, 2, 3], "上升"), ([3, 1, 0], "下降"), ([2, 2], "持平"), ([1, 0, 1], "波动"), ([4], "无法判断")],
