@@ -68,7 +68,7 @@ def test_cli_analyze_table_format():
     assert "共分析 1/1 个文件" in result.stdout
 
 
-@pytest.mark.parametrize("command", [[], ["analyze"], ["segment"], ["ingest"], ["search"], ["clusters"], ["train"]])
+@pytest.mark.parametrize("command", [[], ["analyze"], ["segment"], ["ingest"], ["search"], ["clusters"], ["train"], ["summary"], ["export"]])
 def test_cli_help_texts(command):
     result = run(*command, "--help")
     assert result.returncode == 0
@@ -80,6 +80,8 @@ def test_cli_help_texts(command):
         "search": ("--round", "--unit", "--label", "--limit", "--like", "--format"),
         "clusters": ("--rounds", "--units", "--min-units", "--format"),
         "train": ("--labels", "--model-dir", "--force"),
+        "summary": ("--rounds", "--top", "--format", "--output"),
+        "export": ("--output", "--rounds"),
     }
     for option in expected.get(command[0] if command else "", ()):
         assert option in result.stdout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -12,7 +13,7 @@ from nlp.errors import XunchaError
 from nlp.extract import PdfBackend
 from service.cli.analyze import OutputFormat, analyze_paths, render
 from service.cli.ingest import ingest_paths
-from service.cli.output import error_line, print_json
+from service.cli.output import error_line, print_json, stderr
 from service.cli.output import stdout as _stdout
 from service.cli.segment import SegmenterChoice, render_tokens, segment_text
 from service.cli.train import render_report, run_training
@@ -132,6 +133,63 @@ def clusters(
             stdout_print(f"    · {rep['unit'] or ''}：{rep['text']}")
     singles = sum(1 for c in result["clusters"] if c["singleton"])
     stdout_print(f"共 {result['findings']} 条问题；单独出现的问题 {singles} 条；同一单位跨轮次重复出现 {len(result['recurrences'])} 处。")
+
+
+class SummaryFormat(StrEnum):
+    MARKDOWN = "markdown"
+    DOCX = "docx"
+    JSON = "json"
+
+
+@app.command()
+def summary(
+    rounds: Annotated[list[str], typer.Option("--rounds", help="Only these rounds (repeat the option).")] = [],  # noqa: B006
+    top: Annotated[int, typer.Option("--top", min=1, help="How many common issues to report.")] = 8,
+    format: Annotated[SummaryFormat, typer.Option("--format", "-f")] = SummaryFormat.MARKDOWN,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write (required for docx).")] = None,
+) -> None:
+    """共性问题分析报告: the common issues across the stored library, each sentence traceable to findings."""
+    from service.store.db import session_factory
+    from service.summary import build_summary, render_docx, render_markdown
+
+    if format is SummaryFormat.DOCX and output is None:
+        error_line(None, "output_required", "DOCX 格式需要用 --output 指定文件")
+        raise typer.Exit(code=2)
+    try:
+        with session_factory()() as session:
+            report = build_summary(session, rounds or None, top)
+    except XunchaError as exc:
+        error_line(None, exc.code, exc.message)
+        raise typer.Exit(code=1) from None
+    if format is SummaryFormat.DOCX:
+        assert output is not None
+        render_docx(report, output)
+        stderr.print(f"已写入 {output}", markup=False)
+    elif format is SummaryFormat.JSON:
+        print_json(report)
+    elif output:
+        output.write_text(render_markdown(report), encoding="utf-8")
+        stderr.print(f"已写入 {output}", markup=False)
+    else:
+        stdout_print(render_markdown(report))
+
+
+@app.command()
+def export(
+    output: Annotated[Path, typer.Option("--output", "-o", help="The .xlsx file to write.")] = Path("问题清单.xlsx"),
+    rounds: Annotated[list[str], typer.Option("--rounds", help="Only these rounds (repeat the option).")] = [],  # noqa: B006
+    format: Annotated[str, typer.Option("--format", "-f", help="xlsx (the only format).")] = "xlsx",
+) -> None:
+    """Export the 问题清单 and a 整改台账 sheet as an Excel/WPS workbook."""
+    from service.export import export_xlsx
+    from service.store.db import session_factory
+
+    if format != "xlsx":
+        error_line(None, "unsupported_format", f"不支持的导出格式：{format}（仅支持 xlsx）")
+        raise typer.Exit(code=2)
+    with session_factory()() as session:
+        export_xlsx(session, output, rounds or None)
+    stderr.print(f"已写入 {output}", markup=False)
 
 
 @app.command()
