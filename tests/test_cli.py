@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -111,3 +112,33 @@ def test_cli_segment_missing_hanlp_is_one_clear_line(tmp_path):
     assert result.stdout == ""
     assert "backend_unavailable" in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_cli_library_flow_ingest_search_clusters_summary_export(tmp_path):
+    env = dict(os.environ, XUNCHA_DATA_DIR=str(tmp_path / "data"))
+    env.pop("XUNCHA_DATABASE_URL", None)
+
+    def xuncha(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "service", *args], capture_output=True, text=True, encoding="utf-8", cwd=tmp_path, env=env
+        )
+
+    files = [str(SAMPLES / row["file"]) for row in MANIFEST if row["doc_type"] == "feedback"][:6]
+    ingest = xuncha("ingest", *files, "--format", "json")
+    assert ingest.returncode == 0, ingest.stderr
+    assert [r["status"] for r in json.loads(ingest.stdout)] == ["stored"] * len(files)
+    search = xuncha("search", "违规发放补贴", "--format", "json", "--limit", "3")
+    assert search.returncode == 0 and len(json.loads(search.stdout)) == 3
+    clusters = xuncha("clusters", "--format", "json")
+    assert clusters.returncode == 0 and json.loads(clusters.stdout)
+    report = xuncha("summary", "--format", "json")
+    assert report.returncode == 0 and json.loads(report.stdout)["sections"]
+    docx = xuncha("summary", "--format", "docx", "--output", str(tmp_path / "r.docx"))
+    xlsx = xuncha("export", "--output", str(tmp_path / "q.xlsx"))
+    assert docx.returncode == 0 and xlsx.returncode == 0
+    assert (tmp_path / "r.docx").stat().st_size > 0 and (tmp_path / "q.xlsx").stat().st_size > 0
+    empty = subprocess.run(
+        [sys.executable, "-m", "service", "search", "违规"], capture_output=True, text=True, encoding="utf-8",
+        cwd=tmp_path, env=dict(env, XUNCHA_DATA_DIR=str(tmp_path / "nothing")),
+    )
+    assert empty.returncode == 1 and "empty_library" in empty.stderr and "Traceback" not in empty.stderr
