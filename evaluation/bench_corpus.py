@@ -157,10 +157,11 @@ def measure(fn: Callable[[], Any]) -> tuple[Any, float, float]:
 
 def step_ingest(n: int, work: Path) -> dict[str, Any]:
     """The real path on the 17 sample files: analyse (default tagger), then time ingest_bytes."""
+    from sqlalchemy.orm import Session
+
     from nlp.pipeline import analyze_bytes
     from service.store.db import make_engine, upgrade
     from service.store.repository import ingest_bytes
-    from sqlalchemy.orm import Session
 
     files = sorted(p for p in SAMPLES.iterdir() if p.suffix in {".pdf", ".docx", ".txt"} and p.name[0] == "r")
     datas = [(p, p.read_bytes()) for p in files]
@@ -185,9 +186,10 @@ def step_ingest(n: int, work: Path) -> dict[str, Any]:
 def step_store(n: int, work: Path) -> dict[str, Any]:
     import hashlib
 
+    from sqlalchemy import insert
+
     from service.store import models
     from service.store.db import make_engine, upgrade
-    from sqlalchemy import insert
 
     docs = synthetic_corpus(n)
     engine = make_engine(f"sqlite:///{work / f'store_{n}.db'}")
@@ -205,12 +207,13 @@ def step_store(n: int, work: Path) -> dict[str, Any]:
         for d in docs:
             text = "\n".join(f.text for f in d.findings)
             with engine.begin() as conn:  # one transaction per document, as ingest_bytes does
-                doc_id = conn.execute(insert(models.Document).values(
+                result = conn.execute(insert(models.Document).values(
                     sha256=hashlib.sha256(d.id.encode()).hexdigest(), source_name=f"{d.id}.txt",
                     stored_path=f"files/{d.id}.txt", size=len(text.encode()), media_type="txt",
                     title=None, kind="常规巡察", date=None, round_id=round_id[d.round], text=text,
                     page_starts=[0], encoding="utf-8", backend="txt",
-                )).inserted_primary_key[0]
+                ))
+                doc_id = result.inserted_primary_key[0]  # type: ignore[index]
                 rows, start = [], 0
                 for k, f in enumerate(d.findings, start=1):
                     rows.append({
