@@ -382,11 +382,11 @@ class SearchIndex:
         semantic: list[int] = []
         if mode is not SearchMode.SEMANTIC:
             scores = self.lexical_scores(self.query_terms(query, expand))
-            lexical = _ranked(scores, allowed, minimum=0.0)
+            lexical = _ranked(scores, allowed, minimum=0.0, top=_pool(limit))
         if mode is not SearchMode.LEXICAL:
             qvec = self.query_vector(query, expand)
             if np.any(qvec):
-                semantic = _ranked(self.vectors @ qvec, allowed, minimum=0.0)
+                semantic = _ranked(self.vectors @ qvec, allowed, minimum=0.0, top=_pool(limit))
         return self._fuse(lexical, semantic, limit)
 
     def more_like_this(
@@ -400,8 +400,8 @@ class SearchIndex:
         allowed = self._allowed(filter_ids)
         allowed[pos] = False
         terms = self.query_terms(self.texts[pos], expand=True)
-        lexical = _ranked(self.lexical_scores(terms), allowed, minimum=0.0)
-        semantic = _ranked(self.vectors @ self.vectors[pos], allowed, minimum=0.0)
+        lexical = _ranked(self.lexical_scores(terms), allowed, minimum=0.0, top=_pool(limit))
+        semantic = _ranked(self.vectors @ self.vectors[pos], allowed, minimum=0.0, top=_pool(limit))
         return self._fuse(lexical, semantic, limit)
 
     def _allowed(self, filter_ids: Iterable[str] | None) -> np.ndarray:
@@ -422,26 +422,24 @@ class SearchIndex:
         order = sorted(fused, key=lambda d: (-fused[d], min(lex_rank.get(d, 10**9), sem_rank.get(d, 10**9)), d))
         heads: list[int] = []
         groups: dict[int, list[str]] = {}
-        for doc in order:
-            head = self._duplicate_of(doc, heads)
+        # similarities among the candidates only (both rankings are cut to a pool of a few hundred)
+        sims = self.vectors[order] @ self.vectors[order].T if order else np.zeros((0, 0))
+        at = {doc: i for i, doc in enumerate(order)}
+        for i, doc in enumerate(order):
+            head = next(
+                (h for h in heads if self._normalized[doc] == self._normalized[h] or sims[i, at[h]] >= DUPLICATE_COSINE),
+                None,
+            )
             if head is not None:
                 groups[head].append(self.ids[doc])
                 continue
             if len(heads) == limit:
-                continue  # still scan the rest: a later duplicate of a shown head is grouped
+                continue  # still scan the pool: a later duplicate of a shown head is grouped
             heads.append(doc)
             groups[doc] = []
         return [
             Hit(self.ids[d], fused[d], lex_rank.get(d), sem_rank.get(d), groups[d]) for d in heads
         ]
-
-    def _duplicate_of(self, doc: int, heads: list[int]) -> int | None:
-        for head in heads:
-            if self._normalized[doc] == self._normalized[head]:
-                return head
-            if float(self.vectors[doc] @ self.vectors[head]) >= DUPLICATE_COSINE:
-                return head
-        return None
 
     # persistence -----------------------------------------------------------------------
 
@@ -510,8 +508,18 @@ def _bm25_index(tokens: Sequence[Sequence[str]]) -> Any:
     return bm25
 
 
-def _ranked(scores: np.ndarray, allowed: np.ndarray, minimum: float) -> list[int]:
-    """Indices of allowed documents scoring above ``minimum``, best first (stable on ties)."""
+def _pool(limit: int) -> int:
+    """How many candidates each ranking contributes to fusion: enough for the results and the
+    near-duplicates grouped under them, few enough that a query costs the same at 1k or 1M findings."""
+    return max(200, 20 * limit)
+
+
+def _ranked(scores: np.ndarray, allowed: np.ndarray, minimum: float, top: int | None = None) -> list[int]:
+    """Indices of allowed documents scoring above ``minimum``, best first (stable on ties); only the
+    best ``top`` when given, selected with argpartition so the cost stays linear in the corpus."""
     candidates = np.flatnonzero(allowed & (scores > minimum))
+    if top is not None and len(candidates) > top:
+        keep = np.argpartition(-scores[candidates], top - 1)[:top]
+        candidates = np.sort(candidates[keep])
     order = np.argsort(-scores[candidates], kind="stable")
     return [int(i) for i in candidates[order]]
