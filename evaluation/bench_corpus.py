@@ -35,16 +35,15 @@ Figures (2 cores, 24 GiB, ``--sizes 10000,100000``; output kept in evaluation/be
   10k 24,134 findings/s (63x), 100k 24,869 findings/s (65x, 2,499 docs/s, 26 MiB database).
 - segment: jieba 2.1 MB/s, rjieba 43.8 / 44.4 MB/s (x20.7 at 10k, x21.5 at 100k; 6.8 MB,
   1.23 M tokens, identical token counts).
-- search: build 3.1 s (10k) / 29.0 s (100k, +685 MiB); hybrid p50 54 ms, p95 66 ms (10k) and
-  p50 580 ms, p95 791 ms (100k, 10.7x the 10k p50); issue P@10 0.796 / 0.803. About 93% of the
-  query time is ``SearchIndex._fuse`` checking every fused finding (≈ all n) for near-duplicates
-  in Python, so latency grows linearly with n.
+- search: build 3.8 s (10k) / 26.0 s (100k, +685 MiB); hybrid p50 5.3 ms, p95 23.9 ms (10k) and
+  p50 4.2 ms, p95 5.3 ms (100k); issue P@10 0.852 / 0.989. (Before each ranking was cut to a
+  bounded candidate pool, near-duplicate checks ran over all n findings: p50 54 / 580 ms.)
 - cluster, 10k: vectors 1.9 s; HDBSCAN 2.78 s, ARI 0.382, noise 1.8%, 1400 clusters;
   cluster_findings 1.06 s (0.38x HDBSCAN), +155 MiB, ARI 0.744, 94 clusters, 43 singletons;
   MiniBatchKMeans alone 0.06 s, ARI 0.487.
-- cluster, 100k: vectors 26.5 s (+555 MiB); HDBSCAN timed out after 300 s; cluster_findings
-  9.26 s, +309 MiB, ARI 0.743, 595 clusters, 545 singletons (0.5%); MiniBatchKMeans alone
-  7.88 s, +40 MiB, ARI 0.376.
+- cluster, 100k: vectors 16.0-26.5 s (+555 MiB); HDBSCAN timed out (120 s and 300 s limits);
+  cluster_findings 6.1-9.3 s, +309 MiB, ARI 0.743, 595 clusters, 545 singletons (0.5%);
+  MiniBatchKMeans alone 3.3-7.9 s, +40 MiB, ARI 0.376. 1M findings not run yet.
 """
 
 from __future__ import annotations
