@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test eval bench lint clean
+.PHONY: demo test eval bench bench-corpus lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ eval: $(STAMP)
 ## bench: ingest speed (PDF backends, segmenters)
 bench: $(STAMP)
 	$(BIN)/python evaluation/bench_ingest.py
+
+## bench-corpus: store, search and clustering at 10k and 100k synthetic findings (several minutes)
+bench-corpus: $(STAMP)
+	$(BIN)/python evaluation/bench_corpus.py --sizes 10000,100000
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
