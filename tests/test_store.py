@@ -136,14 +136,16 @@ def test_store_cli_ingest_batch_with_a_bad_file(tmp_path, db_url):
     assert again.returncode == 0 and json.loads(again.stdout)[0]["status"] == "duplicate"
 
 
-def test_store_units_resolve_aliases_across_documents(db_url, tmp_path):
-    for row in MANIFEST:
-        if "yibaoju" in row["file"]:
-            ingest(db_url, SAMPLES / row["file"], tmp_path / "files")
+@pytest.mark.parametrize("order", [1, -1], ids=["definition-first", "short-name-first"])
+def test_store_units_resolve_aliases_across_documents(db_url, tmp_path, order):
+    for row in [r for r in MANIFEST if "yibaoju" in r["file"]][::order]:
+        ingest(db_url, SAMPLES / row["file"], tmp_path / "files")
     with session_factory(db_url)() as session:
         names = {u.name: u.aliases for u in session.scalars(select(models.Unit))}
     assert "县医疗保障局党组" in names and "县医保局党组" in names["县医疗保障局党组"]
     assert "县医保局党组" not in names
+    with session_factory(db_url)() as session:
+        assert all(f.unit is None or f.unit.name == "县医疗保障局党组" for f in session.scalars(select(models.Finding)))
 
 
 def test_store_settings_default_to_sqlite_under_the_data_dir(monkeypatch, tmp_path):

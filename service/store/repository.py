@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -88,6 +88,11 @@ def _unit(session: Session, name: str | None, aliases: dict[str, str]) -> models
     mine = sorted(short for short, long in aliases.items() if long == full)
     if mine and not set(mine) <= set(unit.aliases or []):
         unit.aliases = sorted(set(unit.aliases or []) | set(mine))
+        for short in mine:  # a unit stored earlier under the short name is the same unit: merge it
+            twin = session.scalar(select(models.Unit).where(models.Unit.name == short))
+            if twin is not None and twin.id != unit.id:
+                session.execute(update(models.Finding).where(models.Finding.unit_id == twin.id).values(unit_id=unit.id))
+                session.delete(twin)
     return unit
 
 
