@@ -463,8 +463,8 @@ def _split_on(text: str, start: int, end: int, seps: str) -> list[tuple[int, int
 
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:
     """Drop surrounding spaces, dangling commas and unmatched quotes around an item."""
-    lead = " \t\n，,、：:；;"
-    trail = " \t\n，,、：:；;"
+    lead = " \t\n\u3000，,、：:；;"
+    trail = " \t\n\u3000，,、：:；;"
     while start < end and text[start] in lead:
         start += 1
     while end > start and text[end - 1] in trail:

@@ -144,3 +144,8 @@ def test_findings_spans_and_ids():
         assert doc.text[f.start : f.end] == f.text
         assert f.page == 1
         assert set(f.tags) <= {"focus", "four_implementations", "livelihood", "problem_type"}
+
+
+def test_findings_ideographic_indent_is_not_part_of_a_finding():
+    doc = analyze_text("区委办存在的主要问题是：\n\u3000\u3000一是违规发放津补贴。\n\u3000\u3000二是公车私用问题突出。")
+    assert [f.text for f in doc.findings] == ["一是违规发放津补贴。", "二是公车私用问题突出。"]
