@@ -12,14 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from nlp.errors import XunchaError
 from nlp.extract import PdfBackend
 from nlp.model import ReportDoc
 from nlp.pipeline import analyze_file
-from service.cli.output import error_line, print_json, stderr, stdout
+from service.cli.output import error_line, print_json, progress_bar, stderr, stdout
 
 
 class OutputFormat(StrEnum):
@@ -33,14 +32,7 @@ def analyze_paths(
     """Analyse each path; return the results in input order (errors as dicts) and the failure count."""
     results: list[ReportDoc | dict[str, Any]] = []
     failures = 0
-    with Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=stderr,
-        transient=True,
-        disable=len(paths) < 2 or not stderr.is_terminal,
-    ) as progress:
+    with progress_bar(enabled=len(paths) > 1) as progress:
         task = progress.add_task("分析报告", total=len(paths))
         for path in paths:
             try:

@@ -10,13 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
 from nlp.errors import XunchaError
 from nlp.extract import read_source
 from nlp.pipeline import analyze_bytes
 from nlp.tagging import make_tagger
-from service.cli.output import error_line, stderr
+from service.cli.output import error_line, progress_bar
 from service.settings import get_settings
 from service.store.db import session_factory
 from service.store.repository import Overrides, ingest_bytes
@@ -47,10 +45,7 @@ def ingest_paths(paths: list[Path], overrides: Overrides, database_url: str | No
     max_bytes = int(settings.max_file_mb * 1024 * 1024)
     results: list[dict[str, Any]] = []
     failures = 0
-    with Progress(
-        TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        console=stderr, transient=True, disable=not stderr.is_terminal,
-    ) as progress:
+    with progress_bar() as progress:
         task = progress.add_task("入库", total=len(files))
         for path in files:
             try:

@@ -11,6 +11,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 stdout = Console(soft_wrap=True, highlight=False)
 stderr = Console(stderr=True, highlight=False)
@@ -33,3 +34,15 @@ def error_line(source: str | None, code: str, message: str) -> None:
     """One line per failed input, no traceback: `错误 <file>: [code] message`."""
     where = f" {escape(source)}:" if source else ""
     stderr.print(f"[bold red]错误[/]{where} {escape(f'[{code}]')} {escape(message)}", highlight=False, soft_wrap=True)
+
+
+def progress_bar(enabled: bool = True) -> Progress:
+    """A bar on stderr, shown only to a person at a terminal (never mixed into piped output)."""
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=stderr,
+        transient=True,
+        disable=not (enabled and stderr.is_terminal),
+    )

@@ -142,14 +142,18 @@ def ingest_bytes(
         )
         session.add(document)
         default_unit = overrides.unit or (doc.unit_names()[0] if len(doc.unit_names()) == 1 else None)
+        units: dict[str | None, models.Unit | None] = {}  # one lookup per unit name, not per finding
         for f in doc.findings:
+            name = f.unit or default_unit
+            if name not in units:
+                units[name] = _unit(session, name, doc.unit_aliases)
             finding = models.Finding(
                 local_id=f.id,
                 text=f.text,
                 start=f.start,
                 end=f.end,
                 page=f.page,
-                unit=_unit(session, f.unit or default_unit, doc.unit_aliases),
+                unit=units[name],
                 round=inspection_round,
                 section=f.section,
                 marker=f.marker,
