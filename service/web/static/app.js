@@ -1,0 +1,1599 @@
+// xuncha 巡察报告分析 — single-page front end (plain ES2020, no build step).
+//
+// Security rules kept throughout this file:
+// * every piece of text that comes from a report or the API is put into the page with
+//   textContent / createTextNode (the h() helper below); innerHTML is never used;
+// * no inline scripts or handlers (the page is served with a strict CSP), listeners are attached here;
+// * every unsafe request (POST/PATCH/DELETE) carries `X-Requested-With: xuncha` (CSRF guard);
+// * ECharts tooltips use renderMode "richText" so names are drawn on the canvas, never parsed as HTML.
+"use strict";
+
+(() => {
+  const API = "/api/v1";
+  const ROLE_RANK = { viewer: 1, analyst: 2, admin: 3 };
+  const ROLE_NAMES = { viewer: "查看", analyst: "分析员", admin: "管理员" };
+  const SCHEME_ORDER = ["focus", "four_implementations", "livelihood", "problem_type"];
+  const SCHEME_NAMES = {
+    focus: "三个聚焦",
+    four_implementations: "四个落实",
+    livelihood: "民生领域",
+    problem_type: "问题类型",
+  };
+  const JOB_STATUS = {
+    queued: "排队中",
+    running: "处理中",
+    stored: "已入库",
+    duplicate: "重复（已入库）",
+    error: "失败",
+    done: "已完成",
+    failed: "失败",
+  };
+  const POLL_MS = 700;
+
+  const state = {
+    user: null,
+    taxonomy: null, // {schemes: {id: {name, labels}}}
+    afterLogin: null,
+    job: null, // last upload job (kept across views so polling survives navigation)
+    jobTimer: null,
+    charts: [],
+    routeSeq: 0,
+  };
+
+  // ---------------------------------------------------------------------------------------------
+  // DOM helpers
+
+  const $ = (sel, root = document) => root.querySelector(sel);
+  const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
+
+  /** Create an element. Children: strings/numbers become text nodes; null/false/undefined are skipped. */
+  function h(tag, attrs, ...children) {
+    const el = document.createElement(tag);
+    if (attrs) {
+      for (const [key, value] of Object.entries(attrs)) {
+        if (value === null || value === undefined || value === false) continue;
+        if (key.startsWith("on") && typeof value === "function") {
+          el.addEventListener(key.slice(2).toLowerCase(), value);
+        } else if (key === "class") {
+          el.className = value;
+        } else if (key === "text") {
+          el.textContent = String(value);
+        } else if (key === "value" || key === "checked" || key === "selected" || key === "disabled") {
+          el[key] = value;
+        } else if (value === true) {
+          el.setAttribute(key, "");
+        } else {
+          el.setAttribute(key, String(value));
+        }
+      }
+    }
+    append(el, children);
+    return el;
+  }
+
+  function append(el, children) {
+    for (const child of children) {
+      if (child === null || child === undefined || child === false) continue;
+      if (Array.isArray(child)) append(el, child);
+      else if (child instanceof Node) el.appendChild(child);
+      else el.appendChild(document.createTextNode(String(child)));
+    }
+    return el;
+  }
+
+  const text = (s) => document.createTextNode(s === null || s === undefined ? "" : String(s));
+
+  function fmtNumber(v) {
+    if (v === null || v === undefined || v === "") return "";
+    const n = Number(v);
+    if (!Number.isFinite(n)) return String(v);
+    return n.toLocaleString("zh-CN", { maximumFractionDigits: 4 });
+  }
+
+  function fmtDateTime(iso) {
+    if (!iso) return "";
+    const d = new Date(iso);
+    if (Number.isNaN(d.getTime())) return String(iso);
+    const p = (n) => String(n).padStart(2, "0");
+    return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}`;
+  }
+
+  function fmtSize(bytes) {
+    const n = Number(bytes);
+    if (!Number.isFinite(n)) return "";
+    if (n < 1024) return `${n} B`;
+    if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
+    return `${(n / 1024 / 1024).toFixed(1)} MB`;
+  }
+
+  const can = (role) => !!state.user && (ROLE_RANK[state.user.role] || 0) >= ROLE_RANK[role];
+
+  function schemeName(id) {
+    const s = state.taxonomy && state.taxonomy.schemes && state.taxonomy.schemes[id];
+    return (s && s.name) || SCHEME_NAMES[id] || id;
+  }
+
+  function schemeIds(extra) {
+    const ids = [...SCHEME_ORDER];
+    const more = [
+      ...Object.keys((state.taxonomy && state.taxonomy.schemes) || {}),
+      ...(extra || []),
+    ];
+    for (const id of more) if (!ids.includes(id)) ids.push(id);
+    return ids;
+  }
+
+  // Round labels such as 十四届县委第六轮 sort by term number, then round number.
+  const CN_DIGITS = { 零: 0, 〇: 0, 一: 1, 二: 2, 两: 2, 三: 3, 四: 4, 五: 5, 六: 6, 七: 7, 八: 8, 九: 9 };
+  function cnNumber(s) {
+    if (!s) return NaN;
+    if (/^\d+$/.test(s)) return Number(s);
+    let total = 0;
+    let current = 0;
+    for (const ch of s) {
+      if (ch in CN_DIGITS) current = CN_DIGITS[ch];
+      else if (ch === "十") { total += (current || 1) * 10; current = 0; }
+      else if (ch === "百") { total += (current || 1) * 100; current = 0; }
+      else return NaN;
+    }
+    return total + current;
+  }
+  function roundKey(label) {
+    const s = String(label || "");
+    const term = s.match(/([零〇一二两三四五六七八九十百\d]+)届/);
+    const round = s.match(/第([零〇一二两三四五六七八九十百\d]+)轮/);
+    return [term ? cnNumber(term[1]) || 0 : 0, round ? cnNumber(round[1]) || 0 : 0];
+  }
+  function sortRounds(labels) {
+    return [...labels].sort((a, b) => {
+      const ka = roundKey(a);
+      const kb = roundKey(b);
+      return ka[0] - kb[0] || ka[1] - kb[1] || String(a).localeCompare(String(b), "zh-CN");
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // API
+
+  class ApiError extends Error {
+    constructor(status, code, message, body) {
+      super(message);
+      this.status = status;
+      this.code = code;
+      this.body = body;
+    }
+  }
+
+  function errorFrom(status, data) {
+    const err = data && data.error;
+    if (err && typeof err === "object") {
+      return new ApiError(status, err.code || "error", err.message || `请求失败（HTTP ${status}）`, data);
+    }
+    if (data && typeof data.detail === "string") return new ApiError(status, "error", data.detail, data);
+    if (status === 403) return new ApiError(status, "forbidden", "没有权限执行此操作", data);
+    if (status === 404) return new ApiError(status, "not_found", "请求的内容不存在", data);
+    if (status === 413) return new ApiError(status, "too_large", "文件太大", data);
+    return new ApiError(status, "error", `请求失败（HTTP ${status}）`, data);
+  }
+
+  function query(params) {
+    if (!params) return "";
+    const qs = new URLSearchParams();
+    for (const [k, v] of Object.entries(params)) {
+      if (v === null || v === undefined || v === "") continue;
+      qs.set(k, String(v));
+    }
+    const s = qs.toString();
+    return s ? `?${s}` : "";
+  }
+
+  async function parseBody(resp) {
+    const type = resp.headers.get("content-type") || "";
+    if (type.includes("json")) {
+      try {
+        return await resp.json();
+      } catch (_) {
+        return null;
+      }
+    }
+    const body = await resp.text();
+    return body ? { text: body } : null;
+  }
+
+  async function api(method, path, options = {}) {
+    const headers = { Accept: "application/json" };
+    if (method !== "GET" && method !== "HEAD") headers["X-Requested-With"] = "xuncha";
+    let body;
+    if (options.body instanceof FormData) body = options.body;
+    else if (options.body !== undefined) {
+      headers["Content-Type"] = "application/json";
+      body = JSON.stringify(options.body);
+    }
+    let resp;
+    try {
+      resp = await fetch(API + path + query(options.query), {
+        method,
+        headers,
+        body,
+        credentials: "same-origin",
+      });
+    } catch (_) {
+      throw new ApiError(0, "network", "无法连接服务，请确认 xuncha 服务正在运行");
+    }
+    if (resp.status === 401 && !options.noAuthRedirect) {
+      handleUnauthorized();
+      throw new ApiError(401, "unauthorized", "登录已失效，请重新登录");
+    }
+    if (resp.status === 204) return null;
+    if (options.raw) {
+      if (!resp.ok) throw errorFrom(resp.status, await parseBody(resp));
+      return resp;
+    }
+    const data = await parseBody(resp);
+    if (!resp.ok) throw errorFrom(resp.status, data);
+    return data;
+  }
+
+  async function loadTaxonomy() {
+    if (state.taxonomy) return state.taxonomy;
+    try {
+      state.taxonomy = await api("GET", "/taxonomy");
+    } catch (e) {
+      if (e.status === 401) throw e;
+      state.taxonomy = { schemes: {} };
+    }
+    return state.taxonomy;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Messages
+
+  let messageTimer = null;
+  function showMessage(message, kind = "error") {
+    const bar = $("#message-bar");
+    $("#message-text").textContent = message;
+    bar.className = `message-bar ${kind}`;
+    bar.hidden = false;
+    clearTimeout(messageTimer);
+    if (kind !== "error") messageTimer = setTimeout(() => { bar.hidden = true; }, 5000);
+  }
+  function hideMessage() {
+    $("#message-bar").hidden = true;
+  }
+  function showError(e) {
+    if (e && e.status === 401) return; // the login view is shown instead
+    showMessage((e && e.message) || "操作失败", "error");
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Login / logout
+
+  function showLogin() {
+    disposeCharts();
+    $("#app-view").hidden = true;
+    $("#login-view").hidden = false;
+    $("#login-error").hidden = true;
+    $("#login-password").value = "";
+    $("#login-username").focus();
+  }
+
+  function showApp() {
+    $("#login-view").hidden = true;
+    $("#app-view").hidden = false;
+    $("#current-user").textContent = state.user.name;
+    $("#current-role").textContent = ROLE_NAMES[state.user.role] || state.user.role;
+    for (const a of $$("#main-nav a")) {
+      const min = a.getAttribute("data-min-role");
+      a.hidden = !!min && !can(min);
+    }
+  }
+
+  function handleUnauthorized() {
+    if (state.user) state.afterLogin = location.hash;
+    state.user = null;
+    stopJobPolling();
+    showLogin();
+  }
+
+  const userFrom = (data) => (data && data.user ? data.user : data);
+
+  async function onLoginSubmit(ev) {
+    ev.preventDefault();
+    const errEl = $("#login-error");
+    errEl.hidden = true;
+    const username = $("#login-username").value.trim();
+    const password = $("#login-password").value;
+    if (!username || !password) {
+      errEl.textContent = "请输入用户名和密码";
+      errEl.hidden = false;
+      return;
+    }
+    const button = $("#login-submit");
+    button.disabled = true;
+    try {
+      const data = await api("POST", "/auth/login", { body: { username, password }, noAuthRedirect: true });
+      state.user = (data && data.user) || userFrom(await api("GET", "/auth/me"));
+      state.taxonomy = null;
+      showApp();
+      hideMessage();
+      const target = state.afterLogin && state.afterLogin !== "#/login" ? state.afterLogin : "#/documents";
+      state.afterLogin = null;
+      if (location.hash === target) route();
+      else location.hash = target;
+    } catch (e) {
+      errEl.textContent = e.status === 401 || e.status === 400 ? e.message || "用户名或密码错误" : e.message;
+      errEl.hidden = false;
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  async function logout() {
+    try {
+      await api("POST", "/auth/logout", { noAuthRedirect: true });
+    } catch (_) {
+      // the session is dropped locally either way
+    }
+    state.user = null;
+    state.afterLogin = null;
+    stopJobPolling();
+    state.job = null;
+    $("#view").replaceChildren();
+    showLogin();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Router
+
+  function parseHash() {
+    const raw = location.hash.replace(/^#\/?/, "");
+    const qpos = raw.indexOf("?");
+    const path = qpos >= 0 ? raw.slice(0, qpos) : raw;
+    const params = new URLSearchParams(qpos >= 0 ? raw.slice(qpos + 1) : "");
+    const parts = path.split("/").filter(Boolean).map((p) => {
+      try {
+        return decodeURIComponent(p);
+      } catch (_) {
+        return p;
+      }
+    });
+    return { parts, params };
+  }
+
+  const ROUTES = {
+    documents: (root, rest, params) => (rest[0] ? viewDocument(root, rest[0], params) : viewDocuments(root, params)),
+    upload: (root) => viewUpload(root),
+    search: (root, rest, params) => viewSearch(root, params),
+    clusters: (root, rest, params) => viewClusters(root, params),
+    statistics: (root) => viewStatistics(root),
+    downloads: (root) => viewDownloads(root),
+    audit: (root) => viewAudit(root),
+  };
+
+  async function route() {
+    if (!state.user) return;
+    disposeCharts();
+    const { parts, params } = parseHash();
+    const name = ROUTES[parts[0]] ? parts[0] : "documents";
+    for (const a of $$("#main-nav a")) a.classList.toggle("active", a.getAttribute("data-route") === name);
+    const root = h("div", { class: `page page-${name}`, "data-view": name });
+    $("#view").replaceChildren(root);
+    const seq = ++state.routeSeq;
+    root.dataset.loading = "1";
+    try {
+      await ROUTES[name](root, parts.slice(1), params);
+    } catch (e) {
+      if (seq === state.routeSeq && e.status !== 401) {
+        root.appendChild(h("p", { class: "error-box", role: "alert" }, e.message || "加载失败"));
+      }
+      showError(e);
+    } finally {
+      delete root.dataset.loading;
+      root.dataset.ready = "1";
+    }
+  }
+
+  function disposeCharts() {
+    for (const c of state.charts) {
+      try {
+        c.dispose();
+      } catch (_) {
+        // already gone
+      }
+    }
+    state.charts = [];
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Shared pieces
+
+  function pageHeader(title, ...extra) {
+    return h("div", { class: "page-header" }, h("h2", null, title), h("div", { class: "page-actions" }, extra));
+  }
+
+  function table(id, headers, rows, opts = {}) {
+    const thead = h("thead", null, h("tr", null, headers.map((x) => h("th", null, x))));
+    const tbody = h("tbody", null, rows);
+    if (!rows.length) {
+      tbody.appendChild(h("tr", null, h("td", { colspan: headers.length, class: "empty" }, opts.empty || "暂无数据")));
+    }
+    return h("table", { id, class: `data-table ${opts.class || ""}` }, thead, tbody);
+  }
+
+  function loading(msg = "加载中…") {
+    return h("p", { class: "loading muted" }, msg);
+  }
+
+  /** Tag chips from the simple {scheme: [label, …]} shape used by search and the findings list. */
+  function simpleTags(tags) {
+    const out = h("div", { class: "tag-row" });
+    if (!tags) return out;
+    for (const scheme of schemeIds(Object.keys(tags))) {
+      const labels = tags[scheme];
+      if (!Array.isArray(labels) || !labels.length) continue;
+      for (const l of labels) {
+        const label = typeof l === "string" ? l : l && l.label;
+        if (!label) continue;
+        out.appendChild(h("span", { class: "tag", title: schemeName(scheme), "data-scheme": scheme }, label));
+      }
+    }
+    return out;
+  }
+
+  function documentLink(docId, label, findingId) {
+    if (docId === null || docId === undefined) return text(label || "");
+    const href = `#/documents/${encodeURIComponent(docId)}${findingId ? `?f=${encodeURIComponent(findingId)}` : ""}`;
+    return h("a", { href }, label || `文档 ${docId}`);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // 文档列表
+
+  async function viewDocuments(root, params) {
+    const pageSize = 50;
+    const page = Math.max(1, Number(params.get("page")) || 1);
+    root.append(
+      pageHeader(
+        "文档",
+        can("analyst") ? h("a", { class: "button primary", href: "#/upload" }, "上传报告") : null
+      ),
+      loading()
+    );
+    const data = await api("GET", "/documents", { query: { limit: pageSize, offset: (page - 1) * pageSize } });
+    root.lastChild.remove();
+    const items = data.items || [];
+    const total = data.total ?? items.length;
+    const headers = ["标题", "来源文件", "类型", "轮次", "被巡察单位", "问题数", "入库时间"];
+    if (can("admin")) headers.push("操作");
+    const rows = items.map((d) =>
+      h(
+        "tr",
+        { "data-document-id": d.id, class: "document-row" },
+        h("td", { class: "title-cell" }, documentLink(d.id, d.title || d.source_name)),
+        h("td", { class: "muted" }, d.source_name, h("br"), h("small", null, [d.media_type, fmtSize(d.size)].filter(Boolean).join(" · "))),
+        h("td", null, d.kind || ""),
+        h("td", null, d.round || ""),
+        h("td", null, (d.units || []).join("、")),
+        h("td", { class: "num" }, fmtNumber(d.findings)),
+        h("td", { class: "nowrap" }, fmtDateTime(d.created_at)),
+        can("admin")
+          ? h("td", null, h("button", { type: "button", class: "danger small", onclick: () => deleteDocument(d) }, "删除"))
+          : null
+      )
+    );
+    root.append(
+      h("p", { class: "muted", id: "documents-total" }, `共 ${fmtNumber(total)} 份文档`),
+      table("documents-table", headers, rows, {
+        empty: can("analyst") ? "还没有文档，请先上传报告" : "还没有文档",
+      }),
+      pager(page, pageSize, total, (p) => `#/documents?page=${p}`)
+    );
+  }
+
+  function pager(page, pageSize, total, hrefFor) {
+    const pages = Math.max(1, Math.ceil(total / pageSize));
+    if (pages <= 1) return null;
+    return h(
+      "div",
+      { class: "pager" },
+      page > 1 ? h("a", { href: hrefFor(page - 1) }, "‹ 上一页") : h("span", { class: "muted" }, "‹ 上一页"),
+      h("span", null, ` 第 ${page} / ${pages} 页 `),
+      page < pages ? h("a", { href: hrefFor(page + 1) }, "下一页 ›") : h("span", { class: "muted" }, "下一页 ›")
+    );
+  }
+
+  async function deleteDocument(doc) {
+    const name = doc.title || doc.source_name || `文档 ${doc.id}`;
+    if (!window.confirm(`确定删除“${name}”及其全部问题和标签吗？此操作不可撤销。`)) return;
+    try {
+      await api("DELETE", `/documents/${encodeURIComponent(doc.id)}`);
+      showMessage(`已删除：${name}`, "info");
+      if (location.hash === "#/documents") route();
+      else location.hash = "#/documents";
+    } catch (e) {
+      showError(e);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // 文档详情：原文高亮、问题、标签更正、统计数据
+
+  async function viewDocument(root, id, params) {
+    root.append(loading());
+    const [doc] = await Promise.all([api("GET", `/documents/${encodeURIComponent(id)}`), loadTaxonomy()]);
+    root.replaceChildren();
+    const findings = (doc.findings || []).slice().sort((a, b) => a.start - b.start);
+    const meta = [
+      ["来源文件", doc.source_name],
+      ["类型", doc.kind],
+      ["轮次", doc.round],
+      ["日期", doc.date],
+      ["问题", `${findings.length} 条`],
+    ].filter(([, v]) => v);
+    root.append(
+      h("p", { class: "breadcrumb" }, h("a", { href: "#/documents" }, "‹ 文档列表")),
+      pageHeader(
+        doc.title || doc.source_name || `文档 ${doc.id}`,
+        can("admin")
+          ? h("button", { id: "delete-document", type: "button", class: "danger", onclick: () => deleteDocument(doc) }, "删除文档")
+          : null
+      ),
+      h(
+        "dl",
+        { class: "doc-meta", id: "doc-meta" },
+        meta.map(([k, v]) => h("div", null, h("dt", null, k), h("dd", null, v)))
+      )
+    );
+    $("h2", root).id = "doc-title";
+
+    const textPanel = h("div", { id: "doc-text", class: "doc-text", "data-testid": "doc-text" });
+    renderHighlightedText(textPanel, doc.text || "", findings, doc.page_starts || []);
+    const list = h("div", { id: "finding-list", class: "finding-list" });
+    for (const f of findings) list.appendChild(findingCard(f));
+    if (!findings.length) list.appendChild(h("p", { class: "muted" }, "本文档未识别出问题。"));
+
+    root.append(
+      h(
+        "div",
+        { class: "doc-layout" },
+        h("section", { class: "panel text-panel" }, h("h3", null, "原文（问题已高亮）"), textPanel),
+        h(
+          "section",
+          { class: "panel findings-panel" },
+          h("h3", null, `问题清单（${findings.length}）`),
+          h("p", { class: "legend muted" },
+            h("span", { class: "tag tag-auto" }, "自动"), " 自动标注  ",
+            h("span", { class: "tag tag-confirmed" }, "✓ 已确认"), " 分析员确认  ",
+            h("mark", { class: "evidence" }, "依据"), " 标注依据"),
+          list
+        )
+      ),
+      h("section", { class: "panel" }, h("h3", null, "统计数据"), statisticsTable(doc.statistics || []))
+    );
+
+    textPanel.addEventListener("click", (ev) => {
+      const mark = ev.target.closest("mark.finding-mark");
+      if (mark) focusFinding(mark.getAttribute("data-finding-id"), { scrollText: false });
+    });
+    const wanted = params.get("f");
+    if (wanted) requestAnimationFrame(() => focusFinding(wanted, { scrollText: true }));
+  }
+
+  function renderHighlightedText(container, fullText, findings, pageStarts) {
+    const breaks = (pageStarts || []).map(Number).filter((p) => p > 0 && p < fullText.length).sort((a, b) => a - b);
+    let pageIdx = 0;
+    // Emit fullText[a, b) into parent, with a page marker before each page start inside the range.
+    const emit = (parent, a, b) => {
+      let pos = a;
+      while (pageIdx < breaks.length && breaks[pageIdx] < b) {
+        const p = breaks[pageIdx];
+        if (p >= pos) {
+          if (p > pos) parent.appendChild(text(fullText.slice(pos, p)));
+          parent.appendChild(h("span", { class: "page-break", "aria-hidden": "true" }, `第 ${pageIdx + 2} 页`));
+          pos = p;
+        }
+        pageIdx += 1;
+      }
+      if (b > pos) parent.appendChild(text(fullText.slice(pos, b)));
+    };
+    let cursor = 0;
+    for (const f of findings) {
+      let start = Math.max(Number(f.start) || 0, cursor);
+      const end = Math.min(Number(f.end) || 0, fullText.length);
+      if (end <= start) continue;
+      if (start > cursor) emit(container, cursor, start);
+      const mark = h("mark", {
+        class: "finding-mark",
+        id: `mark-${f.id}`,
+        "data-finding-id": f.id,
+        title: `${f.local_id || f.id}（点击查看）`,
+      });
+      emit(mark, start, end);
+      container.appendChild(mark);
+      cursor = end;
+      start = end;
+    }
+    if (cursor < fullText.length) emit(container, cursor, fullText.length);
+  }
+
+  function focusFinding(id, { scrollText }) {
+    for (const el of $$(".finding.active, mark.finding-mark.active")) el.classList.remove("active");
+    const card = document.getElementById(`finding-${id}`);
+    const mark = document.getElementById(`mark-${id}`);
+    if (card) {
+      card.classList.add("active");
+      card.scrollIntoView({ block: "nearest", behavior: "smooth" });
+    }
+    if (mark) {
+      mark.classList.add("active");
+      if (scrollText) mark.scrollIntoView({ block: "center", behavior: "smooth" });
+    }
+  }
+
+  /** Evidence spans of all auto tags, as offsets into the finding's own text, merged. */
+  function evidenceSpans(f) {
+    const spans = [];
+    const ftext = f.text || "";
+    const auto = (f.tags && f.tags.auto) || {};
+    for (const [scheme, tags] of Object.entries(auto)) {
+      for (const tag of tags || []) {
+        for (const ev of tag.evidence || []) {
+          let s = Number(ev.start) - Number(f.start);
+          let e = Number(ev.end) - Number(f.start);
+          if (!(s >= 0 && e <= ftext.length && e > s) || (ev.text && ftext.slice(s, e) !== ev.text)) {
+            const at = ev.text ? ftext.indexOf(ev.text) : -1;
+            if (at < 0) continue;
+            s = at;
+            e = at + ev.text.length;
+          }
+          spans.push({ s, e, why: `${schemeName(scheme)}：${tag.label}` });
+        }
+      }
+    }
+    spans.sort((a, b) => a.s - b.s || b.e - a.e);
+    const merged = [];
+    for (const sp of spans) {
+      const last = merged[merged.length - 1];
+      if (last && sp.s < last.e) {
+        last.e = Math.max(last.e, sp.e);
+        if (!last.why.includes(sp.why)) last.why += `；${sp.why}`;
+      } else merged.push({ ...sp });
+    }
+    return merged;
+  }
+
+  function findingText(f) {
+    const p = h("p", { class: "finding-text" });
+    const ftext = f.text || "";
+    let cursor = 0;
+    for (const sp of evidenceSpans(f)) {
+      if (sp.s > cursor) p.appendChild(text(ftext.slice(cursor, sp.s)));
+      p.appendChild(h("mark", { class: "evidence", title: `标注依据 · ${sp.why}` }, ftext.slice(sp.s, sp.e)));
+      cursor = sp.e;
+    }
+    if (cursor < ftext.length) p.appendChild(text(ftext.slice(cursor)));
+    return p;
+  }
+
+  /** The labels in force for a scheme: the confirmed ones if an analyst confirmed it, else the auto ones. */
+  function effectiveLabels(f, scheme) {
+    const confirmed = f.tags && f.tags.confirmed && f.tags.confirmed[scheme];
+    if (Array.isArray(confirmed)) return confirmed.slice();
+    const auto = (f.tags && f.tags.auto && f.tags.auto[scheme]) || [];
+    return auto.map((t) => t.label);
+  }
+
+  function tagBlock(f) {
+    const auto = (f.tags && f.tags.auto) || {};
+    const confirmed = (f.tags && f.tags.confirmed) || {};
+    const box = h("div", { class: "finding-tags" });
+    for (const scheme of schemeIds([...Object.keys(auto), ...Object.keys(confirmed)])) {
+      const autoTags = auto[scheme] || [];
+      const conf = confirmed[scheme];
+      if (!autoTags.length && !Array.isArray(conf)) continue;
+      const row = h("div", { class: "tag-line", "data-scheme": scheme }, h("span", { class: "scheme-name" }, schemeName(scheme)));
+      if (Array.isArray(conf)) {
+        if (!conf.length) row.appendChild(h("span", { class: "tag tag-confirmed tag-none" }, "✓ 已确认：无"));
+        for (const label of conf) {
+          row.appendChild(
+            h("span", { class: "tag tag-confirmed", "data-label": label, "data-source": "confirmed", title: "分析员已确认" },
+              h("span", { class: "tag-check" }, "✓"), label, h("span", { class: "tag-badge" }, "已确认"))
+          );
+        }
+        for (const t of autoTags) {
+          if (conf.includes(t.label)) continue;
+          row.appendChild(h("span", { class: "tag tag-auto tag-overridden", "data-label": t.label, title: "自动标签，已被分析员更正" }, t.label));
+        }
+      } else {
+        for (const t of autoTags) {
+          const why = (t.evidence || []).map((e) => e.text).filter(Boolean).join("、");
+          row.appendChild(
+            h("span", {
+              class: "tag tag-auto",
+              "data-label": t.label,
+              "data-source": "auto",
+              title: `自动标注 · 置信度 ${fmtNumber(t.score)}${why ? ` · 依据：${why}` : ""}`,
+            }, t.label, t.score !== undefined && t.score !== null ? h("span", { class: "tag-score" }, Number(t.score).toFixed(2)) : null)
+          );
+        }
+      }
+      box.appendChild(row);
+    }
+    if (!box.childNodes.length) box.appendChild(h("span", { class: "muted small" }, "暂无标签"));
+    return box;
+  }
+
+  function findingCard(f) {
+    const card = h("article", { class: "finding", id: `finding-${f.id}`, "data-finding-id": f.id, "data-testid": "finding" });
+    fillFindingCard(card, f);
+    return card;
+  }
+
+  function fillFindingCard(card, f) {
+    const meta = [
+      f.page ? `第 ${f.page} 页` : null,
+      f.unit,
+      f.section,
+    ].filter(Boolean);
+    const head = h(
+      "div",
+      { class: "finding-head" },
+      h("span", { class: "finding-id" }, f.local_id || `#${f.id}`),
+      f.marker ? h("span", { class: "finding-marker" }, f.marker) : null,
+      h("span", { class: "finding-meta muted" }, meta.join(" · ")),
+      h(
+        "span",
+        { class: "finding-actions" },
+        h("button", { type: "button", class: "link-button", onclick: () => focusFinding(f.id, { scrollText: true }) }, "定位原文"),
+        h("button", { type: "button", class: "link-button similar-button", onclick: () => toggleSimilar(card, f) }, "相似问题"),
+        can("analyst")
+          ? h("button", { type: "button", class: "link-button edit-tags", "data-testid": "edit-tags", onclick: () => openTagEditor(card, f) }, "更正标签")
+          : null
+      )
+    );
+    card.replaceChildren(
+      head,
+      findingText(f),
+      f.detail ? h("p", { class: "finding-detail" }, h("span", { class: "muted" }, "问题表现："), f.detail) : null,
+      tagBlock(f),
+      h("div", { class: "tag-editor-slot" }),
+      h("div", { class: "similar-slot" })
+    );
+  }
+
+  async function openTagEditor(card, f) {
+    const slot = $(".tag-editor-slot", card);
+    if (slot.firstChild) {
+      slot.replaceChildren();
+      return;
+    }
+    const tax = await loadTaxonomy();
+    const schemes = (tax && tax.schemes) || {};
+    const form = h("form", { class: "tag-editor", "data-testid": "tag-editor" });
+    const confirmedNow = (f.tags && f.tags.confirmed) || {};
+    for (const scheme of schemeIds(Object.keys(schemes))) {
+      const def = schemes[scheme];
+      if (!def) continue;
+      const current = new Set(effectiveLabels(f, scheme));
+      const confirmBox = h("input", { type: "checkbox", class: "confirm-scheme", checked: Array.isArray(confirmedNow[scheme]) });
+      const options = h("div", { class: "tag-options" });
+      for (const label of def.labels || []) {
+        const name = typeof label === "string" ? label : label.name || label.label;
+        const input = h("input", { type: "checkbox", name: scheme, value: name, checked: current.has(name) });
+        input.addEventListener("change", () => { confirmBox.checked = true; });
+        options.appendChild(h("label", { class: "tag-option" }, input, h("span", null, name)));
+      }
+      form.appendChild(
+        h(
+          "fieldset",
+          { "data-scheme": scheme },
+          h("legend", null, def.name || schemeName(scheme),
+            h("label", { class: "confirm-label" }, confirmBox, "保存为已确认")),
+          options
+        )
+      );
+    }
+    const status = h("span", { class: "form-error", role: "alert" });
+    const save = h("button", { type: "submit", class: "primary small", "data-testid": "save-tags" }, "保存更正");
+    form.append(
+      h("p", { class: "muted small" }, "勾选正确的标签；改动过的方案会保存为“已确认”，之后重新分析也不会被覆盖。"),
+      h("div", { class: "editor-actions" }, save,
+        h("button", { type: "button", class: "small", onclick: () => slot.replaceChildren() }, "取消"), status)
+    );
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const tags = {};
+      for (const fs of $$("fieldset", form)) {
+        if (!$(".confirm-scheme", fs).checked) continue;
+        tags[fs.getAttribute("data-scheme")] = $$(".tag-option input:checked", fs).map((i) => i.value);
+      }
+      if (!Object.keys(tags).length) {
+        status.textContent = "没有需要保存的更改（请勾选或取消标签）";
+        return;
+      }
+      save.disabled = true;
+      status.textContent = "";
+      try {
+        const updated = await api("PATCH", `/findings/${encodeURIComponent(f.id)}/tags`, { body: { tags } });
+        const next = updated && updated.finding ? updated.finding : updated;
+        fillFindingCard(card, { ...f, ...next });
+        card.classList.add("saved");
+        setTimeout(() => card.classList.remove("saved"), 1500);
+        showMessage("标签已更正并确认", "info");
+      } catch (e) {
+        save.disabled = false;
+        status.textContent = e.message;
+        if (e.status !== 401) showError(e);
+      }
+    });
+    slot.replaceChildren(form);
+  }
+
+  async function toggleSimilar(card, f) {
+    const slot = $(".similar-slot", card);
+    if (slot.firstChild) {
+      slot.replaceChildren();
+      return;
+    }
+    slot.replaceChildren(loading("查找相似问题…"));
+    try {
+      const data = await api("GET", `/findings/${encodeURIComponent(f.id)}/similar`, { query: { limit: 5 } });
+      const results = (data.results || []).filter((r) => String(r.finding_id) !== String(f.id));
+      slot.replaceChildren(
+        h("div", { class: "similar-box" },
+          h("h4", null, "相似问题（其他文档、其他轮次）"),
+          results.length ? h("ol", { class: "similar-list" }, results.map((r) => h("li", null, resultSummary(r)))) : h("p", { class: "muted" }, "没有找到相似问题"))
+      );
+    } catch (e) {
+      slot.replaceChildren(h("p", { class: "form-error" }, e.message));
+    }
+  }
+
+  function resultSummary(r) {
+    return h(
+      "div",
+      { class: "result-line" },
+      h("span", { class: "result-text" }, r.text),
+      h("span", { class: "muted small result-meta" },
+        " — ", [r.unit, r.round].filter(Boolean).join(" · "), r.unit || r.round ? " · " : "",
+        documentLink(r.document_id, r.document || "原文", r.finding_id))
+    );
+  }
+
+  function statisticsTable(stats) {
+    const rows = stats.map((s) =>
+      h(
+        "tr",
+        { "data-metric": s.metric },
+        h("td", null, s.name || s.metric),
+        h("td", { class: "num" }, fmtNumber(s.value)),
+        h("td", null, s.unit || ""),
+        h("td", null, s.qualifier || ""),
+        h("td", { class: "quote" }, s.quote || "")
+      )
+    );
+    return table("statistics-table", ["指标", "数值", "单位", "限定", "原文"], rows, { empty: "本文档没有提取到统计数字" });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // 上传
+
+  function viewUpload(root) {
+    if (!can("analyst")) {
+      root.append(pageHeader("上传报告"), h("p", { class: "error-box" }, "当前账号没有上传权限，请联系管理员。"));
+      return;
+    }
+    const input = h("input", {
+      id: "upload-input",
+      type: "file",
+      name: "files",
+      multiple: true,
+      accept: ".pdf,.docx,.txt,.htm,.html,application/pdf,text/plain,text/html",
+    });
+    const selected = h("ul", { id: "upload-selected", class: "file-list" });
+    const showSelected = () => {
+      selected.replaceChildren(
+        ...Array.from(input.files || []).map((f) => h("li", null, f.name, h("span", { class: "muted" }, ` ${fmtSize(f.size)}`)))
+      );
+    };
+    input.addEventListener("change", showSelected);
+    const drop = h(
+      "label",
+      { class: "drop-zone", for: "upload-input", id: "drop-zone" },
+      h("strong", null, "选择或拖入报告文件"),
+      h("span", { class: "muted" }, "支持 PDF、DOCX、TXT（UTF-8/GBK/UTF-16）、网页 HTML，可多选"),
+      input
+    );
+    drop.addEventListener("dragover", (ev) => { ev.preventDefault(); drop.classList.add("dragging"); });
+    drop.addEventListener("dragleave", () => drop.classList.remove("dragging"));
+    drop.addEventListener("drop", (ev) => {
+      ev.preventDefault();
+      drop.classList.remove("dragging");
+      if (ev.dataTransfer && ev.dataTransfer.files.length) {
+        input.files = ev.dataTransfer.files;
+        showSelected();
+      }
+    });
+    const field = (id, label, attrs = {}) =>
+      h("div", { class: "field" }, h("label", { for: id }, label), h("input", { id, name: id.replace("upload-", ""), type: "text", ...attrs }));
+    const progress = h("progress", { id: "upload-progress", max: 100, value: 0 });
+    const progressText = h("span", { id: "upload-progress-text", class: "muted" });
+    const submit = h("button", { id: "upload-submit", type: "submit", class: "primary" }, "上传并分析");
+    const formError = h("div", { id: "upload-error", class: "form-error", role: "alert" });
+    const form = h(
+      "form",
+      { id: "upload-form", class: "panel upload-form" },
+      drop,
+      selected,
+      h("div", { class: "field-row" },
+        field("upload-round", "巡察轮次", { placeholder: "如：十四届县委第六轮" }),
+        field("upload-unit", "被巡察单位", { placeholder: "如：县医保局党组" }),
+        field("upload-kind", "巡察类型", { placeholder: "如：专项巡察", list: "kind-options" }),
+        field("upload-date", "日期", { type: "date" })),
+      h("datalist", { id: "kind-options" },
+        ["常规巡察", "专项巡察", "机动巡察", "巡察“回头看”", "村（社区）巡察", "交叉巡察", "提级巡察"].map((k) => h("option", { value: k }))),
+      h("p", { class: "muted small" }, "以上信息可留空，系统会从报告正文中识别；填写后以填写的为准。"),
+      h("div", { class: "upload-actions" }, submit, h("div", { class: "progress-wrap", id: "upload-progress-wrap", hidden: true }, progress, progressText)),
+      formError
+    );
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      formError.replaceChildren();
+      const files = Array.from(input.files || []);
+      if (!files.length) {
+        formError.textContent = "请先选择要上传的文件";
+        return;
+      }
+      const fd = new FormData();
+      for (const f of files) fd.append("files", f, f.name);
+      for (const key of ["round", "unit", "kind", "date"]) {
+        const v = $(`#upload-${key}`, form).value.trim();
+        if (v) fd.append(key, v);
+      }
+      submit.disabled = true;
+      startUpload(fd, files, { progress, progressText, formError, submit, input, selected });
+    });
+    const jobPanel = h("section", { id: "job-panel", class: "panel", hidden: true });
+    root.append(pageHeader("上传报告"), form, jobPanel);
+    if (state.job) renderJob();
+  }
+
+  function startUpload(fd, files, ui) {
+    const xhr = new XMLHttpRequest();
+    $("#upload-progress-wrap").hidden = false;
+    ui.progress.value = 0;
+    ui.progressText.textContent = "正在上传…";
+    xhr.upload.addEventListener("progress", (ev) => {
+      if (!ev.lengthComputable) return;
+      const pct = Math.round((ev.loaded / ev.total) * 100);
+      ui.progress.value = pct;
+      ui.progressText.textContent = `上传中 ${pct}%（${fmtSize(ev.loaded)} / ${fmtSize(ev.total)}）`;
+    });
+    xhr.addEventListener("load", () => {
+      ui.submit.disabled = false;
+      let data = null;
+      try {
+        data = JSON.parse(xhr.responseText);
+      } catch (_) {
+        data = null;
+      }
+      if (xhr.status === 401) {
+        handleUnauthorized();
+        return;
+      }
+      if (xhr.status < 200 || xhr.status >= 300) {
+        const err = errorFrom(xhr.status, data);
+        ui.progressText.textContent = "上传失败";
+        ui.formError.replaceChildren(h("p", null, err.message), itemErrors(data && data.error && data.error.items));
+        showError(err);
+        return;
+      }
+      ui.progress.value = 100;
+      ui.progressText.textContent = "上传完成，正在分析…";
+      ui.input.value = "";
+      ui.selected.replaceChildren();
+      state.job = {
+        id: data.job_id,
+        status: data.status || "queued",
+        total: (data.items || []).length || files.length,
+        done: 0,
+        failed: 0,
+        items: data.items || [],
+      };
+      renderJob();
+      pollJob(data.job_id);
+    });
+    xhr.addEventListener("error", () => {
+      ui.submit.disabled = false;
+      ui.progressText.textContent = "上传失败";
+      ui.formError.textContent = "网络错误，上传未完成";
+    });
+    xhr.open("POST", `${API}/documents`);
+    xhr.setRequestHeader("X-Requested-With", "xuncha");
+    xhr.setRequestHeader("Accept", "application/json");
+    xhr.send(fd);
+  }
+
+  function itemErrors(items) {
+    if (!Array.isArray(items) || !items.length) return null;
+    return h("ul", { class: "item-errors" },
+      items.filter((i) => i.error).map((i) => h("li", null, h("strong", null, i.name || `文件 ${i.index + 1}`), "：", i.error.message || i.error.code)));
+  }
+
+  function stopJobPolling() {
+    clearTimeout(state.jobTimer);
+    state.jobTimer = null;
+  }
+
+  function pollJob(jobId) {
+    stopJobPolling();
+    const tick = async () => {
+      try {
+        const job = await api("GET", `/jobs/${encodeURIComponent(jobId)}`);
+        if (!state.job || state.job.id !== jobId) return;
+        state.job = { ...state.job, ...job, id: job.id || jobId };
+        renderJob();
+        if (job.status === "done" || job.status === "failed") {
+          stopJobPolling();
+          const items = job.items || [];
+          const stored = items.filter((i) => i.status === "stored").length;
+          const dup = items.filter((i) => i.status === "duplicate").length;
+          const bad = items.filter((i) => i.status === "error").length;
+          showMessage(`处理完成：新入库 ${stored} 份，重复 ${dup} 份，失败 ${bad} 份`, bad ? "error" : "info");
+          return;
+        }
+      } catch (e) {
+        if (e.status === 401) return;
+        if (e.status === 404) {
+          showError(e);
+          return;
+        }
+      }
+      state.jobTimer = setTimeout(tick, POLL_MS);
+    };
+    state.jobTimer = setTimeout(tick, POLL_MS / 2);
+  }
+
+  function renderJob() {
+    const panel = $("#job-panel");
+    const job = state.job;
+    if (!panel || !job) return;
+    panel.hidden = false;
+    const finished = job.status === "done" || job.status === "failed";
+    const total = job.total || (job.items || []).length;
+    const processed = (job.done || 0) + (job.failed || 0);
+    const items = (job.items || []).map((it) =>
+      h(
+        "li",
+        { class: `job-item status-${it.status}`, "data-status": it.status, "data-index": it.index },
+        h("span", { class: "job-name" }, it.name),
+        h("span", { class: `status-pill ${it.status}` }, JOB_STATUS[it.status] || it.status),
+        it.findings !== null && it.findings !== undefined && (it.status === "stored" || it.status === "duplicate")
+          ? h("span", { class: "muted" }, `问题 ${it.findings} 条`)
+          : null,
+        it.document_id !== null && it.document_id !== undefined
+          ? h("a", { class: "job-doc-link", href: `#/documents/${encodeURIComponent(it.document_id)}`, "data-document-id": it.document_id },
+            it.status === "duplicate" ? "查看已有文档" : "查看文档")
+          : null,
+        it.error ? h("span", { class: "form-error" }, it.error.message || it.error.code) : null
+      )
+    );
+    panel.replaceChildren(
+      h("h3", null, "处理进度"),
+      h("p", { id: "job-status", "data-status": job.status, class: finished ? "" : "working" },
+        `任务 ${job.id}：${JOB_STATUS[job.status] || job.status}`,
+        total ? `（${processed} / ${total}）` : ""),
+      h("progress", { id: "job-progress", max: Math.max(1, total), value: finished ? Math.max(1, total) : processed }),
+      h("ul", { id: "job-items", class: "job-items" }, items)
+    );
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // 检索
+
+  async function viewSearch(root, params) {
+    await loadTaxonomy();
+    const q = params.get("q") || "";
+    const like = params.get("like");
+    const values = { round: params.get("round") || "", unit: params.get("unit") || "", label: params.get("label") || "" };
+    const limit = Number(params.get("limit")) || 20;
+    const page = Math.max(1, Number(params.get("page")) || 1);
+    const labelSelect = h("select", { id: "search-label", name: "label" }, h("option", { value: "" }, "全部标签"));
+    const schemes = (state.taxonomy && state.taxonomy.schemes) || {};
+    for (const scheme of schemeIds(Object.keys(schemes))) {
+      const def = schemes[scheme];
+      if (!def) continue;
+      labelSelect.appendChild(
+        h("optgroup", { label: def.name || schemeName(scheme) },
+          (def.labels || []).map((l) => {
+            const name = typeof l === "string" ? l : l.name || l.label;
+            return h("option", { value: name, selected: name === values.label }, name);
+          }))
+      );
+    }
+    const form = h(
+      "form",
+      { id: "search-form", class: "panel search-form", role: "search" },
+      h("div", { class: "search-main" },
+        h("input", { id: "search-input", name: "q", type: "search", value: q, placeholder: "描述要找的问题，如：村干部违规领取补贴；留空则浏览全部问题", autocomplete: "off" }),
+        h("button", { id: "search-submit", type: "submit", class: "primary" }, "检索")),
+      h("div", { class: "field-row" },
+        h("div", { class: "field" }, h("label", { for: "search-round" }, "轮次"), h("input", { id: "search-round", name: "round", value: values.round, placeholder: "如：第六轮" })),
+        h("div", { class: "field" }, h("label", { for: "search-unit" }, "单位"), h("input", { id: "search-unit", name: "unit", value: values.unit, placeholder: "如：教育局" })),
+        h("div", { class: "field" }, h("label", { for: "search-label" }, "标签"), labelSelect),
+        h("div", { class: "field narrow" }, h("label", { for: "search-limit" }, "条数"),
+          h("select", { id: "search-limit", name: "limit" }, [10, 20, 50, 100].map((n) => h("option", { value: n, selected: n === limit }, String(n))))))
+    );
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const qs = new URLSearchParams();
+      for (const name of ["q", "round", "unit", "label", "limit"]) {
+        const v = form.elements[name].value.trim();
+        if (v && !(name === "limit" && v === "20")) qs.set(name, v);
+      }
+      const target = `#/search${qs.toString() ? `?${qs}` : ""}`;
+      if (location.hash === target) route();
+      else location.hash = target;
+    });
+    const results = h("div", { id: "search-results", class: "results" });
+    root.append(pageHeader("检索"), form, results);
+    if (!like) $("#search-input", form).focus();
+
+    results.append(loading("检索中…"));
+    if (like) {
+      const data = await api("GET", `/findings/${encodeURIComponent(like)}/similar`, { query: { limit } });
+      results.replaceChildren(
+        h("p", { class: "result-summary" }, `与问题 #${like} 相似的问题：${(data.results || []).length} 条 `, h("a", { href: "#/search" }, "清除")),
+        ...(data.results || []).map((r, i) => searchResult(r, i))
+      );
+    } else if (q) {
+      const data = await api("GET", "/search", { query: { q, ...values, limit } });
+      const list = data.results || [];
+      results.replaceChildren(
+        h("p", { class: "result-summary" }, `“${data.query ?? q}”：${list.length} 条结果（按相关度排序，相近表述已合并）`),
+        ...list.map((r, i) => searchResult(r, i))
+      );
+      if (!list.length) results.appendChild(h("p", { class: "muted" }, "没有找到相关问题，换个说法试试。"));
+    } else {
+      const data = await api("GET", "/findings", { query: { ...values, limit, offset: (page - 1) * limit } });
+      const list = data.items || [];
+      const total = data.total ?? list.length;
+      const base = new URLSearchParams(params);
+      results.replaceChildren(
+        h("p", { class: "result-summary" }, `问题浏览：共 ${fmtNumber(total)} 条`),
+        ...list.map((r, i) => searchResult({ ...r, finding_id: r.id }, (page - 1) * limit + i)),
+        pager(page, limit, total, (p) => {
+          base.set("page", String(p));
+          return `#/search?${base}`;
+        })
+      );
+    }
+  }
+
+  function searchResult(r, i) {
+    const dups = r.duplicates || [];
+    return h(
+      "article",
+      { class: "search-result", "data-finding-id": r.finding_id, "data-testid": "search-result" },
+      h("div", { class: "result-head" },
+        h("span", { class: "rank" }, String(i + 1)),
+        h("span", { class: "muted small" },
+          [r.unit, r.round, r.page ? `第 ${r.page} 页` : null].filter(Boolean).join(" · ")),
+        r.score !== undefined && r.score !== null ? h("span", { class: "score muted small", title: "相关度得分" }, `得分 ${Number(r.score).toFixed(3)}`) : null),
+      h("p", { class: "result-text" }, r.text),
+      simpleTags(r.tags),
+      h("div", { class: "result-foot small" },
+        documentLink(r.document_id, r.document ? `原文：${r.document}` : "查看原文", r.finding_id),
+        "  ",
+        h("a", { href: `#/search?like=${encodeURIComponent(r.finding_id)}` }, "相似问题")),
+      dups.length
+        ? h("details", { class: "duplicates" },
+          h("summary", null, `另有 ${dups.length} 条相近表述`),
+          h("ul", null, dups.map((d) => h("li", null, resultSummary(d)))))
+        : null
+    );
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // 共性问题
+
+  async function viewClusters(root, params) {
+    await loadTaxonomy();
+    const stats = await api("GET", "/statistics");
+    const allRounds = sortRounds((stats.by_round || []).map((r) => r.round).filter(Boolean));
+    const chosenRounds = params.getAll("round");
+    const units = params.get("units") || "";
+    const minUnits = Number(params.get("min_units") || 2);
+    const limit = Number(params.get("limit") || 20);
+    const singletons = params.get("singletons") === "1";
+
+    const form = h(
+      "form",
+      { id: "cluster-form", class: "panel cluster-form" },
+      h("div", { class: "field" }, h("span", { class: "field-label" }, "轮次"),
+        h("div", { class: "checks", id: "cluster-rounds" },
+          allRounds.length
+            ? allRounds.map((r) => h("label", { class: "check" }, h("input", { type: "checkbox", name: "round", value: r, checked: chosenRounds.includes(r) }), r))
+            : h("span", { class: "muted" }, "暂无轮次"))),
+      h("div", { class: "field-row" },
+        h("div", { class: "field" }, h("label", { for: "cluster-units" }, "单位（逗号分隔，可写部分名称）"), h("input", { id: "cluster-units", name: "units", value: units, placeholder: "留空为全部单位" })),
+        h("div", { class: "field narrow" }, h("label", { for: "cluster-min-units" }, "至少涉及单位数"), h("input", { id: "cluster-min-units", name: "min_units", type: "number", min: 1, max: 50, value: minUnits })),
+        h("div", { class: "field narrow" }, h("label", { for: "cluster-limit" }, "显示条数"), h("input", { id: "cluster-limit", name: "limit", type: "number", min: 1, max: 200, value: limit })),
+        h("div", { class: "field narrow" }, h("span", { class: "field-label" }, " "),
+          h("label", { class: "check" }, h("input", { id: "cluster-singletons", type: "checkbox", name: "singletons", checked: singletons }), "包含个别问题")),
+        h("div", { class: "field narrow" }, h("span", { class: "field-label" }, " "), h("button", { type: "submit", class: "primary", id: "cluster-submit" }, "分析")))
+    );
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const qs = new URLSearchParams();
+      for (const i of $$("input[name=round]:checked", form)) qs.append("round", i.value);
+      if (form.elements.units.value.trim()) qs.set("units", form.elements.units.value.trim());
+      qs.set("min_units", form.elements.min_units.value || "2");
+      qs.set("limit", form.elements.limit.value || "20");
+      if ($("#cluster-singletons", form).checked) qs.set("singletons", "1");
+      const target = `#/clusters?${qs}`;
+      if (location.hash === target) route();
+      else location.hash = target;
+    });
+
+    const schemeSelect = h("select", { id: "chart-scheme", "aria-label": "标签方案" },
+      schemeIds(Object.keys(stats.label_by_round || {})).filter((s) => (stats.label_by_round || {})[s])
+        .map((s) => h("option", { value: s }, schemeName(s))));
+    const catChart = h("div", { id: "chart-categories", class: "chart", "data-testid": "chart-categories" });
+    const trendChart = h("div", { id: "chart-trend", class: "chart", "data-testid": "chart-trend" });
+    const list = h("ol", { id: "cluster-list", class: "cluster-list" });
+    const summary = h("p", { id: "cluster-summary", class: "muted" }, "正在分析共性问题…");
+    const recurrences = h("section", { id: "recurrences", class: "panel" });
+    root.append(
+      pageHeader("共性问题"),
+      form,
+      h("div", { class: "chart-grid" },
+        h("section", { class: "panel chart-card" }, h("div", { class: "chart-head" }, h("h3", null, "各轮次问题类别分布"), schemeSelect), catChart),
+        h("section", { class: "panel chart-card" }, h("div", { class: "chart-head" }, h("h3", null, "主要共性问题跨轮次趋势")), trendChart)),
+      h("section", { class: "panel" }, h("h3", null, "共性问题（按系统性指数排序）"),
+        h("p", { class: "muted small" }, "系统性指数 = 涉及单位数 × 涉及轮次数 × (1 + log10 问题条数)：跨单位、跨轮次反复出现的问题排在前面。"),
+        summary, list),
+      recurrences
+    );
+
+    const drawCategories = () => renderCategoryChart(catChart, stats, schemeSelect.value, allRounds);
+    schemeSelect.addEventListener("change", drawCategories);
+    drawCategories();
+
+    const body = {
+      rounds: chosenRounds,
+      units: units.split(/[,，、\s]+/).map((s) => s.trim()).filter(Boolean),
+      min_units: minUnits,
+      limit,
+      include_singletons: singletons,
+    };
+    let data;
+    try {
+      data = await api("POST", "/clusters", { body });
+    } catch (e) {
+      summary.textContent = e.message;
+      summary.className = "form-error";
+      renderTrendChart(trendChart, []);
+      if (e.status !== 401 && e.status !== 404 && e.code !== "empty_library") showError(e);
+      return;
+    }
+    const clusters = (data.clusters || []).slice().sort((a, b) => (b.systemic_score || 0) - (a.systemic_score || 0));
+    summary.textContent = `在 ${fmtNumber(data.findings)} 条问题中发现 ${clusters.length} 个共性问题`;
+    clusters.forEach((c, i) => list.appendChild(clusterItem(c, i)));
+    if (!clusters.length) list.appendChild(h("li", { class: "muted" }, "所选范围内没有跨单位的共性问题，可降低“至少涉及单位数”或勾选“包含个别问题”。"));
+    renderTrendChart(trendChart, clusters, allRounds);
+    renderRecurrences(recurrences, data.recurrences || []);
+  }
+
+  function clusterItem(c, i) {
+    const rounds = sortRounds(c.rounds || Object.keys(c.per_round || {}));
+    const per = c.per_round || {};
+    const all = c.findings || [];
+    return h(
+      "li",
+      { class: "cluster", "data-cluster-id": c.cluster_id, "data-testid": "cluster" },
+      h("div", { class: "cluster-head" },
+        h("span", { class: "rank" }, String(i + 1)),
+        h("h4", { class: "cluster-label" }, c.label || (c.keywords || []).join("、") || c.cluster_id),
+        h("span", { class: "score-pill", title: "系统性指数" }, `系统性指数 ${fmtNumber(c.systemic_score)}`)),
+      h("div", { class: "cluster-facts small" },
+        h("span", null, `${c.size ?? all.length} 条问题`),
+        h("span", null, `${(c.units || []).length} 个单位`),
+        h("span", null, `${rounds.length} 个轮次`),
+        rounds.length ? h("span", { class: "trend-text" }, rounds.map((r) => `${r} ${per[r] ?? 0}`).join(" → ")) : null),
+      (c.units || []).length ? h("div", { class: "tag-row" }, c.units.map((u) => h("span", { class: "tag unit" }, u))) : null,
+      (c.keywords || []).length ? h("p", { class: "muted small" }, "关键词：", c.keywords.join("、")) : null,
+      h("ul", { class: "representatives" },
+        (c.representatives || []).map((r) =>
+          h("li", null,
+            h("span", null, r.text),
+            h("span", { class: "muted small" }, ` — ${[r.unit, r.round].filter(Boolean).join(" · ")} `),
+            h("a", { class: "small", href: `#/search?like=${encodeURIComponent(r.finding_id)}` }, "相似问题")))),
+      all.length > (c.representatives || []).length
+        ? h("details", { class: "cluster-all" },
+          h("summary", null, `全部 ${all.length} 条问题`),
+          h("ul", null, all.map((r) =>
+            h("li", null, h("span", null, r.text), h("span", { class: "muted small" }, ` — ${[r.unit, r.round].filter(Boolean).join(" · ")}`)))))
+        : null
+    );
+  }
+
+  function renderRecurrences(section, items) {
+    section.replaceChildren(
+      h("h3", null, `反复出现的问题（${items.length}）`),
+      h("p", { class: "muted small" }, "同一单位在后一轮巡察中出现与前一轮相近的问题，可能整改不到位或问题反弹。"),
+      table("recurrence-table", ["单位", "前一轮", "后一轮", "相似度"],
+        items.map((r) =>
+          h("tr", null,
+            h("td", null, r.unit || ""),
+            h("td", null, h("div", { class: "muted small" }, r.earlier_round || (r.earlier && r.earlier.round) || ""), (r.earlier && r.earlier.text) || ""),
+            h("td", null, h("div", { class: "muted small" }, r.later_round || (r.later && r.later.round) || ""), (r.later && r.later.text) || ""),
+            h("td", { class: "num" }, r.similarity !== undefined ? Number(r.similarity).toFixed(2) : ""))),
+        { empty: "没有发现跨轮次反复出现的问题" })
+    );
+  }
+
+  function makeChart(el) {
+    if (!window.echarts) {
+      el.replaceChildren(h("p", { class: "muted" }, "图表组件未加载"));
+      return null;
+    }
+    const chart = window.echarts.init(el, null, { renderer: "canvas" });
+    state.charts.push(chart);
+    return chart;
+  }
+
+  const CHART_FONT = '"Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", sans-serif';
+  const short = (s, n) => (String(s).length > n ? `${String(s).slice(0, n)}…` : String(s));
+
+  function renderCategoryChart(el, stats, scheme, allRounds) {
+    const byRound = (stats.label_by_round || {})[scheme] || {};
+    const rounds = sortRounds(Object.keys(byRound).length ? Object.keys(byRound) : allRounds);
+    const totals = new Map();
+    for (const r of rounds) for (const [label, n] of Object.entries(byRound[r] || {})) totals.set(label, (totals.get(label) || 0) + Number(n));
+    const labels = [...totals.entries()].sort((a, b) => b[1] - a[1]).slice(0, 15).map(([l]) => l);
+    const old = state.charts.find((c) => c.getDom() === el);
+    if (old) {
+      old.dispose();
+      state.charts = state.charts.filter((c) => c !== old);
+    }
+    if (!labels.length) {
+      el.replaceChildren(h("p", { class: "muted chart-empty" }, "暂无分类数据"));
+      return;
+    }
+    el.replaceChildren();
+    const chart = makeChart(el);
+    if (!chart) return;
+    chart.setOption({
+      textStyle: { fontFamily: CHART_FONT },
+      tooltip: { trigger: "axis", axisPointer: { type: "shadow" }, renderMode: "richText" },
+      legend: { type: "scroll", top: 0 },
+      grid: { left: 48, right: 16, top: 40, bottom: 96 },
+      xAxis: {
+        type: "category",
+        data: labels,
+        axisLabel: { interval: 0, rotate: labels.length > 5 ? 35 : 0, formatter: (v) => short(v, 8) },
+      },
+      yAxis: { type: "value", name: "问题数", minInterval: 1 },
+      series: rounds.map((r) => ({
+        name: r,
+        type: "bar",
+        emphasis: { focus: "series" },
+        data: labels.map((l) => Number((byRound[r] || {})[l] || 0)),
+      })),
+    });
+  }
+
+  function renderTrendChart(el, clusters, allRounds = []) {
+    const top = clusters.filter((c) => !c.singleton).slice(0, 8);
+    const roundSet = new Set(allRounds);
+    for (const c of top) for (const r of Object.keys(c.per_round || {})) roundSet.add(r);
+    const rounds = sortRounds([...roundSet]);
+    if (!top.length || !rounds.length) {
+      el.replaceChildren(h("p", { class: "muted chart-empty" }, "暂无共性问题趋势"));
+      return;
+    }
+    el.replaceChildren();
+    const chart = makeChart(el);
+    if (!chart) return;
+    chart.setOption({
+      textStyle: { fontFamily: CHART_FONT },
+      tooltip: { trigger: "axis", renderMode: "richText" },
+      legend: { type: "scroll", top: 0, formatter: (n) => short(n, 14) },
+      grid: { left: 48, right: 24, top: 40, bottom: 48 },
+      xAxis: { type: "category", data: rounds, boundaryGap: false, axisLabel: { formatter: (v) => short(v, 12) } },
+      yAxis: { type: "value", name: "问题数", minInterval: 1 },
+      series: top.map((c, i) => ({
+        name: `${i + 1}. ${c.label || c.cluster_id}`,
+        type: "line",
+        smooth: false,
+        symbolSize: 8,
+        data: rounds.map((r) => Number((c.per_round || {})[r] || 0)),
+      })),
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // 统计
+
+  async function viewStatistics(root) {
+    await loadTaxonomy();
+    root.append(pageHeader("统计"), loading());
+    const s = await api("GET", "/statistics");
+    root.lastChild.remove();
+    const maxOf = (arr, key) => Math.max(1, ...arr.map((x) => Number(x[key]) || 0));
+    const bar = (v, max) => h("span", { class: "bar" }, h("span", { class: "bar-fill", style: `width:${Math.round((100 * (Number(v) || 0)) / max)}%` }));
+    const byRound = (s.by_round || []).slice().sort((a, b) => {
+      const ka = roundKey(a.round);
+      const kb = roundKey(b.round);
+      return ka[0] - kb[0] || ka[1] - kb[1];
+    });
+    const byUnit = (s.by_unit || []).slice().sort((a, b) => (b.findings || 0) - (a.findings || 0));
+    const unitMax = maxOf(byUnit, "findings");
+    const labelPanels = [];
+    for (const scheme of schemeIds(Object.keys(s.by_label || {}))) {
+      const rows = ((s.by_label || {})[scheme] || []).slice().sort((a, b) => b.count - a.count);
+      if (!rows.length) continue;
+      const max = maxOf(rows, "count");
+      labelPanels.push(
+        h("section", { class: "panel" }, h("h3", null, `${schemeName(scheme)}`),
+          table(`label-table-${scheme}`, ["标签", "问题数", ""],
+            rows.map((r) => h("tr", null, h("td", null, r.label), h("td", { class: "num" }, fmtNumber(r.count)), h("td", { class: "bar-cell" }, bar(r.count, max)))),
+            { class: "label-table" }))
+      );
+    }
+    root.append(
+      h("div", { class: "stat-cards" },
+        h("div", { class: "stat-card" }, h("div", { class: "stat-value", id: "stat-documents" }, fmtNumber(s.documents)), h("div", { class: "muted" }, "文档")),
+        h("div", { class: "stat-card" }, h("div", { class: "stat-value", id: "stat-findings" }, fmtNumber(s.findings)), h("div", { class: "muted" }, "问题")),
+        h("div", { class: "stat-card" }, h("div", { class: "stat-value" }, fmtNumber(byRound.length)), h("div", { class: "muted" }, "巡察轮次")),
+        h("div", { class: "stat-card" }, h("div", { class: "stat-value" }, fmtNumber(byUnit.length)), h("div", { class: "muted" }, "被巡察单位"))),
+      h("section", { class: "panel" }, h("h3", null, "报告中的统计数字（汇总）"),
+        table("metric-table", ["指标", "合计", "单位", "涉及文档"],
+          (s.by_metric || []).map((m) => h("tr", { "data-metric": m.metric }, h("td", null, m.name || m.metric), h("td", { class: "num" }, fmtNumber(m.total)), h("td", null, m.unit || ""), h("td", { class: "num" }, fmtNumber(m.documents)))),
+          { empty: "暂无统计数字" })),
+      h("div", { class: "two-col" },
+        h("section", { class: "panel" }, h("h3", null, "按轮次"),
+          table("round-table", ["轮次", "文档", "问题"],
+            byRound.map((r) => h("tr", null, h("td", null, r.round || "（未识别）"), h("td", { class: "num" }, fmtNumber(r.documents)), h("td", { class: "num" }, fmtNumber(r.findings)))))),
+        h("section", { class: "panel" }, h("h3", null, "按单位"),
+          table("unit-table", ["单位", "问题", ""],
+            byUnit.map((u) => h("tr", null, h("td", null, u.unit || "（未识别）"), h("td", { class: "num" }, fmtNumber(u.findings)), h("td", { class: "bar-cell" }, bar(u.findings, unitMax))))))),
+      h("h3", { class: "section-title" }, "按标签"),
+      h("div", { class: "label-grid", id: "label-tables" }, labelPanels.length ? labelPanels : h("p", { class: "muted" }, "暂无标签统计"))
+    );
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // 下载
+
+  function viewDownloads(root) {
+    const DOCX = `${API}/summaries/common-issues?format=docx`;
+    const XLSX = `${API}/exports/findings.xlsx`;
+    const dl = (id, href, filename, title, desc) =>
+      h("div", { class: "download-item" },
+        h("a", { id, class: "button primary", href, download: filename, onclick: (ev) => downloadFile(ev, href, filename) }, title),
+        h("p", { class: "muted small" }, desc));
+    const preview = h("pre", { id: "summary-preview", class: "markdown-preview", hidden: true });
+    const previewBtn = h("button", { id: "preview-markdown", type: "button" }, "预览共性问题分析报告（Markdown）");
+    previewBtn.addEventListener("click", async () => {
+      previewBtn.disabled = true;
+      preview.hidden = false;
+      preview.textContent = "生成中…";
+      try {
+        const resp = await api("GET", "/summaries/common-issues", { query: { format: "markdown" }, raw: true });
+        const type = resp.headers.get("content-type") || "";
+        let body;
+        if (type.includes("json")) {
+          const data = await resp.json();
+          body = typeof data === "string" ? data : data.markdown || data.text || JSON.stringify(data, null, 2);
+        } else body = await resp.text();
+        preview.textContent = body;
+      } catch (e) {
+        preview.textContent = e.message;
+        showError(e);
+      } finally {
+        previewBtn.disabled = false;
+      }
+    });
+    root.append(
+      pageHeader("下载"),
+      h("section", { class: "panel downloads" },
+        dl("download-docx", DOCX, "共性问题分析报告.docx", "共性问题分析报告.docx",
+          "按共性问题逐节列出涉及单位、轮次、趋势和代表性问题原文，每句注明来源问题编号。"),
+        dl("download-xlsx", XLSX, "问题清单.xlsx", "问题清单.xlsx",
+          "每条问题一行（单位、轮次、标签、依据），另附“整改台账”工作表。")),
+      h("section", { class: "panel" }, h("h3", null, "报告预览"), previewBtn, preview)
+    );
+  }
+
+  async function downloadFile(ev, href, filename) {
+    ev.preventDefault();
+    const link = ev.currentTarget;
+    link.classList.add("busy");
+    try {
+      const resp = await fetch(href, { credentials: "same-origin" });
+      if (resp.status === 401) {
+        handleUnauthorized();
+        return;
+      }
+      if (!resp.ok) throw errorFrom(resp.status, await parseBody(resp));
+      const blob = await resp.blob();
+      const url = URL.createObjectURL(blob);
+      const a = h("a", { href: url, download: filename, hidden: true });
+      document.body.appendChild(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 10000);
+    } catch (e) {
+      showError(e.status !== undefined ? e : new ApiError(0, "network", "下载失败，请确认服务正在运行"));
+    } finally {
+      link.classList.remove("busy");
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // 审计
+
+  async function viewAudit(root) {
+    root.append(pageHeader("审计日志"));
+    if (!can("admin")) {
+      root.append(h("p", { class: "error-box" }, "只有管理员可以查看审计日志。"));
+      return;
+    }
+    root.append(loading());
+    const data = await api("GET", "/audit", { query: { limit: 500 } });
+    root.lastChild.remove();
+    const detail = (d) => (d === null || d === undefined ? "" : typeof d === "string" ? d : JSON.stringify(d));
+    root.append(
+      table("audit-table", ["时间", "用户", "操作", "对象", "详情", "结果"],
+        (data.items || []).map((a) =>
+          h("tr", { class: a.ok === false ? "failed" : "" },
+            h("td", { class: "nowrap" }, fmtDateTime(a.at)),
+            h("td", null, a.user || ""),
+            h("td", null, a.action || ""),
+            h("td", null, a.target === null || a.target === undefined ? "" : String(a.target)),
+            h("td", { class: "detail" }, detail(a.detail)),
+            h("td", null, a.ok === false ? "失败" : "成功"))),
+        { empty: "暂无审计记录" })
+    );
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Start
+
+  async function init() {
+    $("#login-form").addEventListener("submit", onLoginSubmit);
+    $("#logout-button").addEventListener("click", logout);
+    $("#message-close").addEventListener("click", hideMessage);
+    window.addEventListener("hashchange", () => {
+      hideMessageIfInfo();
+      route();
+    });
+    window.addEventListener("resize", () => {
+      for (const c of state.charts) c.resize();
+    });
+    try {
+      state.user = userFrom(await api("GET", "/auth/me", { noAuthRedirect: true }));
+    } catch (_) {
+      state.user = null;
+    }
+    if (state.user && state.user.name) {
+      showApp();
+      route();
+    } else {
+      state.user = null;
+      state.afterLogin = location.hash || null;
+      showLogin();
+    }
+    document.body.dataset.ready = "1";
+  }
+
+  function hideMessageIfInfo() {
+    const bar = $("#message-bar");
+    if (bar && bar.classList.contains("info")) bar.hidden = true;
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();
+})();
