@@ -21,6 +21,7 @@ from nlp.embedders import make_embedder
 from nlp.errors import XunchaError
 from nlp.search import SearchIndex
 from service.store import models
+from service.tags import finding_labels
 
 
 class EmptyLibraryError(XunchaError):
@@ -94,10 +95,13 @@ def finding_rows(session: Session, ids: list[int]) -> dict[int, dict[str, Any]]:
     out = {}
     for f in findings:
         tags: dict[str, list[str]] = {}
-        for t in sorted(f.tags, key=lambda t: -t.score):
-            tags.setdefault(t.scheme, []).append(t.label)
+        for scheme in sorted({t.scheme for t in f.tags}):
+            labels = [t.label for t in finding_labels(f, scheme)]
+            if labels:
+                tags[scheme] = labels
         out[f.id] = {
             "finding_id": f.id,
+            "document_id": f.document_id,
             "text": f.text,
             "unit": f.unit.name if f.unit else None,
             "round": f.round.label if f.round else None,

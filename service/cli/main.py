@@ -233,6 +233,100 @@ def segment(
     render_tokens(tokens, json_output)
 
 
+user_app = typer.Typer(help="Accounts: add users, list them, issue API tokens.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+
+
+class RoleChoice(StrEnum):
+    VIEWER = "viewer"
+    ANALYST = "analyst"
+    ADMIN = "admin"
+
+
+@user_app.command("add")
+def user_add(
+    name: Annotated[str, typer.Argument(help="User name (汉字, letters, digits, . - _ @).")],
+    role: Annotated[RoleChoice, typer.Option("--role", help="viewer (read), analyst (+upload, correct tags), admin (+users, delete, audit).")] = RoleChoice.VIEWER,
+) -> None:
+    """Create a user; the password is read twice from standard input. Prints an API token as the last word."""
+    from service.accounts import Role
+    from service.cli.accounts import add_user, read_password_twice
+
+    try:
+        token = add_user(name, Role(role.value), read_password_twice())
+    except XunchaError as exc:
+        error_line(None, exc.code, exc.message)
+        raise typer.Exit(code=1) from None
+    stdout_print(f"已创建用户 {name}（{role.value}）。API 令牌（只显示这一次）: {token}")
+
+
+@user_app.command("token")
+def user_token(
+    name: Annotated[str, typer.Argument(help="An existing user.")],
+    label: Annotated[str | None, typer.Option(help="What the token is for.")] = None,
+) -> None:
+    """Issue another API token for a user (printed as the last word)."""
+    from service.cli.accounts import new_token
+
+    try:
+        token = new_token(name, label)
+    except XunchaError as exc:
+        error_line(None, exc.code, exc.message)
+        raise typer.Exit(code=1) from None
+    stdout_print(f"API 令牌（只显示这一次）: {token}")
+
+
+@user_app.command("list")
+def user_list(format: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.TABLE) -> None:
+    """List the users and their roles."""
+    from service.cli.accounts import users
+
+    rows = users()
+    if format is OutputFormat.JSON:
+        print_json(rows)
+        return
+    for r in rows:
+        stdout_print(f"{r['name']}\t{r['role']}\t{'启用' if r['active'] else '停用'}\t{r['created_at'][:19]}")
+
+
+@app.command("audit")
+def audit_log(
+    user: Annotated[str | None, typer.Option("--user", help="Only this user's entries.")] = None,
+    action: Annotated[str | None, typer.Option("--action", help="Only this action (login_failed, search, tags_changed…).")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=100000)] = 50,
+    format: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.TABLE,
+) -> None:
+    """The audit log (who viewed, searched, changed, exported what, and failed logins), newest first."""
+    from service.cli.accounts import audit_rows
+
+    rows = audit_rows(user, action, limit)
+    if format is OutputFormat.JSON:
+        print_json(rows)
+        return
+    for r in rows:
+        flag = "" if r["ok"] else " ✗"
+        stdout_print(f"{r['at'][:19]}  {r['user'] or '-'}  {r['action_name']}{flag}  {r['target'] or ''}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on (default: this machine only).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=16, help="Worker processes.")] = 1,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Serve the API (/api/v1, docs at /docs) and the web page on the embedded default (SQLite, local files)."""
+    import uvicorn
+
+    from service.settings import get_settings
+    from service.store.db import get_engine
+
+    get_engine()  # create or upgrade the schema before workers start
+    stderr.print(f"xuncha 服务: http://{host}:{port}/ （API 文档 /docs，数据目录 {get_settings().data_dir}）", markup=False)
+    uvicorn.run("service.api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level=log_level,
+                proxy_headers=False, server_header=False)
+
+
 def stdout_print(message: str) -> None:
     _stdout.print(message, markup=False, highlight=False)
 

@@ -1,0 +1,96 @@
+"""The FastAPI application: API under /api/v1, OpenAPI docs at /docs, the web page at /.
+
+Everything is served from this process and this machine: the Swagger UI and ECharts files are
+vendored, so neither the API docs nor the page make a request to any other host.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from service.api.errors import install_error_handlers
+from service.api.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from service.api.routes import admin, analysis, auth, documents, findings, health
+from service.jobs import JobRunner
+from service.settings import Settings, get_settings
+from service.store.db import session_factory
+
+API_PREFIX = "/api/v1"
+DOCS_ASSETS = Path(__file__).resolve().parent / "docs_assets"
+WEB_STATIC = Path(__file__).resolve().parents[1] / "web" / "static"
+log = logging.getLogger("xuncha.api")
+
+
+def api_router() -> APIRouter:
+    router = APIRouter(prefix=API_PREFIX)
+    for module in (health, auth, documents, findings, analysis, admin):
+        router.include_router(module.router)
+    return router
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app for ``settings`` (default: from the environment). Nothing heavy happens until start-up."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.make_session = session_factory(settings.resolved_database_url)  # migrates to head once
+        settings.uploads_dir.mkdir(parents=True, exist_ok=True)
+        runner = None
+        if settings.run_jobs:
+            runner = JobRunner(app.state.make_session, settings.files_dir, int(settings.max_file_mb * 1024 * 1024))
+            runner.start()
+        app.state.runner = runner
+        try:
+            yield
+        finally:
+            if runner is not None:
+                runner.stop()
+
+    app = FastAPI(
+        title="xuncha 巡察报告分析 API",
+        version="0.1.0",
+        description="离线分析巡察报告：上传、问题切分与标签、统计、相似问题检索、共性问题聚类与报告。"
+        "除 /api/v1/health 外均需登录（网页会话）或 `Authorization: Bearer <令牌>`。",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.include_router(api_router())
+    app.add_middleware(BodyLimitMiddleware, max_bytes=int(settings.max_request_mb * 1024 * 1024))
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.mount("/docs-assets", StaticFiles(directory=DOCS_ASSETS), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json", title="xuncha API",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js", swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/docs-assets/favicon.png",
+        )
+
+    if WEB_STATIC.is_dir():
+        app.mount("/static", StaticFiles(directory=WEB_STATIC), name="static")
+
+        @app.get("/", include_in_schema=False)
+        def index() -> Response:
+            page = WEB_STATIC / "index.html"
+            return FileResponse(page) if page.exists() else RedirectResponse("/docs")
+
+        @app.get("/login", include_in_schema=False)
+        def login_page() -> Response:
+            page = WEB_STATIC / "login.html"
+            return FileResponse(page) if page.exists() else RedirectResponse("/")
+
+    return app

@@ -1,0 +1,122 @@
+"""Dependencies of the routes: settings, a database session, the current user, role checks, audit.
+
+Credentials: ``Authorization: Bearer <token>`` (scripts) or the ``xuncha_session`` cookie (the web
+page). A cookie-authenticated request that changes something must also carry
+``X-Requested-With: xuncha``: a cross-site form cannot set that header, so this is the CSRF guard
+(the cookie is also SameSite=Strict).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session, sessionmaker
+
+from service import accounts, audit
+from service.accounts import Role
+from service.api.errors import ApiError
+from service.settings import Settings
+
+SESSION_COOKIE = "xuncha_session"
+CSRF_HEADER = "x-requested-with"
+CSRF_VALUE = "xuncha"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def get_app_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_sessionmaker(request: Request) -> sessionmaker[Session]:
+    maker: sessionmaker[Session] = request.app.state.make_session
+    return maker
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    with get_sessionmaker(request)() as session:
+        yield session
+
+
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+SessionDep = Annotated[Session, Depends(get_db)]
+MakeSessionDep = Annotated[sessionmaker[Session], Depends(get_sessionmaker)]
+
+
+@dataclass(frozen=True)
+class Principal:
+    name: str
+    role: Role
+    via: str  # token | session
+
+
+def client_of(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def current_user(request: Request, session: SessionDep) -> Principal:
+    header = request.headers.get("authorization", "")
+    user = None
+    via = "token"
+    if header:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise ApiError(401, "bad_credentials", "Authorization 头格式应为 Bearer <令牌>", headers={"WWW-Authenticate": "Bearer"})
+        user = accounts.user_for_secret(session, value.strip(), "token")
+        if user is None:
+            raise ApiError(401, "invalid_token", "API 令牌无效或已失效", headers={"WWW-Authenticate": "Bearer"})
+    else:
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if cookie:
+            user = accounts.user_for_secret(session, cookie, "session")
+            via = "session"
+            if user is not None and request.method not in SAFE_METHODS and request.headers.get(CSRF_HEADER) != CSRF_VALUE:
+                raise ApiError(403, "csrf_check_failed", "请求缺少 X-Requested-With 头（跨站请求保护）")
+    if user is None:
+        raise ApiError(401, "not_authenticated", "请先登录或提供有效的 API 令牌", headers={"WWW-Authenticate": "Bearer"})
+    principal = Principal(user.name, Role(user.role), via)
+    request.state.principal = principal
+    return principal
+
+
+CurrentUser = Annotated[Principal, Depends(current_user)]
+
+
+def require(role: Role) -> Callable[..., Principal]:
+    """A dependency that admits users of ``role`` or higher, and audits the refusals."""
+
+    def check(request: Request, user: CurrentUser) -> Principal:
+        if not user.role.allows(role):
+            audit.record(
+                get_sessionmaker(request), user.name, "access_denied", f"{request.method} {request.url.path}",
+                {"needed": role.value, "role": user.role.value}, client_of(request), ok=False,
+            )
+            raise ApiError(403, "forbidden", f"需要“{accounts.ROLE_NAMES[role]}”或更高权限")
+        return user
+
+    return check
+
+
+Viewer = Annotated[Principal, Depends(require(Role.VIEWER))]
+Analyst = Annotated[Principal, Depends(require(Role.ANALYST))]
+Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
+
+
+class Auditor:
+    """Records audit entries for the current request's user."""
+
+    def __init__(self, request: Request) -> None:
+        self.request = request
+
+    def __call__(self, action: str, target: str | None = None, detail: dict[str, Any] | None = None, ok: bool = True) -> None:
+        principal = getattr(self.request.state, "principal", None)
+        audit.record(
+            get_sessionmaker(self.request), principal.name if principal else None, action, target, detail,
+            client_of(self.request), ok,
+        )
+
+
+AuditDep = Annotated[Auditor, Depends(Auditor)]

@@ -1,0 +1,87 @@
+"""Common issues across units and rounds: clusters, the summary report, statistics, the XLSX export."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Query
+from fastapi.responses import PlainTextResponse, Response
+from pydantic import BaseModel, Field
+
+from service.api.deps import AuditDep, SessionDep, Viewer
+from service.clusters import ClusterQuery, common_issues
+from service.export import export_xlsx
+from service.statistics import library_statistics
+from service.summary import build_summary, render_docx, render_markdown
+
+router = APIRouter(tags=["analysis"])
+
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+Names = Annotated[list[Annotated[str, Field(max_length=100)]], Field(max_length=50)]
+
+
+class ClusterRequest(BaseModel):
+    rounds: Names = Field(default_factory=list, description="只看这些轮次（轮次名称的一部分）")
+    units: Names = Field(default_factory=list, description="只看这些单位（单位名称的一部分）")
+    min_units: int = Field(default=1, ge=1, le=1000, description="至少出现在几个单位")
+    limit: int | None = Field(default=None, ge=1, le=1000)
+    include_singletons: bool = False
+
+
+def _download(content: bytes, media_type: str, filename: str) -> Response:
+    disposition = f"attachment; filename=\"download\"; filename*=UTF-8''{quote(filename)}"
+    return Response(content, media_type=media_type, headers={"Content-Disposition": disposition})
+
+
+@router.post("/clusters", summary="共性问题聚类（按系统性得分排序）")
+def clusters(body: ClusterRequest, user: Viewer, session: SessionDep, audit: AuditDep) -> dict[str, Any]:
+    result = common_issues(
+        session, ClusterQuery(body.rounds, body.units, body.min_units, body.limit, body.include_singletons)
+    )
+    audit("clusters", None, {"rounds": body.rounds, "units": body.units, "clusters": len(result["clusters"])})
+    return result
+
+
+@router.get(
+    "/summaries/common-issues",
+    summary="共性问题分析报告（json、markdown 或 docx）",
+    responses={200: {"content": {"application/json": {}, "text/markdown": {}, DOCX: {}}}},
+)
+def common_issues_summary(
+    user: Viewer, session: SessionDep, audit: AuditDep,
+    format: Annotated[str, Query(pattern="^(json|markdown|docx)$")] = "json",
+    rounds: Annotated[list[Annotated[str, Field(max_length=100)]] | None, Query(max_length=50)] = None,
+    top: Annotated[int, Query(ge=1, le=50)] = 8,
+) -> Any:
+    report = build_summary(session, rounds or None, top)
+    audit("summary", format, {"rounds": rounds or []})
+    if format == "markdown":
+        return PlainTextResponse(render_markdown(report), media_type="text/markdown; charset=utf-8")
+    if format == "docx":
+        with tempfile.TemporaryDirectory() as tmp:
+            path = render_docx(report, Path(tmp) / "summary.docx")
+            return _download(path.read_bytes(), DOCX, "共性问题分析报告.docx")
+    return report
+
+
+@router.get("/statistics", summary="统计：按指标、轮次、单位、标签汇总")
+def statistics(user: Viewer, session: SessionDep, audit: AuditDep) -> dict[str, Any]:
+    audit("statistics")
+    return library_statistics(session)
+
+
+@router.get("/exports/findings.xlsx", summary="导出问题清单（XLSX，含整改台账）", response_class=Response,
+            responses={200: {"content": {XLSX: {}}}})
+def export_findings(
+    user: Viewer, session: SessionDep, audit: AuditDep,
+    rounds: Annotated[list[Annotated[str, Field(max_length=100)]] | None, Query(max_length=50)] = None,
+) -> Response:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = export_xlsx(session, Path(tmp) / "findings.xlsx", rounds or None)
+        content = path.read_bytes()
+    audit("export", "findings.xlsx", {"rounds": rounds or [], "bytes": len(content)})
+    return _download(content, XLSX, "问题清单.xlsx")

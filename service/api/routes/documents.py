@@ -1,0 +1,131 @@
+"""Upload (background jobs), list, read and delete documents."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
+from fastapi.responses import JSONResponse
+
+from service.api.deps import Admin, Analyst, AuditDep, MakeSessionDep, SessionDep, SettingsDep, Viewer
+from service.api.errors import ApiError, error_body, status_for
+from service.documents import delete_document, document_detail, list_documents, load_document
+from service.jobs import Upload, check_upload, create_job, job_dict, safe_name
+from service.store import models
+from service.store.repository import Overrides
+
+router = APIRouter(tags=["documents"])
+
+DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+KINDS = {"常规", "专项", "机动", "回头看", "交叉", "提级", "联动", "村(社区)", "村（社区）"}
+
+
+def _read_limited(upload: UploadFile, max_bytes: int) -> bytes | None:
+    """The file's bytes, or None when it is over the limit (read at most one byte past it)."""
+    data = upload.file.read(max_bytes + 1)
+    return None if len(data) > max_bytes else data
+
+
+@router.post("/documents", status_code=202, summary="上传报告（后台处理，返回任务编号）")
+def upload_documents(
+    request: Request,
+    user: Analyst,
+    settings: SettingsDep,
+    make_session: MakeSessionDep,
+    audit: AuditDep,
+    files: Annotated[list[UploadFile], File(description="一个或多个报告文件：PDF、DOCX、TXT/MD、HTML")],
+    round: Annotated[str | None, Form(max_length=100, description="巡察轮次，如 十四届县委第六轮")] = None,
+    unit: Annotated[str | None, Form(max_length=200, description="被巡察单位")] = None,
+    kind: Annotated[str | None, Form(max_length=30, description="常规/专项/机动/回头看/交叉/提级/联动/村(社区)")] = None,
+    date: Annotated[str | None, Form(max_length=10, description="报告日期 YYYY-MM-DD")] = None,
+) -> JSONResponse:
+    if not files:
+        raise ApiError(422, "no_files", "请至少选择一个文件（表单字段 files）")
+    if len(files) > settings.max_files_per_upload:
+        raise ApiError(413, "too_many_files", f"一次最多上传 {settings.max_files_per_upload} 个文件")
+    if date and not DATE.match(date):
+        raise ApiError(422, "invalid_date", "日期格式应为 YYYY-MM-DD")
+    if kind and kind not in KINDS:
+        raise ApiError(422, "invalid_kind", f"巡察类型应为：{'、'.join(sorted(KINDS))}")
+    max_bytes = int(settings.max_file_mb * 1024 * 1024)
+    uploads: list[Upload] = []
+    for f in files:
+        name = safe_name(f.filename)
+        data = _read_limited(f, max_bytes)
+        if data is None:
+            from nlp.errors import FileTooLargeError
+
+            uploads.append(Upload(name, None, FileTooLargeError(f"文件超过 {settings.max_file_mb:g} MB 上限", source=name)))
+        else:
+            uploads.append(check_upload(name, data, max_bytes))
+    overrides = Overrides(round=round or None, unit=unit or None, kind=kind or None, date=date or None)
+    names = [u.name for u in uploads]
+    if all(u.error is not None for u in uploads):
+        first = uploads[0].error
+        assert first is not None
+        items = [{"index": i, "name": u.name, "status": "error", "error": {"code": u.error.code, "message": u.error.message}}
+                 for i, u in enumerate(uploads) if u.error is not None]
+        audit("document_uploaded", "、".join(names)[:300], {"rejected": [i["error"] for i in items]}, ok=False)
+        message = first.message if len(uploads) == 1 else f"全部 {len(uploads)} 个文件均被拒绝：{first.message}"
+        return JSONResponse(error_body(first.code, message, items=items), status_code=status_for(first))
+    job = create_job(make_session, settings.uploads_dir, uploads, overrides, user.name)
+    runner = getattr(request.app.state, "runner", None)
+    if runner is not None:
+        runner.submit(job.id)
+    audit("document_uploaded", "、".join(names)[:300], {"job_id": job.id, "files": len(uploads)})
+    with make_session() as session:
+        stored = session.get(models.Job, job.id)
+        assert stored is not None
+        body = job_dict(stored)
+    return JSONResponse({"job_id": job.id, **body}, status_code=202, headers={"Location": f"/api/v1/jobs/{job.id}"})
+
+
+@router.get("/jobs/{job_id}", summary="上传任务进度与逐个文件的结果")
+def read_job(job_id: str, user: Viewer, session: SessionDep) -> dict[str, Any]:
+    job = session.get(models.Job, job_id) if re.fullmatch(r"[0-9a-f]{1,32}", job_id) else None
+    if job is None:
+        raise ApiError(404, "unknown_job", "没有这个任务")
+    return job_dict(job)
+
+
+@router.post("/jobs/{job_id}/retry", status_code=202, summary="重新处理任务中失败或中断的文件")
+def retry_job(job_id: str, request: Request, user: Analyst, session: SessionDep, audit: AuditDep) -> dict[str, Any]:
+    job = session.get(models.Job, job_id) if re.fullmatch(r"[0-9a-f]{1,32}", job_id) else None
+    if job is None:
+        raise ApiError(404, "unknown_job", "没有这个任务")
+    runner = getattr(request.app.state, "runner", None)
+    if runner is None:
+        raise ApiError(503, "jobs_disabled", "本服务实例不处理上传任务")
+    runner.retry(job_id)
+    audit("document_uploaded", job_id, {"retry": True})
+    session.expire_all()
+    return job_dict(job)
+
+
+@router.get("/documents", summary="文档列表")
+def read_documents(
+    user: Viewer, session: SessionDep, audit: AuditDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> dict[str, Any]:
+    return list_documents(session, limit, offset)
+
+
+@router.get("/documents/{document_id}", summary="文档全文、问题（含标签与依据）、统计数据")
+def read_document(document_id: int, user: Viewer, session: SessionDep, audit: AuditDep) -> dict[str, Any]:
+    doc = load_document(session, document_id)
+    if doc is None:
+        raise ApiError(404, "unknown_document", "没有这个文档")
+    audit("document_viewed", f"document:{doc.id} {doc.source_name}")
+    return document_detail(doc)
+
+
+@router.delete("/documents/{document_id}", status_code=204, summary="删除文档（管理员）")
+def remove_document(document_id: int, user: Admin, session: SessionDep, settings: SettingsDep, audit: AuditDep) -> Response:
+    doc = load_document(session, document_id)
+    if doc is None:
+        raise ApiError(404, "unknown_document", "没有这个文档")
+    name = doc.source_name
+    delete_document(session, doc, settings.files_dir)
+    audit("document_deleted", f"document:{document_id} {name}")
+    return Response(status_code=204)

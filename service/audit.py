@@ -1,0 +1,87 @@
+"""The audit log: who saw and changed what. Written by the API and the CLI, read by admins.
+
+Entries are written in their own short transaction so that a failed request (whose own work is
+rolled back) still leaves its trace, e.g. a failed login.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from service.store import models
+
+ACTIONS = {
+    "login": "登录",
+    "login_failed": "登录失败",
+    "logout": "退出",
+    "document_uploaded": "上传文件",
+    "document_viewed": "查看文档",
+    "document_deleted": "删除文档",
+    "documents_listed": "浏览文档列表",
+    "findings_listed": "浏览问题",
+    "search": "检索",
+    "similar": "查相似问题",
+    "tags_changed": "修改标签",
+    "clusters": "共性问题分析",
+    "summary": "生成共性问题报告",
+    "statistics": "查看统计",
+    "export": "导出问题清单",
+    "audit_viewed": "查看审计日志",
+    "user_created": "创建用户",
+    "token_created": "签发令牌",
+    "access_denied": "越权访问",
+}
+
+
+def record(
+    make_session: sessionmaker[Session],
+    user: str | None,
+    action: str,
+    target: str | None = None,
+    detail: dict[str, Any] | None = None,
+    client: str | None = None,
+    ok: bool = True,
+) -> None:
+    with make_session() as session:
+        session.add(
+            models.AuditEntry(
+                user_name=user, action=action, target=(target or "")[:300] or None, detail=detail or {},
+                client=(client or "")[:60] or None, ok=ok,
+            )
+        )
+        session.commit()
+
+
+def query(
+    session: Session,
+    user: str | None = None,
+    action: str | None = None,
+    since: datetime | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    stmt = select(models.AuditEntry).order_by(models.AuditEntry.id.desc())
+    if user:
+        stmt = stmt.where(models.AuditEntry.user_name == user)
+    if action:
+        stmt = stmt.where(models.AuditEntry.action == action)
+    if since:
+        stmt = stmt.where(models.AuditEntry.at >= since)
+    return [
+        {
+            "id": e.id,
+            "at": e.at.isoformat(),
+            "user": e.user_name,
+            "action": e.action,
+            "action_name": ACTIONS.get(e.action, e.action),
+            "target": e.target,
+            "detail": e.detail,
+            "client": e.client,
+            "ok": e.ok,
+        }
+        for e in session.scalars(stmt.limit(limit).offset(offset))
+    ]

@@ -1,0 +1,60 @@
+"""`xuncha user add/list/token` and `xuncha audit`: account and audit commands that need no server."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import typer
+
+from service import accounts, audit
+from service.cli.output import stderr
+from service.store.db import session_factory
+
+
+def read_password_twice() -> str:
+    """The password from standard input, asked twice as a prompt would (a terminal hides the echo)."""
+    if sys.stdin.isatty():
+        first = typer.prompt("密码", hide_input=True, err=True)
+        second = typer.prompt("再次输入密码", hide_input=True, err=True)
+    else:
+        lines = sys.stdin.read().splitlines()
+        if len(lines) < 2:
+            raise accounts.AccountError("请在标准输入中给出两次密码（各占一行）")
+        first, second = lines[0], lines[1]
+    if first != second:
+        raise accounts.AccountError("两次输入的密码不一致")
+    return first
+
+
+def add_user(name: str, role: accounts.Role, password: str) -> str:
+    with session_factory()() as session:
+        _, token = accounts.create_user(session, name, password, role)
+    audit.record(session_factory(), None, "user_created", name, {"role": role.value, "via": "cli"}, "cli")
+    return token
+
+
+def new_token(name: str, label: str | None) -> str:
+    with session_factory()() as session:
+        user = next((u for u in accounts.list_users(session) if u.name == name), None)
+        if user is None:
+            raise accounts.AccountError(f"没有用户 {name}")
+        token = accounts.issue_token(session, user, label)
+        session.commit()
+    audit.record(session_factory(), None, "token_created", name, {"via": "cli"}, "cli")
+    return token
+
+
+def users() -> list[dict[str, Any]]:
+    with session_factory()() as session:
+        return [{"name": u.name, "role": u.role, "active": u.active, "created_at": u.created_at.isoformat()}
+                for u in accounts.list_users(session)]
+
+
+def audit_rows(user: str | None, action: str | None, limit: int) -> list[dict[str, Any]]:
+    with session_factory()() as session:
+        return audit.query(session, user, action, None, limit)
+
+
+def say(message: str) -> None:
+    stderr.print(message, markup=False, highlight=False)

@@ -1,0 +1,252 @@
+"""Background upload jobs: files are checked and staged at upload, analysed and stored by a worker.
+
+Why a table and staged files rather than an in-memory queue: a job must survive the server being
+killed mid-batch. Each item is stored in one transaction (``ingest_bytes``), so after a crash an
+item is either fully stored or still ``queued``/``running``; on start-up the runner puts the
+unfinished items back in the queue and the job completes. Staged bytes live under
+``DATA_DIR/uploads/<job>/<position>`` – a name we make, never one the client sent.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import re
+import secrets
+import shutil
+import threading
+import unicodedata
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from nlp.errors import XunchaError
+from nlp.extract import extract_bytes
+from service.store import models
+from service.store.repository import Overrides, ingest_bytes
+
+log = logging.getLogger("xuncha.jobs")
+FINISHED = {"stored", "duplicate", "error"}
+MAX_ATTEMPTS = 3
+
+
+def safe_name(name: str | None) -> str:
+    """A display name from a client-supplied file name: no directories, control characters or NULs."""
+    name = unicodedata.normalize("NFC", name or "")
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
+    name = re.sub(r"^[.\s]+", "", name).strip()
+    return name[:200] or "未命名文件"
+
+
+@dataclass
+class Upload:
+    name: str
+    data: bytes | None  # None when the file was refused up front
+    error: XunchaError | None = None
+
+
+def check_upload(name: str, data: bytes, max_bytes: int) -> Upload:
+    """Refuse what can be refused cheaply and early: empty, oversize, wrong type, unreadable file.
+
+    Extraction is fast (pypdfium2 ~700 pages/s), so running it here gives the uploader an immediate,
+    specific answer (encrypted PDF, scanned PDF, unknown encoding…) instead of a failed job later.
+    """
+    try:
+        extract_bytes(data, name, max_bytes=max_bytes)
+    except XunchaError as exc:
+        return Upload(name, None, exc)
+    return Upload(name, data)
+
+
+def create_job(
+    make_session: sessionmaker[Session], uploads_dir: Path, uploads: list[Upload], overrides: Overrides, user: str | None
+) -> models.Job:
+    job_id = secrets.token_hex(8)
+    folder = uploads_dir / job_id
+    folder.mkdir(parents=True, exist_ok=True)
+    job = models.Job(id=job_id, created_by=user, overrides=overrides.__dict__.copy())
+    for position, upload in enumerate(uploads):
+        item = models.JobItem(position=position, name=upload.name, status="queued", attempts=0)
+        if upload.data is None:
+            assert upload.error is not None
+            item.status, item.error_code, item.error_message = "error", upload.error.code, upload.error.message
+        else:
+            staged = folder / f"{position:04d}.bin"
+            staged.write_bytes(upload.data)
+            item.staged_path = str(staged)
+        job.items.append(item)
+    if all(i.status == "error" for i in job.items):
+        job.finished_at = datetime.now(UTC)
+    with make_session() as session:
+        session.add(job)
+        session.commit()
+    return job
+
+
+def job_status(job: models.Job) -> str:
+    statuses = [i.status for i in job.items]
+    if all(s in FINISHED for s in statuses):
+        return "failed" if statuses and all(s == "error" for s in statuses) else "done"
+    return "running" if any(s != "queued" for s in statuses) else "queued"
+
+
+def job_dict(job: models.Job) -> dict[str, Any]:
+    items = [
+        {
+            "index": i.position,
+            "name": i.name,
+            "status": i.status,
+            "document_id": i.document_id,
+            "findings": i.findings,
+            "error": {"code": i.error_code, "message": i.error_message} if i.error_code else None,
+        }
+        for i in job.items
+    ]
+    return {
+        "id": job.id,
+        "status": job_status(job),
+        "created_by": job.created_by,
+        "created_at": job.created_at.isoformat() if job.created_at else None,
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+        "total": len(items),
+        "done": sum(1 for i in items if i["status"] in FINISHED),
+        "failed": sum(1 for i in items if i["status"] == "error"),
+        "items": items,
+    }
+
+
+class JobRunner:
+    """One worker thread per process; items are claimed with a conditional UPDATE, so two
+    processes sharing a database never store the same item twice."""
+
+    def __init__(self, make_session: sessionmaker[Session], files_dir: Path, max_bytes: int) -> None:
+        self.make_session = make_session
+        self.files_dir = files_dir
+        self.max_bytes = max_bytes
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._tagger: Any = None
+        self.idle = threading.Event()
+        self.idle.set()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="xuncha-jobs", daemon=True)
+        self._thread.start()
+        self.resume()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(timeout=30)
+            self._thread = None
+
+    def submit(self, job_id: str) -> None:
+        self.idle.clear()
+        self._queue.put(job_id)
+
+    def resume(self) -> list[str]:
+        """Re-queue items left ``running`` by a crash, then every job with unfinished items."""
+        with self.make_session() as session:
+            session.execute(update(models.JobItem).where(models.JobItem.status == "running").values(status="queued"))
+            session.commit()
+            ids = list(session.scalars(select(models.JobItem.job_id).where(models.JobItem.status == "queued").distinct()))
+        for job_id in ids:
+            self.submit(job_id)
+        return ids
+
+    def retry(self, job_id: str) -> None:
+        """Put a job's failed items back in the queue (e.g. after fixing a configuration problem)."""
+        with self.make_session() as session:
+            session.execute(
+                update(models.JobItem)
+                .where(models.JobItem.job_id == job_id, models.JobItem.status == "error", models.JobItem.staged_path.is_not(None))
+                .values(status="queued", error_code=None, error_message=None, attempts=0)
+            )
+            session.execute(update(models.Job).where(models.Job.id == job_id).values(finished_at=None))
+            session.commit()
+        self.submit(job_id)
+
+    def _loop(self) -> None:
+        while True:
+            if self._queue.empty():
+                self.idle.set()
+            job_id = self._queue.get()
+            if job_id is None:
+                return
+            try:
+                self.run_job(job_id)
+            except Exception:  # one broken job must not stop the worker
+                log.exception("job %s failed", job_id)
+
+    def tagger(self) -> Any:
+        if self._tagger is None:
+            from nlp.tagging import make_tagger
+
+            self._tagger = make_tagger()
+        return self._tagger
+
+    def run_job(self, job_id: str) -> None:
+        with self.make_session() as session:
+            positions = list(
+                session.scalars(
+                    select(models.JobItem.id).where(models.JobItem.job_id == job_id, models.JobItem.status == "queued")
+                    .order_by(models.JobItem.position)
+                )
+            )
+        for item_id in positions:
+            self._run_item(item_id)
+        with self.make_session() as session:
+            job = session.get(models.Job, job_id)
+            if job is not None and all(i.status in FINISHED for i in job.items):
+                job.finished_at = datetime.now(UTC)
+                session.commit()
+                folder = next((Path(i.staged_path).parent for i in job.items if i.staged_path), None)
+                if folder is not None and all(i.status != "error" for i in job.items):
+                    shutil.rmtree(folder, ignore_errors=True)
+
+    def _run_item(self, item_id: int) -> None:
+        with self.make_session() as session:
+            claimed = session.execute(
+                update(models.JobItem).where(models.JobItem.id == item_id, models.JobItem.status == "queued")
+                .values(status="running", attempts=models.JobItem.attempts + 1)
+            )
+            session.commit()
+            if claimed.rowcount != 1:  # type: ignore[attr-defined]
+                return  # another worker has it
+            item = session.get(models.JobItem, item_id)
+            assert item is not None
+            job = item.job
+            overrides = Overrides(**{k: v for k, v in (job.overrides or {}).items() if k in Overrides.__dataclass_fields__})
+            name, staged, attempts = item.name, item.staged_path, item.attempts
+        result: dict[str, Any]
+        try:
+            if attempts > MAX_ATTEMPTS:
+                raise JobItemGaveUpError()
+            data = Path(staged or "").read_bytes()
+            from nlp.pipeline import analyze_bytes
+
+            tagger = self.tagger()
+            doc = analyze_bytes(data, name, max_bytes=self.max_bytes, tagger=tagger)
+            with self.make_session() as session:
+                stored = ingest_bytes(session, data, name, doc, self.files_dir, overrides, tagger.model_version)
+            result = {"status": stored.status, "document_id": stored.document_id, "findings": stored.findings}
+        except XunchaError as exc:
+            result = {"status": "error", "error_code": exc.code, "error_message": exc.message}
+        except FileNotFoundError:
+            result = {"status": "error", "error_code": "staged_file_missing", "error_message": "暂存的上传文件已丢失，请重新上传"}
+        except Exception as exc:  # keep the job going; the message names the failure without internals
+            log.exception("job item %s failed", item_id)
+            result = {"status": "error", "error_code": "processing_failed", "error_message": f"处理失败：{type(exc).__name__}"}
+        with self.make_session() as session:
+            session.execute(update(models.JobItem).where(models.JobItem.id == item_id).values(**result))
+            session.commit()
+
+
+class JobItemGaveUpError(XunchaError):
+    code = "processing_gave_up"
+    default_message = f"该文件已尝试处理 {MAX_ATTEMPTS} 次仍未完成（可能导致服务中断），已放弃"

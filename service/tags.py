@@ -1,0 +1,91 @@
+"""Automatic and confirmed tags of a finding.
+
+The tagger's tags (``source='auto'``) are never edited. An analyst's correction is stored beside
+them as ``source='confirmed'`` tags of the same scheme, which then take precedence everywhere
+(search results, summaries, exports) and are what ``xuncha train`` learns from. "None of these
+labels" is kept as one confirmed tag with an empty label, so a wrong automatic tag can be removed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from nlp.errors import XunchaError
+from nlp.taxonomy import Taxonomy
+from service.store import models
+
+
+class InvalidTagsError(XunchaError):
+    code = "invalid_tags"
+    default_message = "标签不在分类体系中"
+
+
+def finding_labels(finding: models.Finding, scheme: str) -> list[models.Tag]:
+    """The finding's tags in ``scheme``, best first; confirmed tags, when there are any, replace auto ones."""
+    tags = [t for t in finding.tags if t.scheme == scheme]
+    confirmed = [t for t in tags if t.source == "confirmed"]
+    return sorted((t for t in (confirmed or tags) if t.label), key=lambda t: -t.score)
+
+
+def tag_groups(finding: models.Finding) -> dict[str, Any]:
+    """``auto``: scheme → [{label, score, evidence}]; ``confirmed``: scheme → [labels] (may be empty)."""
+    auto: dict[str, list[dict[str, Any]]] = {}
+    confirmed: dict[str, list[str]] = {}
+    for t in sorted(finding.tags, key=lambda t: (t.scheme, -t.score)):
+        if t.source == "confirmed":
+            confirmed.setdefault(t.scheme, [])
+            if t.label:
+                confirmed[t.scheme].append(t.label)
+        else:
+            auto.setdefault(t.scheme, []).append({"label": t.label, "score": round(t.score, 4), "evidence": t.evidence or []})
+    return {"auto": auto, "confirmed": confirmed}
+
+
+def set_confirmed_tags(
+    session: Session, finding: models.Finding, tags: dict[str, list[str]], taxonomy: Taxonomy, user: str | None
+) -> dict[str, dict[str, list[str]]]:
+    """Replace the confirmed tags of each scheme named in ``tags``; returns {scheme: {before, after}}."""
+    for scheme_id, labels in tags.items():
+        if scheme_id not in taxonomy.schemes:
+            raise InvalidTagsError(f"没有分类方案 {scheme_id}（可选：{'、'.join(taxonomy.schemes)}）")
+        scheme = taxonomy.schemes[scheme_id]
+        unknown = [label for label in labels if label not in scheme.names]
+        if unknown:
+            raise InvalidTagsError(f"方案“{scheme.title}”中没有标签：{'、'.join(unknown)}")
+        if not scheme.multi_label and len(labels) > 1:
+            raise InvalidTagsError(f"方案“{scheme.title}”只能选一个标签")
+    changes: dict[str, dict[str, list[str]]] = {}
+    for scheme_id, labels in tags.items():
+        before = [t.label for t in finding_labels(finding, scheme_id)]
+        for t in [t for t in finding.tags if t.scheme == scheme_id and t.source == "confirmed"]:
+            finding.tags.remove(t)
+        wanted = list(dict.fromkeys(labels))
+        auto = {t.label: t for t in finding.tags if t.scheme == scheme_id}
+        for label in wanted or [""]:
+            evidence = auto[label].evidence if label in auto else []
+            finding.tags.append(
+                models.Tag(scheme=scheme_id, label=label, score=1.0, evidence=evidence, source="confirmed", created_by=user)
+            )
+        changes[scheme_id] = {"before": before, "after": wanted}
+    session.commit()
+    return changes
+
+
+def confirmed_label_rows(session: Session) -> list[dict[str, Any]]:
+    """Training rows (``xuncha train`` JSONL format) from every finding an analyst has confirmed."""
+    stmt = (
+        select(models.Finding)
+        .where(models.Finding.tags.any(models.Tag.source == "confirmed"))
+        .options(selectinload(models.Finding.tags))
+        .order_by(models.Finding.id)
+    )
+    rows = []
+    for f in session.scalars(stmt):
+        row: dict[str, Any] = {"text": f.text, "source": f"finding:{f.id}"}
+        for scheme in sorted({t.scheme for t in f.tags if t.source == "confirmed"}):
+            row[scheme] = [t.label for t in f.tags if t.scheme == scheme and t.source == "confirmed" and t.label]
+        rows.append(row)
+    return rows
