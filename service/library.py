@@ -9,7 +9,9 @@ PostgreSQL) therefore each see an index that matches the database, never a stale
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,10 +42,27 @@ def library_state(session: Session) -> str:
     return hashlib.sha1(f"{count}:{top}:{latest}".encode()).hexdigest()[:16]
 
 
+_LOADED: dict[tuple[str, str], SearchIndex] = {}  # per process: (data dir, state) → index, newest only
+_LOADED_LOCK = threading.Lock()
+
+
 def load_index(session: Session, data_dir: Path, embedder_name: str = "lsa") -> SearchIndex:
-    """The index matching the database now: loaded from the cache, or rebuilt and cached."""
-    embedder = make_embedder(embedder_name)
+    """The index matching the database now: kept in memory per process, else loaded from the disk
+    cache, else rebuilt and cached. A long-running server thus pays one cheap state query per search."""
     state = f"{embedder_name}-{library_state(session)}"
+    key = (str(data_dir.resolve()), state)
+    with _LOADED_LOCK:
+        index = _LOADED.get(key)
+        if index is None:
+            index = _load_or_build(session, data_dir, embedder_name, state)
+            for old in [k for k in _LOADED if k[0] == key[0]]:
+                del _LOADED[old]
+            _LOADED[key] = index
+        return index
+
+
+def _load_or_build(session: Session, data_dir: Path, embedder_name: str, state: str) -> SearchIndex:
+    embedder = make_embedder(embedder_name)
     root = data_dir / "index"
     target = root / state
     if (target / "index.json").exists():
@@ -52,11 +71,13 @@ def load_index(session: Session, data_dir: Path, embedder_name: str = "lsa") -> 
     if not rows:
         raise EmptyLibraryError()
     index = SearchIndex.build(((str(fid), text) for fid, text in rows), embedder=embedder)
-    tmp = root / f".building-{state}"
+    tmp = root / f".building-{state}-{os.getpid()}-{threading.get_ident()}"  # concurrent builders never share one
     shutil.rmtree(tmp, ignore_errors=True)
     index.save(tmp)
-    if not target.exists():
+    try:
         tmp.replace(target)
+    except OSError:  # another process placed the same state first: theirs is identical
+        shutil.rmtree(tmp, ignore_errors=True)
     for old in root.iterdir():  # keep the cache from growing without bound
         if old.name != state and not old.name.startswith("."):
             shutil.rmtree(old, ignore_errors=True)
