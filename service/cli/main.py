@@ -200,11 +200,12 @@ def train(
     bundled: Annotated[bool, typer.Option(help="Also use corpora/training/sample_labels.jsonl.")] = True,
     bootstrap: Annotated[bool, typer.Option(help="Add confident lexicon tags of the sample corpus as pseudo-labels.")] = True,
     force: Annotated[bool, typer.Option(help="Replace the model even if it scores worse.")] = False,
+    confirmed: Annotated[bool, typer.Option(help="Also learn from tags analysts confirmed in the findings library.")] = True,
     format: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.TABLE,
 ) -> None:
     """Retrain the tag classifier; the model is replaced only if it scores no worse on the dev split."""
     try:
-        report = run_training(labels, model_dir, taxonomy, bundled, bootstrap, force)
+        report = run_training(labels, model_dir, taxonomy, bundled, bootstrap, force, confirmed)
     except XunchaError as exc:
         error_line(exc.source, exc.code, exc.message)
         raise typer.Exit(code=1) from None

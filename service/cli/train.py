@@ -7,6 +7,7 @@ The new model replaces the stored one only when it scores no worse on the held d
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from rich.table import Table
 
@@ -29,8 +30,25 @@ def sample_corpus_findings() -> list[str]:
     return texts
 
 
+def library_confirmed_rows() -> list[dict[str, Any]]:
+    """Analysts' confirmed tags from the findings library (``PATCH /findings/{id}/tags`` or the web page).
+
+    A library that does not exist yet (no SQLite file) contributes nothing and is not created.
+    """
+    from service.settings import get_settings
+    from service.store.db import session_factory
+    from service.tags import confirmed_label_rows
+
+    settings = get_settings()
+    if settings.database_url is None and not (settings.data_dir / "xuncha.db").exists():
+        return []
+    with session_factory()() as session:
+        return confirmed_label_rows(session)
+
+
 def run_training(
-    label_files: list[Path], model_dir: Path | None, taxonomy_path: Path | None, use_bundled: bool, bootstrap: bool, force: bool
+    label_files: list[Path], model_dir: Path | None, taxonomy_path: Path | None, use_bundled: bool, bootstrap: bool, force: bool,
+    use_confirmed: bool = True,
 ) -> TrainReport:
     taxonomy = load_taxonomy(taxonomy_path)
     rows = []
@@ -38,6 +56,11 @@ def run_training(
         rows.extend(read_label_rows(BUNDLED_LABELS, taxonomy))
     for path in label_files:
         rows.extend(read_label_rows(path, taxonomy))
+    if use_confirmed:  # last, so an analyst's confirmation overrides a bundled label of the same text
+        confirmed = library_confirmed_rows()
+        if confirmed:
+            stderr.print(f"使用问题库中分析员确认的标签 {len(confirmed)} 条", markup=False)
+        rows.extend(confirmed)
     with stderr.status("训练分类模型…"):
         return train(
             taxonomy,
