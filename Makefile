@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+PORT   ?= 8000
 
 .PHONY: demo test eval bench bench-corpus lint clean
 
@@ -15,9 +16,9 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-## demo: analyse the bundled sample corpus and print the findings
+## demo: ingest the bundled sample corpus into data/ (SQLite) and serve the web page with a demo login
 demo: $(STAMP)
-	$(BIN)/xuncha analyze corpora/samples/*.pdf corpora/samples/*.docx corpora/samples/*.txt --format table
+	$(BIN)/xuncha demo --host 127.0.0.1 --port $(PORT)
 
 ## test: lint, type-check and run the test suite
 test: $(STAMP)

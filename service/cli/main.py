@@ -328,6 +328,25 @@ def serve(
                 proxy_headers=False, server_header=False)
 
 
+@app.command()
+def demo(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    serve_page: Annotated[bool, typer.Option("--serve/--no-serve", help="Start the server after preparing the demo.")] = True,
+) -> None:
+    """Ingest the bundled sample corpus, create the demo login, and serve the web page."""
+    from service.cli.demo import DEMO_PASSWORD, DEMO_USER, prepare_demo
+
+    counts = prepare_demo()
+    stdout_print(
+        f"示例语料已入库：{counts['documents']} 个文件，{counts['findings']} 条问题。\n"
+        f"网页：http://{host}:{port}/    API 文档：http://{host}:{port}/docs\n"
+        f"演示账户：用户名 {DEMO_USER}  密码 {DEMO_PASSWORD}（管理员，仅供本机演示）"
+    )
+    if serve_page:
+        serve(host=host, port=port, workers=1, log_level="warning")
+
+
 def stdout_print(message: str) -> None:
     _stdout.print(message, markup=False, highlight=False)
 

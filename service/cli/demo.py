@@ -1,0 +1,33 @@
+"""`xuncha demo`: ingest the bundled sample corpus, make sure a demo login exists, serve the page.
+
+The demo account is for a first look on one's own machine (the server listens on 127.0.0.1 by
+default); its password is printed, so real deployments create their own users with `xuncha user add`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import select
+
+from service import accounts
+from service.cli.ingest import ingest_paths
+from service.store import models
+from service.store.db import session_factory
+from service.store.repository import Overrides
+
+SAMPLES = Path(__file__).resolve().parents[2] / "corpora" / "samples"
+DEMO_USER = "demo"
+DEMO_PASSWORD = "xuncha-demo"
+
+
+def prepare_demo() -> dict[str, int | str]:
+    """Ingest the samples (idempotent) and create the demo admin if missing; returns counts for the banner."""
+    files = sorted(p for p in SAMPLES.iterdir() if p.suffix in (".pdf", ".docx", ".txt") and p.is_file())  # not src/
+    results, failures = ingest_paths(files, Overrides())
+    with session_factory()() as session:
+        if session.scalar(select(models.User).where(models.User.name == DEMO_USER)) is None:
+            accounts.create_user(session, DEMO_USER, DEMO_PASSWORD, accounts.Role.ADMIN)
+        documents = session.query(models.Document).count()
+        findings = session.query(models.Finding).count()
+    return {"files": len(results), "failures": failures, "documents": documents, "findings": findings}
