@@ -83,12 +83,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if WEB_STATIC.is_dir():
         app.mount("/static", StaticFiles(directory=WEB_STATIC), name="static")
 
-        @app.get("/", include_in_schema=False)
+        @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
         def index() -> Response:
             page = WEB_STATIC / "index.html"
             return FileResponse(page) if page.exists() else RedirectResponse("/docs")
 
-        @app.get("/login", include_in_schema=False)
+        @app.api_route("/login", methods=["GET", "HEAD"], include_in_schema=False)
         def login_page() -> Response:
             page = WEB_STATIC / "login.html"
             return FileResponse(page) if page.exists() else RedirectResponse("/")

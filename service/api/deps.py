@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
 from service import accounts, audit
@@ -57,7 +58,16 @@ def client_of(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-def current_user(request: Request, session: SessionDep) -> Principal:
+_bearer_scheme = HTTPBearer(auto_error=False, description="API 令牌（xuncha user add / xuncha user token 签发）")
+_cookie_scheme = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, description="网页登录会话")
+
+
+def current_user(
+    request: Request,
+    session: SessionDep,
+    _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer_scheme)] = None,  # declared for OpenAPI
+    _cookie: Annotated[str | None, Depends(_cookie_scheme)] = None,
+) -> Principal:
     header = request.headers.get("authorization", "")
     user = None
     via = "token"
