@@ -81,6 +81,13 @@
     return el;
   }
 
+  /** el.append / el.replaceChildren that skip null/undefined/false (the native ones print "null"). */
+  const add = (el, ...children) => append(el, children);
+  const fill = (el, ...children) => {
+    el.replaceChildren();
+    return append(el, children);
+  };
+
   const text = (s) => document.createTextNode(s === null || s === undefined ? "" : String(s));
 
   function fmtNumber(v) {
@@ -90,12 +97,13 @@
     return n.toLocaleString("zh-CN", { maximumFractionDigits: 4 });
   }
 
-  function fmtDateTime(iso) {
+  function fmtDateTime(iso, seconds = false) {
     if (!iso) return "";
     const d = new Date(iso);
     if (Number.isNaN(d.getTime())) return String(iso);
     const p = (n) => String(n).padStart(2, "0");
-    return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}`;
+    const time = `${p(d.getHours())}:${p(d.getMinutes())}${seconds ? `:${p(d.getSeconds())}` : ""}`;
+    return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${time}`;
   }
 
   function fmtSize(bytes) {
@@ -338,7 +346,7 @@
     state.afterLogin = null;
     stopJobPolling();
     state.job = null;
-    $("#view").replaceChildren();
+    fill($("#view"));
     showLogin();
   }
 
@@ -367,7 +375,7 @@
     clusters: (root, rest, params) => viewClusters(root, params),
     statistics: (root) => viewStatistics(root),
     downloads: (root) => viewDownloads(root),
-    audit: (root) => viewAudit(root),
+    audit: (root, rest, params) => viewAudit(root, params),
   };
 
   async function route() {
@@ -452,7 +460,7 @@
   async function viewDocuments(root, params) {
     const pageSize = 50;
     const page = Math.max(1, Number(params.get("page")) || 1);
-    root.append(
+    add(root, 
       pageHeader(
         "文档",
         can("analyst") ? h("a", { class: "button primary", href: "#/upload" }, "上传报告") : null
@@ -481,7 +489,7 @@
           : null
       )
     );
-    root.append(
+    add(root, 
       h("p", { class: "muted", id: "documents-total" }, `共 ${fmtNumber(total)} 份文档`),
       table("documents-table", headers, rows, {
         empty: can("analyst") ? "还没有文档，请先上传报告" : "还没有文档",
@@ -519,9 +527,9 @@
   // 文档详情：原文高亮、问题、标签更正、统计数据
 
   async function viewDocument(root, id, params) {
-    root.append(loading());
+    add(root, loading());
     const [doc] = await Promise.all([api("GET", `/documents/${encodeURIComponent(id)}`), loadTaxonomy()]);
-    root.replaceChildren();
+    fill(root);
     const findings = (doc.findings || []).slice().sort((a, b) => a.start - b.start);
     const meta = [
       ["来源文件", doc.source_name],
@@ -530,7 +538,7 @@
       ["日期", doc.date],
       ["问题", `${findings.length} 条`],
     ].filter(([, v]) => v);
-    root.append(
+    add(root, 
       h("p", { class: "breadcrumb" }, h("a", { href: "#/documents" }, "‹ 文档列表")),
       pageHeader(
         doc.title || doc.source_name || `文档 ${doc.id}`,
@@ -552,7 +560,7 @@
     for (const f of findings) list.appendChild(findingCard(f));
     if (!findings.length) list.appendChild(h("p", { class: "muted" }, "本文档未识别出问题。"));
 
-    root.append(
+    add(root, 
       h(
         "div",
         { class: "doc-layout" },
@@ -751,7 +759,7 @@
           : null
       )
     );
-    card.replaceChildren(
+    fill(card, 
       head,
       findingText(f),
       f.detail ? h("p", { class: "finding-detail" }, h("span", { class: "muted" }, "问题表现："), f.detail) : null,
@@ -764,7 +772,7 @@
   async function openTagEditor(card, f) {
     const slot = $(".tag-editor-slot", card);
     if (slot.firstChild) {
-      slot.replaceChildren();
+      fill(slot);
       return;
     }
     const tax = await loadTaxonomy();
@@ -795,10 +803,10 @@
     }
     const status = h("span", { class: "form-error", role: "alert" });
     const save = h("button", { type: "submit", class: "primary small", "data-testid": "save-tags" }, "保存更正");
-    form.append(
+    add(form, 
       h("p", { class: "muted small" }, "勾选正确的标签；改动过的方案会保存为“已确认”，之后重新分析也不会被覆盖。"),
       h("div", { class: "editor-actions" }, save,
-        h("button", { type: "button", class: "small", onclick: () => slot.replaceChildren() }, "取消"), status)
+        h("button", { type: "button", class: "small", onclick: () => fill(slot) }, "取消"), status)
     );
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault();
@@ -818,6 +826,7 @@
         const next = updated && updated.finding ? updated.finding : updated;
         fillFindingCard(card, { ...f, ...next });
         card.classList.add("saved");
+        card.scrollIntoView({ block: "nearest" });
         setTimeout(() => card.classList.remove("saved"), 1500);
         showMessage("标签已更正并确认", "info");
       } catch (e) {
@@ -826,26 +835,26 @@
         if (e.status !== 401) showError(e);
       }
     });
-    slot.replaceChildren(form);
+    fill(slot, form);
   }
 
   async function toggleSimilar(card, f) {
     const slot = $(".similar-slot", card);
     if (slot.firstChild) {
-      slot.replaceChildren();
+      fill(slot);
       return;
     }
-    slot.replaceChildren(loading("查找相似问题…"));
+    fill(slot, loading("查找相似问题…"));
     try {
       const data = await api("GET", `/findings/${encodeURIComponent(f.id)}/similar`, { query: { limit: 5 } });
       const results = (data.results || []).filter((r) => String(r.finding_id) !== String(f.id));
-      slot.replaceChildren(
+      fill(slot, 
         h("div", { class: "similar-box" },
           h("h4", null, "相似问题（其他文档、其他轮次）"),
           results.length ? h("ol", { class: "similar-list" }, results.map((r) => h("li", null, resultSummary(r)))) : h("p", { class: "muted" }, "没有找到相似问题"))
       );
     } catch (e) {
-      slot.replaceChildren(h("p", { class: "form-error" }, e.message));
+      fill(slot, h("p", { class: "form-error" }, e.message));
     }
   }
 
@@ -860,12 +869,14 @@
     );
   }
 
+  const metricName = (s) => (s.metric === "other" && (!s.name || s.name === "other") ? "其他数字" : s.name || s.metric);
+
   function statisticsTable(stats) {
     const rows = stats.map((s) =>
       h(
         "tr",
         { "data-metric": s.metric },
-        h("td", null, s.name || s.metric),
+        h("td", null, metricName(s)),
         h("td", { class: "num" }, fmtNumber(s.value)),
         h("td", null, s.unit || ""),
         h("td", null, s.qualifier || ""),
@@ -880,7 +891,7 @@
 
   function viewUpload(root) {
     if (!can("analyst")) {
-      root.append(pageHeader("上传报告"), h("p", { class: "error-box" }, "当前账号没有上传权限，请联系管理员。"));
+      add(root, pageHeader("上传报告"), h("p", { class: "error-box" }, "当前账号没有上传权限，请联系管理员。"));
       return;
     }
     const input = h("input", {
@@ -891,9 +902,12 @@
       accept: ".pdf,.docx,.txt,.htm,.html,application/pdf,text/plain,text/html",
     });
     const selected = h("ul", { id: "upload-selected", class: "file-list" });
+    const chosen = h("span", { class: "muted", id: "upload-chosen" }, "未选择文件");
     const showSelected = () => {
-      selected.replaceChildren(
-        ...Array.from(input.files || []).map((f) => h("li", null, f.name, h("span", { class: "muted" }, ` ${fmtSize(f.size)}`)))
+      const files = Array.from(input.files || []);
+      chosen.textContent = files.length ? `已选择 ${files.length} 个文件` : "未选择文件";
+      fill(selected,
+        ...files.map((f) => h("li", null, f.name, h("span", { class: "muted" }, ` ${fmtSize(f.size)}`)))
       );
     };
     input.addEventListener("change", showSelected);
@@ -902,6 +916,8 @@
       { class: "drop-zone", for: "upload-input", id: "drop-zone" },
       h("strong", null, "选择或拖入报告文件"),
       h("span", { class: "muted" }, "支持 PDF、DOCX、TXT（UTF-8/GBK/UTF-16）、网页 HTML，可多选"),
+      h("span", { class: "button file-button" }, "选择文件"),
+      chosen,
       input
     );
     drop.addEventListener("dragover", (ev) => { ev.preventDefault(); drop.classList.add("dragging"); });
@@ -922,14 +938,14 @@
     const formError = h("div", { id: "upload-error", class: "form-error", role: "alert" });
     const form = h(
       "form",
-      { id: "upload-form", class: "panel upload-form" },
+      { id: "upload-form", class: "panel upload-form", novalidate: true },
       drop,
       selected,
       h("div", { class: "field-row" },
         field("upload-round", "巡察轮次", { placeholder: "如：十四届县委第六轮" }),
         field("upload-unit", "被巡察单位", { placeholder: "如：县医保局党组" }),
         field("upload-kind", "巡察类型", { placeholder: "如：专项巡察", list: "kind-options" }),
-        field("upload-date", "日期", { type: "date" })),
+        field("upload-date", "日期", { placeholder: "如：2024-06-08", pattern: "\\d{4}-\\d{2}-\\d{2}" })),
       h("datalist", { id: "kind-options" },
         ["常规巡察", "专项巡察", "机动巡察", "巡察“回头看”", "村（社区）巡察", "交叉巡察", "提级巡察"].map((k) => h("option", { value: k }))),
       h("p", { class: "muted small" }, "以上信息可留空，系统会从报告正文中识别；填写后以填写的为准。"),
@@ -938,10 +954,15 @@
     );
     form.addEventListener("submit", (ev) => {
       ev.preventDefault();
-      formError.replaceChildren();
+      fill(formError);
       const files = Array.from(input.files || []);
       if (!files.length) {
         formError.textContent = "请先选择要上传的文件";
+        return;
+      }
+      const date = $("#upload-date", form).value.trim();
+      if (date && !/^\d{4}-\d{2}-\d{2}$/.test(date)) {
+        formError.textContent = "日期格式应为 YYYY-MM-DD，如 2024-06-08";
         return;
       }
       const fd = new FormData();
@@ -954,7 +975,7 @@
       startUpload(fd, files, { progress, progressText, formError, submit, input, selected });
     });
     const jobPanel = h("section", { id: "job-panel", class: "panel", hidden: true });
-    root.append(pageHeader("上传报告"), form, jobPanel);
+    add(root, pageHeader("上传报告"), form, jobPanel);
     if (state.job) renderJob();
   }
 
@@ -984,14 +1005,14 @@
       if (xhr.status < 200 || xhr.status >= 300) {
         const err = errorFrom(xhr.status, data);
         ui.progressText.textContent = "上传失败";
-        ui.formError.replaceChildren(h("p", null, err.message), itemErrors(data && data.error && data.error.items));
+        fill(ui.formError, h("p", null, err.message), itemErrors(data && data.error && data.error.items));
         showError(err);
         return;
       }
       ui.progress.value = 100;
       ui.progressText.textContent = "上传完成，正在分析…";
       ui.input.value = "";
-      ui.selected.replaceChildren();
+      fill(ui.selected);
       state.job = {
         id: data.job_id,
         status: data.status || "queued",
@@ -1078,7 +1099,7 @@
         it.error ? h("span", { class: "form-error" }, it.error.message || it.error.code) : null
       )
     );
-    panel.replaceChildren(
+    fill(panel, 
       h("h3", null, "处理进度"),
       h("p", { id: "job-status", "data-status": job.status, class: finished ? "" : "working" },
         `任务 ${job.id}：${JOB_STATUS[job.status] || job.status}`,
@@ -1135,21 +1156,22 @@
       if (location.hash === target) route();
       else location.hash = target;
     });
-    const results = h("div", { id: "search-results", class: "results" });
-    root.append(pageHeader("检索"), form, results);
+    const mode = like ? "similar" : q ? "search" : "browse";
+    const results = h("div", { id: "search-results", class: "results", "data-mode": mode });
+    add(root, pageHeader("检索"), form, results);
     if (!like) $("#search-input", form).focus();
 
-    results.append(loading("检索中…"));
+    add(results, loading("检索中…"));
     if (like) {
       const data = await api("GET", `/findings/${encodeURIComponent(like)}/similar`, { query: { limit } });
-      results.replaceChildren(
+      fill(results, 
         h("p", { class: "result-summary" }, `与问题 #${like} 相似的问题：${(data.results || []).length} 条 `, h("a", { href: "#/search" }, "清除")),
         ...(data.results || []).map((r, i) => searchResult(r, i))
       );
     } else if (q) {
       const data = await api("GET", "/search", { query: { q, ...values, limit } });
       const list = data.results || [];
-      results.replaceChildren(
+      fill(results, 
         h("p", { class: "result-summary" }, `“${data.query ?? q}”：${list.length} 条结果（按相关度排序，相近表述已合并）`),
         ...list.map((r, i) => searchResult(r, i))
       );
@@ -1159,7 +1181,7 @@
       const list = data.items || [];
       const total = data.total ?? list.length;
       const base = new URLSearchParams(params);
-      results.replaceChildren(
+      fill(results, 
         h("p", { class: "result-summary" }, `问题浏览：共 ${fmtNumber(total)} 条`),
         ...list.map((r, i) => searchResult({ ...r, finding_id: r.id }, (page - 1) * limit + i)),
         pager(page, limit, total, (p) => {
@@ -1244,7 +1266,7 @@
     const list = h("ol", { id: "cluster-list", class: "cluster-list" });
     const summary = h("p", { id: "cluster-summary", class: "muted" }, "正在分析共性问题…");
     const recurrences = h("section", { id: "recurrences", class: "panel" });
-    root.append(
+    add(root, 
       pageHeader("共性问题"),
       form,
       h("div", { class: "chart-grid" },
@@ -1295,7 +1317,7 @@
       h("div", { class: "cluster-head" },
         h("span", { class: "rank" }, String(i + 1)),
         h("h4", { class: "cluster-label" }, c.label || (c.keywords || []).join("、") || c.cluster_id),
-        h("span", { class: "score-pill", title: "系统性指数" }, `系统性指数 ${fmtNumber(c.systemic_score)}`)),
+        h("span", { class: "score-pill", title: "系统性指数" }, `系统性指数 ${Number(c.systemic_score || 0).toFixed(1)}`)),
       h("div", { class: "cluster-facts small" },
         h("span", null, `${c.size ?? all.length} 条问题`),
         h("span", null, `${(c.units || []).length} 个单位`),
@@ -1319,7 +1341,7 @@
   }
 
   function renderRecurrences(section, items) {
-    section.replaceChildren(
+    fill(section, 
       h("h3", null, `反复出现的问题（${items.length}）`),
       h("p", { class: "muted small" }, "同一单位在后一轮巡察中出现与前一轮相近的问题，可能整改不到位或问题反弹。"),
       table("recurrence-table", ["单位", "前一轮", "后一轮", "相似度"],
@@ -1335,12 +1357,24 @@
 
   function makeChart(el) {
     if (!window.echarts) {
-      el.replaceChildren(h("p", { class: "muted" }, "图表组件未加载"));
+      fill(el, h("p", { class: "muted" }, "图表组件未加载"));
       return null;
     }
+    delete el.dataset.rendered;
     const chart = window.echarts.init(el, null, { renderer: "canvas" });
+    chart.on("finished", () => { el.dataset.rendered = "1"; });
     state.charts.push(chart);
     return chart;
+  }
+
+  /** Round labels for axes: the prefix all rounds share (十四届县委) is dropped when there is one. */
+  function roundAxisNames(rounds) {
+    const prefixes = new Set(rounds.map((r) => String(r).split("第")[0]));
+    if (rounds.length > 1 && prefixes.size === 1 && String(rounds[0]).includes("第")) {
+      const prefix = [...prefixes][0];
+      return rounds.map((r) => String(r).slice(prefix.length));
+    }
+    return rounds.map(String);
   }
 
   const CHART_FONT = '"Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", sans-serif';
@@ -1358,17 +1392,17 @@
       state.charts = state.charts.filter((c) => c !== old);
     }
     if (!labels.length) {
-      el.replaceChildren(h("p", { class: "muted chart-empty" }, "暂无分类数据"));
+      fill(el, h("p", { class: "muted chart-empty" }, "暂无分类数据"));
       return;
     }
-    el.replaceChildren();
+    fill(el);
     const chart = makeChart(el);
     if (!chart) return;
     chart.setOption({
       textStyle: { fontFamily: CHART_FONT },
       tooltip: { trigger: "axis", axisPointer: { type: "shadow" }, renderMode: "richText" },
       legend: { type: "scroll", top: 0 },
-      grid: { left: 48, right: 16, top: 40, bottom: 96 },
+      grid: { left: 48, right: 16, top: 64, bottom: labels.length > 5 ? 96 : 40 },
       xAxis: {
         type: "category",
         data: labels,
@@ -1390,18 +1424,18 @@
     for (const c of top) for (const r of Object.keys(c.per_round || {})) roundSet.add(r);
     const rounds = sortRounds([...roundSet]);
     if (!top.length || !rounds.length) {
-      el.replaceChildren(h("p", { class: "muted chart-empty" }, "暂无共性问题趋势"));
+      fill(el, h("p", { class: "muted chart-empty" }, "暂无共性问题趋势"));
       return;
     }
-    el.replaceChildren();
+    fill(el);
     const chart = makeChart(el);
     if (!chart) return;
     chart.setOption({
       textStyle: { fontFamily: CHART_FONT },
       tooltip: { trigger: "axis", renderMode: "richText" },
       legend: { type: "scroll", top: 0, formatter: (n) => short(n, 14) },
-      grid: { left: 48, right: 24, top: 40, bottom: 48 },
-      xAxis: { type: "category", data: rounds, boundaryGap: false, axisLabel: { formatter: (v) => short(v, 12) } },
+      grid: { left: 48, right: 40, top: 64, bottom: 40 },
+      xAxis: { type: "category", data: roundAxisNames(rounds), boundaryGap: false, axisLabel: { formatter: (v) => short(v, 12) } },
       yAxis: { type: "value", name: "问题数", minInterval: 1 },
       series: top.map((c, i) => ({
         name: `${i + 1}. ${c.label || c.cluster_id}`,
@@ -1418,7 +1452,7 @@
 
   async function viewStatistics(root) {
     await loadTaxonomy();
-    root.append(pageHeader("统计"), loading());
+    add(root, pageHeader("统计"), loading());
     const s = await api("GET", "/statistics");
     root.lastChild.remove();
     const maxOf = (arr, key) => Math.max(1, ...arr.map((x) => Number(x[key]) || 0));
@@ -1442,7 +1476,7 @@
             { class: "label-table" }))
       );
     }
-    root.append(
+    add(root, 
       h("div", { class: "stat-cards" },
         h("div", { class: "stat-card" }, h("div", { class: "stat-value", id: "stat-documents" }, fmtNumber(s.documents)), h("div", { class: "muted" }, "文档")),
         h("div", { class: "stat-card" }, h("div", { class: "stat-value", id: "stat-findings" }, fmtNumber(s.findings)), h("div", { class: "muted" }, "问题")),
@@ -1450,7 +1484,7 @@
         h("div", { class: "stat-card" }, h("div", { class: "stat-value" }, fmtNumber(byUnit.length)), h("div", { class: "muted" }, "被巡察单位"))),
       h("section", { class: "panel" }, h("h3", null, "报告中的统计数字（汇总）"),
         table("metric-table", ["指标", "合计", "单位", "涉及文档"],
-          (s.by_metric || []).map((m) => h("tr", { "data-metric": m.metric }, h("td", null, m.name || m.metric), h("td", { class: "num" }, fmtNumber(m.total)), h("td", null, m.unit || ""), h("td", { class: "num" }, fmtNumber(m.documents)))),
+          (s.by_metric || []).map((m) => h("tr", { "data-metric": m.metric }, h("td", null, metricName(m)), h("td", { class: "num" }, m.total === null || m.total === undefined ? "—" : fmtNumber(m.total)), h("td", null, m.unit || ""), h("td", { class: "num" }, fmtNumber(m.documents)))),
           { empty: "暂无统计数字" })),
       h("div", { class: "two-col" },
         h("section", { class: "panel" }, h("h3", null, "按轮次"),
@@ -1496,7 +1530,7 @@
         previewBtn.disabled = false;
       }
     });
-    root.append(
+    add(root, 
       pageHeader("下载"),
       h("section", { class: "panel downloads" },
         dl("download-docx", DOCX, "共性问题分析报告.docx", "共性问题分析报告.docx",
@@ -1535,28 +1569,96 @@
   // ---------------------------------------------------------------------------------------------
   // 审计
 
-  async function viewAudit(root) {
-    root.append(pageHeader("审计日志"));
+  async function viewAudit(root, params) {
+    add(root, pageHeader("审计日志与用户"));
     if (!can("admin")) {
-      root.append(h("p", { class: "error-box" }, "只有管理员可以查看审计日志。"));
+      add(root, h("p", { class: "error-box" }, "只有管理员可以查看审计日志。"));
       return;
     }
-    root.append(loading());
-    const data = await api("GET", "/audit", { query: { limit: 500 } });
-    root.lastChild.remove();
-    const detail = (d) => (d === null || d === undefined ? "" : typeof d === "string" ? d : JSON.stringify(d));
-    root.append(
+    const userFilter = params.get("user") || "";
+    const actionFilter = params.get("action") || "";
+    const usersPanel = h("section", { class: "panel", id: "users-panel" });
+    const auditPanel = h("section", { class: "panel" }, loading());
+    add(root, auditPanel, usersPanel);
+    renderUsers(usersPanel);
+
+    const data = await api("GET", "/audit", { query: { limit: 500, user: userFilter, action: actionFilter } });
+    const actions = data.actions || {};
+    const detail = (d) => {
+      if (d === null || d === undefined) return "";
+      if (typeof d === "string") return d;
+      const entries = Object.entries(d).filter(([, v]) => v !== null && v !== undefined && !(Array.isArray(v) && !v.length));
+      return entries.length ? JSON.stringify(Object.fromEntries(entries)) : "";
+    };
+    const actionSelect = h("select", { id: "audit-action", name: "action" }, h("option", { value: "" }, "全部操作"),
+      Object.entries(actions).map(([k, v]) => h("option", { value: k, selected: k === actionFilter }, v)));
+    const filter = h("form", { class: "field-row audit-filter", id: "audit-filter" },
+      h("div", { class: "field" }, h("label", { for: "audit-user" }, "用户"), h("input", { id: "audit-user", name: "user", value: userFilter, placeholder: "全部用户" })),
+      h("div", { class: "field" }, h("label", { for: "audit-action" }, "操作"), actionSelect),
+      h("div", { class: "field narrow" }, h("button", { type: "submit" }, "筛选")));
+    filter.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const qs = new URLSearchParams();
+      if (filter.elements.user.value.trim()) qs.set("user", filter.elements.user.value.trim());
+      if (actionSelect.value) qs.set("action", actionSelect.value);
+      location.hash = `#/audit${qs.toString() ? `?${qs}` : ""}`;
+    });
+    fill(auditPanel,
+      h("h3", null, "审计日志（最新在前，最多 500 条）"),
+      filter,
       table("audit-table", ["时间", "用户", "操作", "对象", "详情", "结果"],
         (data.items || []).map((a) =>
-          h("tr", { class: a.ok === false ? "failed" : "" },
-            h("td", { class: "nowrap" }, fmtDateTime(a.at)),
-            h("td", null, a.user || ""),
-            h("td", null, a.action || ""),
+          h("tr", { class: a.ok === false ? "failed" : "", "data-action": a.action },
+            h("td", { class: "nowrap" }, fmtDateTime(a.at, true)),
+            h("td", null, a.user || "—"),
+            h("td", null, a.action_name || actions[a.action] || a.action || ""),
             h("td", null, a.target === null || a.target === undefined ? "" : String(a.target)),
             h("td", { class: "detail" }, detail(a.detail)),
             h("td", null, a.ok === false ? "失败" : "成功"))),
         { empty: "暂无审计记录" })
     );
+  }
+
+  async function renderUsers(panel) {
+    fill(panel, h("h3", null, "用户"), loading());
+    let users;
+    try {
+      users = (await api("GET", "/users")).items || [];
+    } catch (e) {
+      fill(panel, h("h3", null, "用户"), h("p", { class: "form-error" }, e.message));
+      return;
+    }
+    const result = h("div", { id: "user-create-result", role: "status" });
+    const form = h("form", { id: "user-create-form", class: "field-row", autocomplete: "off" },
+      h("div", { class: "field" }, h("label", { for: "new-user-name" }, "用户名"), h("input", { id: "new-user-name", name: "name", required: true })),
+      h("div", { class: "field" }, h("label", { for: "new-user-password" }, "初始密码（至少 8 位）"),
+        h("input", { id: "new-user-password", name: "password", type: "password", autocomplete: "new-password", required: true })),
+      h("div", { class: "field narrow" }, h("label", { for: "new-user-role" }, "角色"),
+        h("select", { id: "new-user-role", name: "role" }, Object.entries(ROLE_NAMES).map(([k, v]) => h("option", { value: k }, v)))),
+      h("div", { class: "field narrow" }, h("button", { type: "submit", class: "primary" }, "创建用户")));
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      fill(result);
+      try {
+        const created = await api("POST", "/users", {
+          body: { name: form.elements.name.value.trim(), password: form.elements.password.value, role: form.elements.role.value },
+        });
+        await renderUsers(panel);
+        add($("#user-create-result", panel) || panel,
+          h("p", { class: "info-box" }, `已创建用户 ${created.name}（${ROLE_NAMES[created.role] || created.role}）。API 令牌只显示这一次：`,
+            h("code", { class: "token" }, created.token || "")));
+      } catch (e) {
+        fill(result, h("p", { class: "form-error" }, e.message));
+      }
+    });
+    fill(panel,
+      h("h3", null, "用户"),
+      table("users-table", ["用户名", "角色", "状态", "创建时间"],
+        users.map((u) => h("tr", null, h("td", null, u.name), h("td", null, ROLE_NAMES[u.role] || u.role),
+          h("td", null, u.active === false ? "已停用" : "正常"), h("td", { class: "nowrap" }, fmtDateTime(u.created_at))))),
+      h("h4", { class: "subhead" }, "新建用户"),
+      form,
+      result);
   }
 
   // ---------------------------------------------------------------------------------------------

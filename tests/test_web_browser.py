@@ -1,0 +1,428 @@
+"""The web page in a real browser (Debian's Chromium driven by Playwright) against the real app.
+
+A module fixture starts ``python -m service serve`` on a free loopback port over a fresh data
+directory that already holds four sample reports of two rounds (ingested with the CLI, so the
+common-issue view has clusters and trends), with one analyst and one admin account. Each test then
+logs in through the login form and works the page as a person would: upload with progress and a
+job that finishes, the document with highlighted findings and tags, an in-place tag correction that
+persists, search, the common-issue dashboard with its charts, statistics, downloads, the audit log,
+and a report whose text carries HTML/JS that must show literally and never run.
+
+Screenshots of every step go to ``test-artifacts/screenshots/`` at the repository root.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLES = REPO / "corpora" / "samples"
+SHOTS = REPO / "test-artifacts" / "screenshots"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+ANALYST = ("analyst1", "analyst-pass-1")
+ADMIN = ("admin1", "admin-pass-12")
+VIEWER = ("viewer1", "viewer-pass-1")  # created by the admin through the page
+# Ingested before the browser starts (two rounds, two units in both: clusters and recurrences).
+PRELOADED = {
+    "十四届县委第五轮": ["r5_jiaoyuju_feedback.pdf", "r5_chengguanzhen_feedback.txt"],
+    "十四届县委第七轮": ["r7_jiaoyuju_huitoukan_feedback.pdf", "r7_chengguanzhen_huitoukan_feedback.txt"],
+}
+UPLOADED = "r6_weijianju_special_feedback.txt"  # not preloaded: goes through the upload form
+UPLOADED_ROUND = "十四届县委第六轮"
+
+XSS_IMG = "<img src=x onerror=window.__xss=1>"
+XSS_SCRIPT = "<script>window.__xss=1</script>"
+XSS_REPORT = f"""县委第四巡察组向县审计局党组反馈巡察情况
+
+根据县委统一部署，2024年3月1日至4月30日，县委第四巡察组对县审计局党组开展了常规巡察。
+
+一、巡察发现的主要问题
+（一）贯彻落实党的路线方针政策方面
+1.理论学习不深入，{XSS_IMG}学习记录流于形式，2023年有5次党组会“第一议题”学习仅记录学习篇目。
+2.违规发放津补贴问题突出，{XSS_SCRIPT}以“加班费”名义违规发放津补贴3.2万元。
+（二）全面从严治党方面
+1.主体责任落实不力，党组对下属单位监督检查流于形式。
+
+二、整改意见
+县审计局党组要切实抓好整改落实。
+"""
+
+T_UI = 15_000  # ms: one UI step
+T_JOB = 45_000  # ms: an upload analysed by the job runner
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium (/usr/bin/chromium) is not installed")
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _xuncha(args: list[str], env: dict[str, str], stdin: str | None = None) -> str:
+    proc = subprocess.run([sys.executable, "-m", "service", *args], env=env, input=stdin, capture_output=True,
+                          text=True, timeout=180, cwd=REPO)
+    assert proc.returncode == 0, f"xuncha {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
+    return proc.stdout + proc.stderr
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    data = tmp_path_factory.mktemp("web-data")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("XUNCHA_")}
+    env.update(XUNCHA_DATA_DIR=str(data), PYTHONUNBUFFERED="1")
+    for (name, password), role in ((ANALYST, "analyst"), (ADMIN, "admin")):
+        _xuncha(["user", "add", name, "--role", role], env, stdin=f"{password}\n{password}\n")
+    for round_label, files in PRELOADED.items():
+        _xuncha(["ingest", "--round", round_label, *(str(SAMPLES / f) for f in files)], env)
+
+    port = _free_port()
+    log = (data / "serve.log").open("w")
+    proc = subprocess.Popen([sys.executable, "-m", "service", "serve", "--host", "127.0.0.1", "--port", str(port)],
+                            env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/api/v1/health", timeout=2) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log.flush()
+                pytest.fail(f"server did not start:\n{(data / 'serve.log').read_text(errors='replace')}")
+            time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+class Page:
+    """A logged-out browser page that records script errors and CSP violations, with screenshot helper."""
+
+    def __init__(self, browser: Any, base: str) -> None:
+        self.base = base
+        self.context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN",
+                                           accept_downloads=True)
+        self.context.set_default_timeout(T_UI)
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
+        self.page.on("console", self._console)
+
+    def _console(self, msg: Any) -> None:
+        if msg.type == "error" and ("Content Security Policy" in msg.text or "Refused to" in msg.text):
+            self.errors.append(f"csp: {msg.text}")
+
+    def shot(self, name: str, full_page: bool = False) -> None:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page)
+
+    def goto(self, route: str) -> None:
+        """Open a hash route and wait until its view has rendered."""
+        self.page.evaluate("r => { document.querySelector('#view .page')?.removeAttribute('data-ready');"
+                           " location.hash = r; }", route)
+        self.page.wait_for_selector(f'#view .page[data-ready][data-view="{route.split("/")[1].split("?")[0]}"]')
+
+    def login(self, user: tuple[str, str]) -> None:
+        self.page.goto(self.base + "/")
+        self.page.wait_for_selector("#login-form", state="visible")
+        self.page.fill("#login-username", user[0])
+        self.page.fill("#login-password", user[1])
+        self.page.click("#login-submit")
+        self.page.wait_for_selector("#app-view", state="visible")
+        self.page.wait_for_selector("#view .page[data-ready]")
+
+    def upload(self, path: Path, round_label: str | None = None) -> Any:
+        """Upload one file through the form; wait for the job; return the finished job's item element."""
+        pg = self.page
+        self.goto("#/upload")
+        pg.set_input_files("#upload-input", str(path))
+        assert path.name in pg.text_content("#upload-selected")
+        if round_label:
+            pg.fill("#upload-round", round_label)
+        pg.click("#upload-submit")
+        pg.wait_for_selector("#job-status[data-status=done], #job-status[data-status=failed]", timeout=T_JOB)
+        assert pg.get_attribute("#job-status", "data-status") == "done"
+        assert pg.eval_on_selector("#upload-progress", "e => e.value") == 100
+        return pg.locator(".job-item").first
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture
+def web(browser: Any, server: str) -> Iterator[Page]:
+    page = Page(browser, server)
+    try:
+        yield page
+        assert not page.errors, page.errors
+    finally:
+        page.close()
+
+
+def test_login_shows_chinese_error_then_documents(web: Page) -> None:
+    pg = web.page
+    pg.goto(web.base + "/")
+    pg.wait_for_selector("#login-form", state="visible")
+    assert pg.title() == "xuncha 巡察报告分析"
+    pg.fill("#login-username", ANALYST[0])
+    pg.fill("#login-password", "not-the-password")
+    pg.click("#login-submit")
+    pg.wait_for_selector("#login-error", state="visible")
+    message = pg.text_content("#login-error") or ""
+    assert re.search(r"[\u4e00-\u9fff]", message), message  # the API's Chinese message
+    assert pg.is_hidden("#app-view")
+    web.shot("01_login_error")
+
+    pg.fill("#login-password", ANALYST[1])
+    pg.click("#login-submit")
+    pg.wait_for_selector("#documents-table tbody tr.document-row")
+    assert pg.text_content("#current-user") == ANALYST[0]
+    nav = [t.strip() for t in pg.locator("#main-nav a:visible").all_text_contents()]
+    assert nav == ["文档", "上传", "检索", "共性问题", "统计", "下载"]  # 审计 is for admins only
+    preloaded = {f for files in PRELOADED.values() for f in files}
+    listed = pg.locator("#documents-table").text_content() or ""
+    assert all(name in listed for name in preloaded), listed
+    web.shot("02_documents")
+
+    pg.click("#logout-button")
+    pg.wait_for_selector("#login-form", state="visible")
+    pg.goto(web.base + "/#/statistics")  # the session is gone: back to the login view
+    pg.wait_for_selector("#login-form", state="visible")
+
+
+def test_upload_document_view_and_tag_correction(web: Page) -> None:
+    pg = web.page
+    web.login(ANALYST)
+    item = web.upload(SAMPLES / UPLOADED, UPLOADED_ROUND)
+    assert item.get_attribute("data-status") in {"stored", "duplicate"}
+    assert UPLOADED in (item.text_content() or "")
+    web.shot("03_upload_done")
+
+    item.locator("a.job-doc-link").click()
+    pg.wait_for_selector(".finding")
+    cards = pg.locator(".finding")
+    n = cards.count()
+    assert n >= 3
+    assert pg.locator("#doc-text mark.finding-mark").count() == n  # every finding highlighted in the text
+    assert pg.locator(".finding mark.evidence").count() > 0  # evidence terms inside findings
+    assert pg.locator(".finding .tag-auto").count() > 0
+    meta = pg.text_content("#doc-meta") or ""
+    assert UPLOADED_ROUND in meta and UPLOADED in meta
+    assert pg.locator("#statistics-table tbody tr").count() >= 1
+    web.shot("04_document")
+
+    # Correct the focus tag of the first finding in place.
+    card = cards.first
+    finding_id = card.get_attribute("data-finding-id")
+    auto_focus = card.locator('.tag-line[data-scheme="focus"] .tag-auto').all_text_contents()
+    target = "党的建设" if not any("党的建设" in t for t in auto_focus) else "党的领导"
+    card.locator(".edit-tags").click()
+    editor = card.locator(".tag-editor")
+    focus = editor.locator('fieldset[data-scheme="focus"]')
+    for box in focus.locator("input[type=checkbox][name=focus]").all():
+        box.set_checked(box.get_attribute("value") == target)
+    web.shot("05_tag_editor")
+    editor.locator("[data-testid=save-tags]").click()
+    confirmed = f'#finding-{finding_id} .tag-line[data-scheme="focus"] .tag-confirmed[data-label="{target}"]'
+    pg.wait_for_selector(confirmed)
+    assert "已确认" in (pg.text_content(confirmed) or "")
+    assert pg.locator(f"#finding-{finding_id} .tag-editor").count() == 0
+    web.shot("06_tag_confirmed")
+
+    pg.reload()
+    pg.wait_for_selector(f"#finding-{finding_id}")
+    pg.wait_for_selector(confirmed)  # persisted
+    labels = pg.locator(f'#finding-{finding_id} .tag-line[data-scheme="focus"] .tag-confirmed').all()
+    assert [b.get_attribute("data-label") for b in labels] == [target]
+
+    # Clicking a highlighted span selects its finding.
+    pg.locator("#doc-text mark.finding-mark").nth(1).click()
+    pg.wait_for_selector(".finding.active")
+
+
+def test_search_and_similar(web: Page) -> None:
+    pg = web.page
+    web.login(ANALYST)
+    web.goto("#/search")
+    pg.fill("#search-input", "违规发放津补贴")
+    pg.press("#search-input", "Enter")
+    pg.wait_for_selector("#search-results[data-mode=search] .search-result")
+    results = pg.locator("#search-results[data-mode=search] .search-result")
+    assert results.count() >= 1
+    assert "补贴" in (results.first.locator(".result-text").text_content() or "")
+    assert results.first.locator(".tag").count() >= 1
+    assert "q=" in pg.evaluate("location.hash")
+    web.shot("07_search")
+
+    results.first.get_by_text("相似问题").click()
+    pg.wait_for_selector("#search-results[data-mode=similar] .search-result")
+    # A result links to its document, scrolled to the finding.
+    pg.locator("#search-results[data-mode=similar] .search-result a[href^='#/documents/']").first.click()
+    pg.wait_for_selector(".finding.active")
+
+
+def test_dashboard_statistics_and_downloads(web: Page) -> None:
+    pg = web.page
+    web.login(ANALYST)
+    web.goto("#/clusters")
+    pg.wait_for_selector("#cluster-list .cluster", timeout=T_JOB)
+    clusters = pg.locator("#cluster-list .cluster")
+    assert clusters.count() >= 1
+    scores = [float(re.sub(r"[^\d.]", "", t)) for t in pg.locator("#cluster-list .score-pill").all_text_contents()]
+    assert scores == sorted(scores, reverse=True)  # ranked by systemic score
+    pg.wait_for_selector("#chart-categories[data-rendered] canvas")  # drawn, animation finished
+    pg.wait_for_selector("#chart-trend[data-rendered] canvas")
+    assert pg.eval_on_selector("#chart-categories canvas", "c => c.width > 0 && c.height > 0")
+    web.shot("08_clusters")
+    web.shot("08_clusters_full", full_page=True)
+
+    pg.select_option("#chart-scheme", "problem_type")  # the bar chart redraws for another scheme
+    pg.wait_for_selector("#chart-categories canvas")
+
+    web.goto("#/statistics")
+    pg.wait_for_selector("#stat-documents")
+    assert int(pg.text_content("#stat-documents") or 0) >= 4
+    assert int((pg.text_content("#stat-findings") or "0").replace(",", "")) > 10
+    rounds = pg.locator("#round-table tbody tr").all_text_contents()
+    assert any("十四届县委第五轮" in r for r in rounds) and any("十四届县委第七轮" in r for r in rounds)
+    assert pg.locator("#label-tables table").count() >= 1
+    web.shot("09_statistics", full_page=True)
+
+    web.goto("#/downloads")
+    with pg.expect_download() as dl:
+        pg.click("#download-xlsx")
+    assert dl.value.suggested_filename == "问题清单.xlsx"
+    with pg.expect_download() as dl:
+        pg.click("#download-docx")
+    assert dl.value.suggested_filename == "共性问题分析报告.docx"
+    pg.click("#preview-markdown")
+    pg.wait_for_function("() => { const p = document.querySelector('#summary-preview');"
+                         " return p && !p.hidden && p.textContent.length > 50 && !p.textContent.startsWith('生成中'); }")
+    web.shot("10_downloads")
+
+
+def test_report_markup_is_shown_literally_and_never_runs(web: Page, tmp_path: Path) -> None:
+    pg = web.page
+    report = tmp_path / "xss_report.txt"
+    report.write_text(XSS_REPORT, encoding="utf-8")
+    web.login(ANALYST)
+    item = web.upload(report)
+    assert item.get_attribute("data-status") == "stored"
+    item.locator("a.job-doc-link").click()
+    pg.wait_for_selector(".finding")
+    pg.wait_for_timeout(300)  # an injected onerror would fire by now
+
+    text = pg.text_content("#doc-text") or ""
+    assert XSS_IMG in text and XSS_SCRIPT in text  # literal, as written in the report
+    findings = " ".join(pg.locator(".finding .finding-text").all_text_contents())
+    assert XSS_IMG in findings and XSS_SCRIPT in findings
+    assert pg.locator("#view img, #view script").count() == 0
+    assert pg.evaluate("typeof window.__xss") == "undefined"
+    web.shot("11_xss_literal")
+
+    # The same text through search results.
+    web.goto("#/search?q=" + urllib.parse.quote("违规发放津补贴 加班费"))
+    pg.wait_for_selector("#search-results[data-mode=search] .search-result")
+    assert pg.locator("#view img, #view script").count() == 0
+    assert pg.evaluate("typeof window.__xss") == "undefined"
+
+
+def test_admin_audit_users_and_viewer_role(web: Page, browser: Any) -> None:
+    pg = web.page
+    web.login(ADMIN)
+    assert pg.is_visible("#main-nav a[data-route=audit]")
+    web.goto("#/audit")
+    pg.wait_for_selector("#audit-table tbody tr[data-action]")
+    rows = pg.locator("#audit-table tbody tr").all_text_contents()
+    assert any(ANALYST[0] in r and "登录" in r for r in rows), rows  # the analyst's logins, named in Chinese
+    # An admin creates a viewer; the token is shown once.
+    pg.wait_for_selector("#users-table")
+    pg.fill("#new-user-name", VIEWER[0])
+    pg.fill("#new-user-password", VIEWER[1])
+    pg.select_option("#new-user-role", "viewer")
+    pg.click("#user-create-form button[type=submit]")
+    pg.wait_for_selector("#user-create-result code.token")
+    assert (pg.text_content("#user-create-result code.token") or "").startswith("xc_")
+    assert VIEWER[0] in (pg.text_content("#users-table") or "")
+    web.shot("12_audit_users")
+    web.goto("#/documents")
+    assert pg.locator("#documents-table button.danger").count() >= 1  # admins may delete
+
+    viewer = Page(browser, web.base)
+    try:
+        viewer.login(VIEWER)
+        vp = viewer.page
+        nav = [t.strip() for t in vp.locator("#main-nav a:visible").all_text_contents()]
+        assert nav == ["文档", "检索", "共性问题", "统计", "下载"]  # no upload, no audit
+        vp.locator("#documents-table a").first.click()
+        vp.wait_for_selector(".finding")
+        assert vp.locator(".edit-tags").count() == 0  # viewers cannot correct tags
+        assert vp.locator("#delete-document").count() == 0
+        viewer.shot("13_viewer_document")
+        assert not viewer.errors, viewer.errors
+    finally:
+        viewer.close()
+
+
+def test_api_contract_used_by_the_page(server: str) -> None:
+    """The shapes the page reads, checked once without a browser (a failing page step is then easier to place)."""
+    req = urllib.request.Request(
+        f"{server}/api/v1/auth/login",
+        data=json.dumps({"username": ANALYST[0], "password": ANALYST[1]}).encode(),
+        headers={"Content-Type": "application/json", "X-Requested-With": "xuncha"},
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        cookie = resp.headers["set-cookie"].split(";")[0]
+        assert json.load(resp)["user"]["role"] == "analyst"
+
+    def get(path: str) -> Any:
+        r = urllib.request.Request(f"{server}/api/v1{path}", headers={"Cookie": cookie})
+        with urllib.request.urlopen(r, timeout=60) as resp:
+            return json.load(resp)
+
+    docs = get("/documents?limit=5")
+    assert {"total", "items"} <= docs.keys()
+    doc = get(f"/documents/{docs['items'][0]['id']}")
+    f = doc["findings"][0]
+    assert doc["text"][f["start"]:f["end"]] == f["text"]
+    assert {"auto", "confirmed"} <= f["tags"].keys()
+    stats = get("/statistics")
+    assert {"documents", "findings", "by_metric", "by_round", "by_unit", "by_label", "label_by_round"} <= stats.keys()
+    assert set(get("/taxonomy")["schemes"]) >= {"focus", "livelihood", "problem_type", "four_implementations"}
