@@ -277,6 +277,24 @@ def test_upload_document_view_and_tag_correction(web: Page) -> None:
     pg.wait_for_selector(".finding.active")
 
 
+def test_rejected_upload_shows_the_chinese_reasons(web: Page) -> None:
+    pg = web.page
+    web.login(ANALYST)
+    web.goto("#/upload")
+    pg.set_input_files("#upload-input", [
+        {"name": "空文件.txt", "mimeType": "text/plain", "buffer": b""},
+        {"name": "tool.exe", "mimeType": "application/octet-stream", "buffer": b"MZ\x90\x00binary\x00\x01"},
+    ])
+    pg.click("#upload-submit")
+    pg.wait_for_selector("#upload-error .item-errors li")
+    message = pg.text_content("#upload-error") or ""
+    assert "空文件.txt" in message and "tool.exe" in message
+    assert re.search(r"[\u4e00-\u9fff]{4}", message.replace("空文件", "")), message
+    assert pg.is_visible("#message-bar")
+    assert pg.is_hidden("#job-panel")
+    web.shot("03b_upload_rejected")
+
+
 def test_search_and_similar(web: Page) -> None:
     pg = web.page
     web.login(ANALYST)
