@@ -68,28 +68,34 @@ class BodyLimitMiddleware:
                     return
         received = 0
         started = False
+        over = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, over
             msg = await receive()
             if msg["type"] == "http.request":
                 received += len(msg.get("body", b""))
                 if received > self.max_bytes:
+                    over = True
                     raise _TooLarge()
             return msg
 
         async def tracking_send(msg: Message) -> None:
             nonlocal started
+            if over and not started:
+                return  # the app turned our signal into its own error (FastAPI: 400 "error parsing the body")
             if msg["type"] == "http.response.start":
                 started = True
             await send(msg)
 
         try:
             await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
-            if not started:
-                for m in _json_error(413, "request_too_large", message):
-                    await send(m)
+        except Exception:
+            if not over:
+                raise
+        if over and not started:
+            for m in _json_error(413, "request_too_large", message):
+                await send(m)
 
 
 class SecurityHeadersMiddleware:
