@@ -30,7 +30,7 @@ STATUS_OF_CODE = {
 }
 
 HTTP_MESSAGES = {
-    400: ("bad_request", "请求格式不正确"),
+    400: ("malformed_body", "请求体无法解析（表单或 JSON 格式不正确）"),  # FastAPI/Starlette body parsing
     401: ("not_authenticated", "请先登录或提供有效的 API 令牌"),
     403: ("forbidden", "当前账户无权执行此操作"),
     404: ("not_found", "请求的资源不存在"),
@@ -75,6 +75,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        if any(e.get("type") == "json_invalid" for e in exc.errors()):
+            return JSONResponse(error_body("malformed_json", "请求体不是合法的 JSON"), status_code=422)
         problems = [{"field": _field(e.get("loc", ())), "problem": str(e.get("msg", ""))[:200]} for e in exc.errors()[:20]]
         where = "、".join(dict.fromkeys(p["field"] for p in problems)) or "请求"
         return JSONResponse(error_body("invalid_request", f"请求参数不正确：{where}", problems=problems), status_code=422)
@@ -83,6 +85,13 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code, message = HTTP_MESSAGES.get(exc.status_code, ("http_error", "请求失败"))
         return JSONResponse(error_body(code, message), status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(OverflowError)
+    async def _overflow(request: Request, exc: OverflowError) -> JSONResponse:
+        if "SQLite INTEGER" in str(exc):  # an id past 2**63 - 1 in a path or query: it cannot exist
+            return JSONResponse(error_body("value_out_of_range", "请求中的数值超出范围"), status_code=422)
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse(error_body("internal_error", "服务器内部错误，已记录日志"), status_code=500)
 
     @app.exception_handler(Exception)
     async def _internal(request: Request, exc: Exception) -> JSONResponse:
