@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from datetime import date as Date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
+from starlette.datastructures import UploadFile as FormFile
 
 from service.api.deps import Admin, Analyst, AuditDep, MakeSessionDep, SessionDep, SettingsDep, Viewer
 from service.api.errors import ApiError, error_body, status_for
@@ -21,6 +23,35 @@ DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 KINDS = {"常规", "专项", "机动", "回头看", "交叉", "提级", "联动", "村(社区)", "村（社区）"}
 
 
+DocumentId = Annotated[int, Path(le=2**63 - 1)]  # past SQLite's INTEGER range no document can exist
+
+
+async def _upload_form(request: Request) -> None:
+    """Name what is wrong with a body that is not a multipart form of named files, before field validation.
+
+    FastAPI has already parsed the form (cached on the request), so this reads nothing twice.
+    """
+    mime = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if mime != "multipart/form-data":
+        raise ApiError(415, "expected_multipart", "上传请求应为 multipart/form-data 表单，文件放在 files 字段")
+    form = await request.form()
+    entries = [v for v in form.getlist("files") if not (isinstance(v, FormFile) and v.filename == "" and not v.size)]
+    if not entries:
+        raise ApiError(422, "no_files", "请至少选择一个文件（表单字段 files）")
+    if any(not isinstance(v, FormFile) or not v.filename for v in entries):
+        raise ApiError(422, "missing_filename", "表单字段 files 的每一项都应是带文件名的文件")
+
+
+def _valid_date(value: str) -> bool:
+    if not DATE.match(value):
+        return False
+    try:
+        Date.fromisoformat(value)
+    except ValueError:  # 2023-02-30, 2023-13-01
+        return False
+    return True
+
+
 def _read_limited(upload: UploadFile, max_bytes: int) -> bytes | None:
     """The file's bytes, or None when it is over the limit (read at most one byte past it)."""
     data = upload.file.read(max_bytes + 1)
@@ -31,6 +62,7 @@ def _read_limited(upload: UploadFile, max_bytes: int) -> bytes | None:
 def upload_documents(
     request: Request,
     user: Analyst,
+    _form: Annotated[None, Depends(_upload_form)],
     settings: SettingsDep,
     make_session: MakeSessionDep,
     audit: AuditDep,
@@ -44,8 +76,8 @@ def upload_documents(
         raise ApiError(422, "no_files", "请至少选择一个文件（表单字段 files）")
     if len(files) > settings.max_files_per_upload:
         raise ApiError(413, "too_many_files", f"一次最多上传 {settings.max_files_per_upload} 个文件")
-    if date and not DATE.match(date):
-        raise ApiError(422, "invalid_date", "日期格式应为 YYYY-MM-DD")
+    if date and not _valid_date(date):
+        raise ApiError(422, "invalid_date", "日期格式应为 YYYY-MM-DD，且须是真实存在的日期")
     if kind and kind not in KINDS:
         raise ApiError(422, "invalid_kind", f"巡察类型应为：{'、'.join(sorted(KINDS))}")
     max_bytes = int(settings.max_file_mb * 1024 * 1024)
@@ -112,7 +144,7 @@ def read_documents(
 
 
 @router.get("/documents/{document_id}", summary="文档全文、问题（含标签与依据）、统计数据")
-def read_document(document_id: int, user: Viewer, session: SessionDep, audit: AuditDep) -> dict[str, Any]:
+def read_document(document_id: DocumentId, user: Viewer, session: SessionDep, audit: AuditDep) -> dict[str, Any]:
     doc = load_document(session, document_id)
     if doc is None:
         raise ApiError(404, "unknown_document", "没有这个文档")
@@ -121,7 +153,7 @@ def read_document(document_id: int, user: Viewer, session: SessionDep, audit: Au
 
 
 @router.delete("/documents/{document_id}", status_code=204, summary="删除文档（管理员）")
-def remove_document(document_id: int, user: Admin, session: SessionDep, settings: SettingsDep, audit: AuditDep) -> Response:
+def remove_document(document_id: DocumentId, user: Admin, session: SessionDep, settings: SettingsDep, audit: AuditDep) -> Response:
     doc = load_document(session, document_id)
     if doc is None:
         raise ApiError(404, "unknown_document", "没有这个文档")
