@@ -206,7 +206,8 @@ class JobRunner:
                 job.finished_at = datetime.now(UTC)
                 session.commit()
                 folder = next((Path(i.staged_path).parent for i in job.items if i.staged_path), None)
-                if folder is not None and all(i.status != "error" for i in job.items):
+                # kept while a failed item can still be retried; items refused at upload were never staged
+                if folder is not None and all(i.status != "error" or i.staged_path is None for i in job.items):
                     shutil.rmtree(folder, ignore_errors=True)
 
     def _run_item(self, item_id: int) -> None:
