@@ -123,6 +123,8 @@ def document_detail(doc: models.Document) -> dict[str, Any]:
 def delete_document(session: Session, doc: models.Document, files_dir: Path) -> None:
     """Delete the document with its findings, tags and statistics, then its stored file."""
     stored = Path(doc.stored_path)
+    if not stored.is_absolute():  # the file store records paths relative to its root
+        stored = files_dir / stored
     session.delete(doc)
     session.commit()
     try:
