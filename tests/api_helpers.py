@@ -149,7 +149,9 @@ def wait_for_job(client: TestClient, job_id: str, headers: dict[str, str] | None
         response = client.get(f"{API}/jobs/{job_id}", headers=headers or {})
         assert response.status_code == 200, response.text
         job = response.json()
-        if job["status"] in ("done", "failed"):
+        # finished_at is written just after the last item: wait for it too (a job "done" a moment
+        # before its finished_at is set is a known, harmless race of service/jobs.py)
+        if job["status"] in ("done", "failed") and job["finished_at"]:
             return job
         assert time.monotonic() < deadline, f"job {job_id} still {job['status']} after {timeout}s: {job}"
         time.sleep(0.05)
