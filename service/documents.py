@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from service.store import models
 from service.summary import METRIC_NAMES
-from service.tags import finding_labels, tag_groups
+from service.tags import finding_labels, has_effective_label, tag_groups
 
 
 def document_summary(doc: models.Document, findings: int, units: list[str]) -> dict[str, Any]:
@@ -145,7 +145,7 @@ def list_findings(
     if unit:
         stmt = stmt.join(models.Unit, models.Finding.unit_id == models.Unit.id).where(models.Unit.name.contains(unit))
     if label:
-        stmt = stmt.where(models.Finding.tags.any(models.Tag.label == label))
+        stmt = stmt.where(has_effective_label(label))
     if text:
         stmt = stmt.where(models.Finding.text.contains(text))
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
@@ -153,5 +153,4 @@ def list_findings(
         stmt.options(selectinload(models.Finding.tags), selectinload(models.Finding.unit), selectinload(models.Finding.round))
         .order_by(models.Finding.id).limit(limit).offset(offset)
     )
-    items = [f for f in rows if not label or any(t.label == label for s in {t.scheme for t in f.tags} for t in finding_labels(f, s))]
-    return {"total": total, "limit": limit, "offset": offset, "items": [finding_dict(f) for f in items]}
+    return {"total": total, "limit": limit, "offset": offset, "items": [finding_dict(f) for f in rows]}

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import ColumnElement, exists, or_, select
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from nlp.errors import XunchaError
 from nlp.taxonomy import Taxonomy
@@ -28,6 +28,16 @@ def finding_labels(finding: models.Finding, scheme: str) -> list[models.Tag]:
     tags = [t for t in finding.tags if t.scheme == scheme]
     confirmed = [t for t in tags if t.source == "confirmed"]
     return sorted((t for t in (confirmed or tags) if t.label), key=lambda t: -t.score)
+
+
+def has_effective_label(label: str) -> ColumnElement[bool]:
+    """SQL condition on ``Finding``: ``label`` is one of its effective labels, as ``finding_labels``
+    sees them (an automatic tag of a scheme the analyst has confirmed no longer counts)."""
+    tag, confirmed = aliased(models.Tag), aliased(models.Tag)
+    replaced = exists().where(
+        confirmed.finding_id == tag.finding_id, confirmed.scheme == tag.scheme, confirmed.source == "confirmed"
+    )
+    return exists().where(tag.finding_id == models.Finding.id, tag.label == label, or_(tag.source == "confirmed", ~replaced))
 
 
 def tag_groups(finding: models.Finding) -> dict[str, Any]:
