@@ -382,7 +382,7 @@ def test_report_markup_is_shown_literally_and_never_runs(web: Page, tmp_path: Pa
     assert pg.evaluate("typeof window.__xss") == "undefined"
 
 
-def test_admin_audit_users_and_viewer_role(web: Page, browser: Any) -> None:
+def test_admin_audit_users_delete_and_viewer_role(web: Page, browser: Any, tmp_path: Path) -> None:
     pg = web.page
     web.login(ADMIN)
     assert pg.is_visible("#main-nav a[data-route=audit]")
@@ -400,8 +400,18 @@ def test_admin_audit_users_and_viewer_role(web: Page, browser: Any) -> None:
     assert (pg.text_content("#user-create-result code.token") or "").startswith("xc_")
     assert VIEWER[0] in (pg.text_content("#users-table") or "")
     web.shot("12_audit_users")
-    web.goto("#/documents")
-    assert pg.locator("#documents-table button.danger").count() >= 1  # admins may delete
+    # Admins may delete: a report uploaded here goes again after a confirmation.
+    doomed = tmp_path / "待删除报告.txt"
+    doomed.write_text(XSS_REPORT.replace("县审计局", "县统计局").replace(XSS_IMG, "").replace(XSS_SCRIPT, ""),
+                      encoding="utf-8")
+    web.upload(doomed).locator("a.job-doc-link").click()
+    pg.wait_for_selector("#delete-document")
+    pg.once("dialog", lambda d: d.accept())
+    pg.click("#delete-document")
+    pg.wait_for_selector("#message-bar.info:has-text('已删除')")
+    pg.wait_for_selector("#documents-table tbody tr.document-row")
+    assert doomed.name not in (pg.text_content("#documents-table") or "")
+    assert pg.locator("#documents-table button.danger").count() >= 1
 
     viewer = Page(browser, web.base)
     try:

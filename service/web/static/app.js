@@ -38,6 +38,7 @@
     jobTimer: null,
     charts: [],
     routeSeq: 0,
+    flash: null, // an info message to show after the next view has rendered
   };
 
   // ---------------------------------------------------------------------------------------------
@@ -99,7 +100,10 @@
 
   function fmtDateTime(iso, seconds = false) {
     if (!iso) return "";
-    const d = new Date(iso);
+    // The API stores UTC; a timestamp read back from SQLite has lost its offset, so one without
+    // an offset is taken as UTC and shown in the browser's local time.
+    const str = String(iso);
+    const d = new Date(/T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(str) ? `${str}Z` : str);
     if (Number.isNaN(d.getTime())) return String(iso);
     const p = (n) => String(n).padStart(2, "0");
     const time = `${p(d.getHours())}:${p(d.getMinutes())}${seconds ? `:${p(d.getSeconds())}` : ""}`;
@@ -398,6 +402,10 @@
     } finally {
       delete root.dataset.loading;
       root.dataset.ready = "1";
+      if (state.flash) {
+        showMessage(state.flash, "info");
+        state.flash = null;
+      }
     }
   }
 
@@ -515,7 +523,7 @@
     if (!window.confirm(`确定删除“${name}”及其全部问题和标签吗？此操作不可撤销。`)) return;
     try {
       await api("DELETE", `/documents/${encodeURIComponent(doc.id)}`);
-      showMessage(`已删除：${name}`, "info");
+      state.flash = `已删除：${name}`; // shown once the list has been re-rendered
       if (location.hash === "#/documents") route();
       else location.hash = "#/documents";
     } catch (e) {
@@ -1278,7 +1286,8 @@
       recurrences
     );
 
-    const drawCategories = () => renderCategoryChart(catChart, stats, schemeSelect.value, allRounds);
+    const shownRounds = chosenRounds.length ? allRounds.filter((r) => chosenRounds.includes(r)) : allRounds;
+    const drawCategories = () => renderCategoryChart(catChart, stats, schemeSelect.value, shownRounds, chosenRounds.length > 0);
     schemeSelect.addEventListener("change", drawCategories);
     drawCategories();
 
@@ -1303,7 +1312,7 @@
     summary.textContent = `在 ${fmtNumber(data.findings)} 条问题中发现 ${clusters.length} 个共性问题`;
     clusters.forEach((c, i) => list.appendChild(clusterItem(c, i)));
     if (!clusters.length) list.appendChild(h("li", { class: "muted" }, "所选范围内没有跨单位的共性问题，可降低“至少涉及单位数”或勾选“包含个别问题”。"));
-    renderTrendChart(trendChart, clusters, allRounds);
+    renderTrendChart(trendChart, clusters, shownRounds);
     renderRecurrences(recurrences, data.recurrences || []);
   }
 
@@ -1380,9 +1389,9 @@
   const CHART_FONT = '"Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", sans-serif';
   const short = (s, n) => (String(s).length > n ? `${String(s).slice(0, n)}…` : String(s));
 
-  function renderCategoryChart(el, stats, scheme, allRounds) {
+  function renderCategoryChart(el, stats, scheme, allRounds, filtered) {
     const byRound = (stats.label_by_round || {})[scheme] || {};
-    const rounds = sortRounds(Object.keys(byRound).length ? Object.keys(byRound) : allRounds);
+    const rounds = sortRounds(Object.keys(byRound).filter((r) => !filtered || allRounds.includes(r)));
     const totals = new Map();
     for (const r of rounds) for (const [label, n] of Object.entries(byRound[r] || {})) totals.set(label, (totals.get(label) || 0) + Number(n));
     const labels = [...totals.entries()].sort((a, b) => b[1] - a[1]).slice(0, 15).map(([l]) => l);
@@ -1410,7 +1419,7 @@
       },
       yAxis: { type: "value", name: "问题数", minInterval: 1 },
       series: rounds.map((r) => ({
-        name: r,
+        name: !r || r === "null" || r === "None" ? "未标注轮次" : r,
         type: "bar",
         emphasis: { focus: "series" },
         data: labels.map((l) => Number((byRound[r] || {})[l] || 0)),
