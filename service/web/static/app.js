@@ -638,12 +638,24 @@
     const mark = document.getElementById(`mark-${id}`);
     if (card) {
       card.classList.add("active");
-      card.scrollIntoView({ block: "nearest", behavior: "smooth" });
+      scrollWithin(card.closest(".finding-list"), card, false);
     }
     if (mark) {
       mark.classList.add("active");
-      if (scrollText) mark.scrollIntoView({ block: "center", behavior: "smooth" });
+      if (scrollText) scrollWithin(mark.closest(".doc-text"), mark, true);
     }
+  }
+
+  /** Scroll a panel (not the window) so that el is visible: centred, or just into view. */
+  function scrollWithin(panel, el, centre) {
+    if (!panel) return;
+    const p = panel.getBoundingClientRect();
+    const r = el.getBoundingClientRect();
+    let delta = 0;
+    if (centre) delta = r.top - p.top - (p.height - Math.min(r.height, p.height)) / 2;
+    else if (r.top < p.top) delta = r.top - p.top - 8;
+    else if (r.bottom > p.bottom) delta = Math.min(r.bottom - p.bottom + 8, r.top - p.top - 8);
+    if (delta) panel.scrollBy({ top: delta, behavior: "smooth" });
   }
 
   /** Evidence spans of all auto tags, as offsets into the finding's own text, merged. */
@@ -834,7 +846,7 @@
         const next = updated && updated.finding ? updated.finding : updated;
         fillFindingCard(card, { ...f, ...next });
         card.classList.add("saved");
-        card.scrollIntoView({ block: "nearest" });
+        scrollWithin(card.closest(".finding-list"), card, false);
         setTimeout(() => card.classList.remove("saved"), 1500);
         showMessage("标签已更正并确认", "info");
       } catch (e) {
