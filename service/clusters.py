@@ -67,6 +67,7 @@ def common_issues(session: Session, query: ClusterQuery) -> dict[str, Any]:
 def _finding(f: models.Finding) -> dict[str, Any]:
     return {
         "finding_id": f.id,
+        "document_id": f.document_id,
         "text": f.text,
         "unit": f.unit.name if f.unit else None,
         "round": f.round.label if f.round else None,

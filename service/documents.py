@@ -110,7 +110,7 @@ def document_detail(doc: models.Document) -> dict[str, Any]:
             "findings": [finding_dict(f) for f in doc.findings],
             "statistics": [
                 {
-                    "metric": s.metric, "name": METRIC_NAMES.get(s.metric, s.metric), "value": s.value, "unit": s.unit,
+                    "metric": s.metric, "name": METRIC_NAMES.get(s.metric, "其他数字"), "value": s.value, "unit": s.unit,
                     "qualifier": s.qualifier, "quote": s.quote, "start": s.start, "end": s.end,
                 }
                 for s in sorted(doc.statistics, key=lambda s: s.start)

@@ -88,7 +88,7 @@ def test_library_common_issues_span_units_and_keep_every_finding(library):
     scores = [c["systemic_score"] for c in wide["clusters"]]
     assert scores == sorted(scores, reverse=True)
     allowance = next(c for c in wide["clusters"] if any("津补贴" in f["text"] or "补贴" in f["text"] for f in c["representatives"]))
-    assert all(set(r) == {"finding_id", "text", "unit", "round"} for r in allowance["representatives"])
+    assert all(set(r) == {"finding_id", "document_id", "text", "unit", "round"} for r in allowance["representatives"])
     for r in everything["recurrences"]:
         assert r["earlier"]["unit"] == r["later"]["unit"] and r["earlier"]["round"] != r["later"]["round"]
 
