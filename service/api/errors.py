@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from nlp.errors import XunchaError
@@ -90,6 +91,16 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _overflow(request: Request, exc: OverflowError) -> JSONResponse:
         if "SQLite INTEGER" in str(exc):  # an id past 2**63 - 1 in a path or query: it cannot exist
             return JSONResponse(error_body("value_out_of_range", "请求中的数值超出范围"), status_code=422)
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse(error_body("internal_error", "服务器内部错误，已记录日志"), status_code=500)
+
+    @app.exception_handler(DataError)
+    async def _data_error(request: Request, exc: DataError) -> JSONResponse:
+        detail = str(exc.orig)  # PostgreSQL refuses what SQLite takes: ids past int4, NUL in text
+        if "out of range" in detail:
+            return JSONResponse(error_body("value_out_of_range", "请求中的数值超出范围"), status_code=422)
+        if "NUL (0x00)" in detail:
+            return JSONResponse(error_body("invalid_characters", "请求中含有不允许的字符（NUL）"), status_code=422)
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return JSONResponse(error_body("internal_error", "服务器内部错误，已记录日志"), status_code=500)
 
