@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date as Date
 from typing import Annotated, Any
 
@@ -23,7 +24,7 @@ DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 KINDS = {"常规", "专项", "机动", "回头看", "交叉", "提级", "联动", "村(社区)", "村（社区）"}
 
 
-DocumentId = Annotated[int, Path(le=2**63 - 1)]  # past SQLite's INTEGER range no document can exist
+DocumentId = Annotated[int, Path(le=2**31 - 1)]  # ids are INTEGER columns (int4 on PostgreSQL)
 
 
 async def _upload_form(request: Request) -> None:
@@ -78,6 +79,8 @@ def upload_documents(
         raise ApiError(413, "too_many_files", f"一次最多上传 {settings.max_files_per_upload} 个文件")
     if date and not _valid_date(date):
         raise ApiError(422, "invalid_date", "日期格式应为 YYYY-MM-DD，且须是真实存在的日期")
+    if any(unicodedata.category(ch) == "Cc" for value in (round, unit) if value for ch in value):
+        raise ApiError(422, "invalid_characters", "轮次和单位名称中不能含有控制字符")
     if kind and kind not in KINDS:
         raise ApiError(422, "invalid_kind", f"巡察类型应为：{'、'.join(sorted(KINDS))}")
     max_bytes = int(settings.max_file_mb * 1024 * 1024)
