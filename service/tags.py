@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, or_, select
+from sqlalchemy import ColumnElement, and_, exists, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from nlp.errors import XunchaError
-from nlp.taxonomy import Taxonomy
+from nlp.taxonomy import Taxonomy, default_taxonomy
 from service.store import models
 
 
@@ -23,21 +23,37 @@ class InvalidTagsError(XunchaError):
     default_message = "标签不在分类体系中"
 
 
+def single_label_schemes() -> list[str]:
+    """Schemes whose findings have at most one label (三个聚焦, 四个落实): the tagger still ranks
+    runner-up labels there, but only the top one is the finding's label."""
+    return [sid for sid, s in default_taxonomy().schemes.items() if not s.multi_label]
+
+
 def finding_labels(finding: models.Finding, scheme: str) -> list[models.Tag]:
-    """The finding's tags in ``scheme``, best first; confirmed tags, when there are any, replace auto ones."""
+    """The finding's tags in ``scheme``, best first (only the best in a single-label scheme);
+    confirmed tags, when there are any, replace auto ones."""
     tags = [t for t in finding.tags if t.scheme == scheme]
     confirmed = [t for t in tags if t.source == "confirmed"]
-    return sorted((t for t in (confirmed or tags) if t.label), key=lambda t: -t.score)
+    ranked = sorted((t for t in (confirmed or tags) if t.label), key=lambda t: (-t.score, t.id or 0))
+    return ranked[:1] if scheme in single_label_schemes() else ranked
 
 
 def has_effective_label(label: str) -> ColumnElement[bool]:
     """SQL condition on ``Finding``: ``label`` is one of its effective labels, as ``finding_labels``
-    sees them (an automatic tag of a scheme the analyst has confirmed no longer counts)."""
-    tag, confirmed = aliased(models.Tag), aliased(models.Tag)
+    sees them (an automatic tag of a scheme the analyst has confirmed no longer counts, nor a
+    runner-up in a single-label scheme)."""
+    tag, confirmed, better = aliased(models.Tag), aliased(models.Tag), aliased(models.Tag)
     replaced = exists().where(
         confirmed.finding_id == tag.finding_id, confirmed.scheme == tag.scheme, confirmed.source == "confirmed"
     )
-    return exists().where(tag.finding_id == models.Finding.id, tag.label == label, or_(tag.source == "confirmed", ~replaced))
+    outranked = exists().where(
+        better.finding_id == tag.finding_id, better.scheme == tag.scheme, better.source == tag.source, better.label != "",
+        or_(better.score > tag.score, and_(better.score == tag.score, better.id < tag.id)),
+    )
+    return exists().where(
+        tag.finding_id == models.Finding.id, tag.label == label, or_(tag.source == "confirmed", ~replaced),
+        or_(tag.scheme.not_in(single_label_schemes()), ~outranked),
+    )
 
 
 def tag_groups(finding: models.Finding) -> dict[str, Any]:
