@@ -5,6 +5,7 @@ log they leave; an empty library; and a whole session with every outbound connec
 from __future__ import annotations
 
 import io
+import re
 import socket
 from collections import Counter
 from collections.abc import Iterator
@@ -272,6 +273,30 @@ def test_statistics_aggregate_the_library(api: Api, findings: list[dict[str, Any
     metrics = {m["metric"]: m for m in stats["by_metric"]}
     assert "problems_found" in metrics and metrics["problems_found"]["documents"] >= 2
     assert all(d["document_id"] for m in stats["by_metric"] for d in m["per_document"])
+
+
+def test_single_label_schemes_count_one_label_per_finding(api: Api, findings: list[dict[str, Any]]):
+    """三个聚焦 and 四个落实 put each finding in one category: the tagger's runner-up is no label."""
+    stats = api.ok("GET", "/statistics")
+    for scheme in ("focus", "four_implementations"):
+        assert all(len(f["labels"].get(scheme, [])) <= 1 for f in findings), scheme
+        labelled = sum(1 for f in findings if f["labels"].get(scheme))
+        assert sum(r["count"] for r in stats["by_label"][scheme]) == labelled <= len(findings)
+    runner_up = [f for f in findings if len(f["tags"]["auto"].get("focus", [])) > 1]
+    assert runner_up, "the sample corpus has findings with a runner-up focus label"
+    second = runner_up[0]["tags"]["auto"]["focus"][1]["label"]
+    listed = api.ok("GET", "/findings", params={"label": second, "limit": 500})
+    assert runner_up[0]["id"] not in [f["id"] for f in listed["items"]]
+    assert listed["total"] == len(listed["items"]) == sum(1 for f in findings if f["labels"].get("focus") == [second])
+    checked = 0
+    for section in api.ok("GET", "/summaries/common-issues")["sections"]:
+        for sentence in section["sentences"]:
+            if "“三个聚焦”中主要属于" in sentence["text"]:
+                focus_part = sentence["text"].split("“三个聚焦”中主要属于")[1].split("；")[0]
+                counts = [int(n) for n in re.findall(r"（(\d+)条）", focus_part)]
+                assert sum(counts) <= len(section["finding_ids"]), (sentence["text"], section["finding_ids"])
+                checked += 1
+    assert checked
 
 
 def read_xlsx(content: bytes) -> dict[str, list[tuple[Any, ...]]]:
