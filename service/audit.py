@@ -6,7 +6,7 @@ rolled back) still leaves its trace, e.g. a failed login.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -70,6 +70,8 @@ def query(
     if action:
         stmt = stmt.where(models.AuditEntry.action == action)
     if since:
+        # stored in UTC (SQLite keeps no offset): compare in UTC, whatever offset the caller gave
+        since = since.astimezone(UTC) if since.tzinfo else since.replace(tzinfo=UTC)
         stmt = stmt.where(models.AuditEntry.at >= since)
     return [
         {
