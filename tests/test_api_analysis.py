@@ -9,6 +9,7 @@ import re
 import socket
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -345,6 +346,8 @@ def test_reads_are_audited_with_user_and_target(api: Api):
 
 
 def test_audit_filters_by_user_and_action(api: Api):
+    search(api, "违规发放补贴", Role.VIEWER)
+    search(api, "违规发放补贴", Role.ANALYST)
     searches = audit_rows(api, action="search")
     assert searches and all(r["action"] == "search" for r in searches)
     assert {r["user"] for r in searches} >= {"viewer", "analyst"}
@@ -359,6 +362,12 @@ def test_audit_filters_by_user_and_action(api: Api):
     assert page["actions"]["search"] == "检索"
     future = api.ok("GET", "/audit", params={"since": "2999-01-01T00:00:00"})["items"]
     assert future == []
+    beijing = timezone(timedelta(hours=8))  # what a browser in China sends
+    for moment in (datetime.now(beijing), datetime.now(UTC), datetime.now(UTC).replace(tzinfo=None)):
+        recent = api.ok("GET", "/audit", params={"since": (moment - timedelta(minutes=10)).isoformat(), "limit": 1000})["items"]
+        assert len(recent) >= len(everything), moment
+        later = api.ok("GET", "/audit", params={"since": (moment + timedelta(minutes=10)).isoformat()})["items"]
+        assert later == [], moment
     assert audit_rows(api, action="audit_viewed")[0]["user"] == "admin"
 
 
