@@ -5,8 +5,9 @@ four levels down (``sandbox/a/b/c/data``) so that anything a hostile file name c
 it (``../../x``) would land inside the sandbox, where the test looks for it. The app is configured
 with small limits (1 MB per file, 3 MB per request, 5 files per upload) so the oversize cases stay
 cheap. Before each malformed request the library already holds three sample reports; the row
-counts, a checksum of the findings and tags tables, the file store and the staging folder are
-compared before and after.
+counts, a checksum of the stored tables, the file store and the staging folder are compared before
+and after. Everything runs on SQLite and, when ``XUNCHA_TEST_POSTGRES_URL`` is set, again on a fresh
+PostgreSQL database (which refuses what SQLite takes: ids past int4, NUL in text).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import json
 import os
 import re
 import time
+import uuid
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -51,6 +53,7 @@ MB = 1024 * 1024
 CONTENT_TABLES = ("documents", "findings", "tags", "statistics", "units", "inspection_rounds", "jobs", "job_items")
 CHECKSUM_TABLES = ("documents", "findings", "tags", "statistics")
 BOUNDARY = "xuncha-test-boundary"
+POSTGRES = os.environ.get("XUNCHA_TEST_POSTGRES_URL")  # set by .ci/run after starting a server
 W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 
 
@@ -59,6 +62,7 @@ W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 
 @dataclass
 class Lib:
+    backend: str  # sqlite | postgresql
     client: TestClient
     auth: dict[str, str]
     settings: Settings
@@ -149,10 +153,38 @@ def _build_files(folder: Path) -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def lib(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lib]:
+def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    return _build_files(tmp_path_factory.mktemp("inputs"))
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """None (SQLite in the data directory) or a new PostgreSQL database, dropped afterwards."""
+    if request.param == "sqlite":
+        yield None
+        return
+    if not POSTGRES:
+        pytest.skip("XUNCHA_TEST_POSTGRES_URL not set (.ci/run starts a PostgreSQL server)")
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    name = f"xuncha_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(POSTGRES).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def lib(tmp_path_factory: pytest.TempPathFactory, files: dict[str, bytes], database_url: str | None) -> Iterator[Lib]:
     sandbox = tmp_path_factory.mktemp("sandbox")
     settings = Settings(
-        data_dir=sandbox / "a" / "b" / "c" / "data", database_url=None, max_file_mb=MAX_FILE_MB,
+        data_dir=sandbox / "a" / "b" / "c" / "data", database_url=database_url, max_file_mb=MAX_FILE_MB,
         max_request_mb=MAX_REQUEST_MB, max_files_per_upload=MAX_FILES, run_jobs=True,
     )
     app = create_app(settings)
@@ -160,7 +192,8 @@ def lib(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lib]:
         with app.state.make_session() as session:
             _, token = create_user(session, "admin", "correct-horse-42", "admin")
         auth = {"Authorization": f"Bearer {token}"}
-        lib = Lib(client, auth, settings, sandbox, 0, _build_files(tmp_path_factory.mktemp("inputs")))
+        backend = "postgresql" if database_url else "sqlite"
+        lib = Lib(backend, client, auth, settings, sandbox, 0, files)
         response = lib.upload([(name, (SAMPLES / name).read_bytes()) for name in SEED], {"round": "十四届县委第五轮"})
         assert response.status_code == 202, response.text
         job = lib.wait_idle(response.json()["job_id"])
@@ -212,6 +245,7 @@ class Bad:
     status: int
     code: str
     names: str | None = None  # for invalid_request: the field the message must name
+    postgresql: tuple[int, str] | None = None  # (status, code) when PostgreSQL answers otherwise
 
 
 def _upload(name: str, data: bytes | Callable[[Lib], bytes], form: dict[str, str] | None = None) -> Callable[[Lib], httpx.Response]:
@@ -307,6 +341,8 @@ UPLOAD_CASES: list[Bad] = [
     Bad("date_not_a_date", _upload("a.txt", _good_text(), {"date": "昨天"}), 422, "invalid_date"),
     Bad("date_impossible", _upload("a.txt", _good_text(), {"date": "2023-02-30"}), 422, "invalid_date"),
     Bad("date_too_long", _upload("a.txt", _good_text(), {"date": "2023-06-10T00:00:00"}), 422, "invalid_request", "date"),
+    Bad("round_with_nul", _upload("a.txt", _good_text(), {"round": "第\x00轮"}), 422, "invalid_characters"),
+    Bad("unit_with_escape_char", _upload("a.txt", _good_text(), {"unit": "县\x1b[2J局"}), 422, "invalid_characters"),
     Bad("kind_unknown", _upload("a.txt", _good_text(), {"kind": "随便"}), 422, "invalid_kind"),
     Bad("round_too_long", _upload("a.txt", _good_text(), {"round": "轮" * 101}), 422, "invalid_request", "round"),
     Bad("too_many_files", lambda lib: lib.upload([(f"{i}.txt", _good_text() + str(i).encode()) for i in range(MAX_FILES + 1)]),
@@ -347,6 +383,12 @@ OTHER_CASES: list[Bad] = [
     Bad("tags_nonexistent_finding", _patch_tags({"tags": {"focus": ["党的建设"]}}, 999_999_999), 404, "unknown_finding"),
     Bad("tags_non_integer_id", _patch_tags({"tags": {"focus": ["党的建设"]}}, "abc"), 422, "invalid_request", "finding_id"),
     Bad("tags_huge_id", _patch_tags({"tags": {"focus": ["党的建设"]}}, HUGE), 422, "value_out_of_range"),
+    Bad("tags_id_past_int4", _patch_tags({"tags": {"focus": ["党的建设"]}}, 3_000_000_000), 404, "unknown_finding",
+        postgresql=(422, "value_out_of_range")),
+    Bad("finding_id_past_int4", _get("/findings/3000000000"), 404, "unknown_finding", postgresql=(422, "value_out_of_range")),
+    Bad("similar_id_past_int4", _get("/findings/3000000000/similar"), 404, "unknown_finding",
+        postgresql=(422, "value_out_of_range")),
+    Bad("document_id_past_int4", _get("/documents/3000000000"), 422, "invalid_request", "document_id"),
     Bad("finding_non_integer_id", _get("/findings/1.5"), 422, "invalid_request", "finding_id"),
     Bad("finding_huge_id", _get(f"/findings/{HUGE}"), 422, "value_out_of_range"),
     Bad("similar_non_integer_id", _get("/findings/x/similar"), 422, "invalid_request", "finding_id"),
@@ -371,6 +413,8 @@ OTHER_CASES: list[Bad] = [
     Bad("clusters_limit_huge", _post_json("/clusters", {"limit": 10**30}), 422, "invalid_request", "limit"),
     Bad("clusters_body_is_array", _post_json("/clusters", [1, 2]), 422, "invalid_request"),
     Bad("clusters_malformed_json", _post_json("/clusters", b"{rounds: }"), 422, "malformed_json"),
+    Bad("login_nul_in_user_name", lambda lib: lib.client.post(f"{API}/auth/login", json={"username": "a\x00b", "password": "x"}),
+        401, "login_failed", postgresql=(422, "invalid_characters")),
     Bad("summary_unknown_format", _get("/summaries/common-issues?format=pdf"), 422, "invalid_request", "format"),
     Bad("summary_top_zero", _get("/summaries/common-issues?top=0"), 422, "invalid_request", "top"),
 ]
@@ -388,9 +432,35 @@ def test_api_malformed_request_is_refused_and_changes_nothing(lib: Lib, case: Ba
     before = snapshot(lib)
     response = case.send(lib)
     assert response.status_code < 500, response.text[:500]
-    error = assert_error(response, case.status, case.code)
+    status, code = case.postgresql if case.postgresql and lib.backend == "postgresql" else (case.status, case.code)
+    error = assert_error(response, status, code)
     if case.names:
         assert case.names in error["message"], error
+    assert snapshot(lib) == before
+
+
+NUL_QUERIES = [  # (id, path, params, status on SQLite, status on PostgreSQL)
+    ("search", "/search", {"q": "财务\x00管理"}, 200, 422),
+    ("findings_text", "/findings", {"text": "整改\x00"}, 200, 422),
+    ("findings_unit", "/findings", {"unit": "\x00"}, 200, 422),
+    ("audit_user", "/audit", {"user": "ad\x00min"}, 200, 422),
+    ("summary_rounds", "/summaries/common-issues", {"rounds": "第\x00轮"}, 404, 404),  # no such round: empty_library
+]
+
+
+@pytest.mark.parametrize(("path", "params", "on_sqlite", "on_postgresql"), [q[1:] for q in NUL_QUERIES],
+                         ids=[q[0] for q in NUL_QUERIES])
+def test_api_nul_in_query_text_is_never_a_server_error(
+    lib: Lib, path: str, params: dict[str, str], on_sqlite: int, on_postgresql: int
+) -> None:
+    """SQLite takes a NUL in a text filter (and finds nothing); PostgreSQL refuses it: 422, never 500."""
+    before = snapshot(lib)
+    response = lib.client.get(f"{API}{path}", headers=lib.auth, params=params)
+    assert response.status_code < 500, response.text[:500]
+    expected = on_postgresql if lib.backend == "postgresql" else on_sqlite
+    assert response.status_code == expected, response.text[:500]
+    if expected == 422:
+        assert_error(response, 422, "invalid_characters")
     assert snapshot(lib) == before
 
 
