@@ -38,6 +38,8 @@ def library_statistics(session: Session) -> dict[str, Any]:
         ).all()
     )
     findings_per_round: Counter[str] = Counter(f.round.label for f in findings if f.round)
+    # a round stays in its table after its last document is deleted: list only rounds still in use
+    order = [label for label in order if docs_per_round.get(label) or findings_per_round.get(label)]
     findings_per_unit: Counter[str] = Counter(f.unit.name for f in findings if f.unit)
     by_label: dict[str, Counter[str]] = {s: Counter() for s in SCHEMES}
     label_by_round: dict[str, dict[str, Counter[str]]] = {s: defaultdict(Counter) for s in SCHEMES}
