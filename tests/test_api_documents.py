@@ -404,3 +404,16 @@ def test_deleted_file_can_be_uploaded_again(api: Api, lib: dict[str, Any]):
     again = upload_and_wait(api, [("jiaotong.txt", lib["reports"]["jiaotong.txt"])])
     assert again["items"][0]["status"] == "stored"
     assert detail(api, again["items"][0]["document_id"])["text"].count("区交通运输局党组") >= 2
+
+
+def test_statistics_forget_a_round_whose_documents_are_deleted(api: Api):
+    data = GBK_TEXT.replace("区交通运输局", "区民政局").encode("gbk")
+    job = upload_and_wait(api, [("minzheng.txt", data)], round="十四届区委第十轮")
+    document_id = job["items"][0]["document_id"]
+    stats = api.ok("GET", "/statistics")
+    assert "十四届区委第十轮" in stats["rounds"]
+    assert api.call("DELETE", f"/documents/{document_id}", Role.ADMIN).status_code == 204
+    stats = api.ok("GET", "/statistics")
+    assert "十四届区委第十轮" not in stats["rounds"]
+    assert "十四届区委第十轮" not in [r["round"] for r in stats["by_round"]]
+    assert all(r["documents"] or r["findings"] for r in stats["by_round"])
