@@ -371,3 +371,36 @@ def test_web_page_uses_only_local_assets(api: Api):
         assert url.startswith(("/static/", "data:")), url
         if url.startswith("/static/"):
             assert api.client.get(url).status_code == 200, url
+
+
+def test_expired_session_is_refused(api: Api, browser: TestClient):
+    assert login(browser, "viewer", PASSWORD).status_code == 200
+    digest = hashlib.sha256(browser.cookies["xuncha_session"].encode()).hexdigest()
+    assert browser.get(f"{API}/auth/me").status_code == 200
+    with sqlite3.connect(api.settings.data_dir / "xuncha.db") as conn:
+        conn.execute("UPDATE credentials SET expires_at = '2000-01-01 00:00:00.000000' WHERE secret_hash = ?", (digest,))
+    response = browser.get(f"{API}/auth/me")
+    assert response.status_code == 401 and response.json()["error"]["code"] == "not_authenticated"
+
+
+def test_disabled_user_loses_tokens_and_login(api: Api):
+    created = api.ok("POST", "/users", json={"name": "leaver", "password": PASSWORD, "role": "analyst"}, status=201)
+    assert api.client.get(f"{API}/auth/me", headers=auth(created["token"])).status_code == 200
+    with sqlite3.connect(api.settings.data_dir / "xuncha.db") as conn:
+        conn.execute("UPDATE users SET active = 0 WHERE name = 'leaver'")
+    refused = api.client.get(f"{API}/auth/me", headers=auth(created["token"]))
+    assert refused.status_code == 401 and refused.json()["error"]["code"] == "invalid_token"
+    assert api.client.post(f"{API}/auth/login", json={"username": "leaver", "password": PASSWORD}).status_code == 401
+
+
+def test_invalid_user_name_through_the_api(api: Api):
+    response = api.call("POST", "/users", json={"name": "bad name!", "password": PASSWORD, "role": "viewer"})
+    assert response.status_code == 422 and response.json()["error"]["code"] == "invalid_user_name"
+    assert "bad name!" not in [u["name"] for u in api.ok("GET", "/users")["items"]]
+
+
+def test_secure_cookies_setting_marks_the_cookie_secure(tmp_path: Path):
+    with running_app(tmp_path, secure_cookies=True) as secure:
+        response = login(secure.client, "viewer", PASSWORD)
+        assert response.status_code == 200
+        assert "secure" in [a.strip().lower() for a in response.headers["set-cookie"].split(";")]
