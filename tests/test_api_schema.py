@@ -4,12 +4,16 @@ schema allows, nor the near-misses schemathesis derives from it, may get a 5xx.
 Every operation is tested with an admin's bearer token (so each request reaches the route rather
 than stopping at 401) on a library that already holds four sample reports. DELETE on documents is
 included: deleting must not 5xx either, and the other operations must cope with what is left.
-The run is bounded (``MAX_EXAMPLES`` generated cases per operation, plus schemathesis' examples and
-coverage cases), about 45 s on two cores; no Hypothesis database is written into the tree.
+It runs on SQLite and, when ``XUNCHA_TEST_POSTGRES_URL`` is set, again on a fresh PostgreSQL
+database. The run is bounded (``MAX_EXAMPLES`` generated cases per operation, plus schemathesis'
+examples and coverage cases), about 30 s per database on two cores; no Hypothesis database is
+written into the tree.
 """
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +23,8 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.python import asgi as schemathesis_asgi
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from nlp.pipeline import analyze_bytes
 from service.accounts import create_user
@@ -35,7 +41,8 @@ SEED = {
     "r6_weijianju_special_feedback.txt": "十四届县委第六轮",
     "r7_chengguanzhen_huitoukan_feedback.txt": "十四届县委第七轮",
 }
-MAX_EXAMPLES = 40
+MAX_EXAMPLES = 25
+POSTGRES = os.environ.get("XUNCHA_TEST_POSTGRES_URL")  # set by .ci/run after starting a server
 
 # The schema is the app's own; the app that answers is built per module run on a fresh library.
 SCHEMA = schemathesis.openapi.from_dict(create_app(Settings(data_dir=Path("unused"), database_url=None)).openapi())
@@ -47,10 +54,30 @@ class Api:
     headers: dict[str, str]
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """None (SQLite in the data directory) or a new PostgreSQL database, dropped afterwards."""
+    if request.param == "sqlite":
+        yield None
+        return
+    if not POSTGRES:
+        pytest.skip("XUNCHA_TEST_POSTGRES_URL not set (.ci/run starts a PostgreSQL server)")
+    name = f"xuncha_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(POSTGRES).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 @pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+def api(tmp_path_factory: pytest.TempPathFactory, database_url: str | None) -> Iterator[Api]:
     data_dir = tmp_path_factory.mktemp("schema-library")
-    config = Settings(data_dir=data_dir, database_url=None, max_file_mb=2, max_request_mb=5, max_files_per_upload=5)
+    config = Settings(data_dir=data_dir, database_url=database_url, max_file_mb=2, max_request_mb=5, max_files_per_upload=5)
     make_session = session_factory(config.resolved_database_url)
     with make_session() as session:
         _, token = create_user(session, "admin", "correct-horse-42", "admin")
