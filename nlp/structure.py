@@ -161,8 +161,12 @@ def find_round(text: str, title: str | None = None) -> RoundInfo | None:
     return None
 
 
+_LEADING_FUNCTION_WORDS = re.compile(r"^(?:关于|根据|按照|对于|对|在|于|据|向)+")
+
+
 def _round_info(m: re.Match[str]) -> RoundInfo:
-    label = m.group(0)[: m.group(0).index("轮") + 1]
+    # the optional "XX县委" prefix may swallow a preceding function word ("关于区委第九轮")
+    label = _LEADING_FUNCTION_WORDS.sub("", m.group(0)[: m.group(0).index("轮") + 1])
     return RoundInfo(label=label, number=parse_int(m.group("num")), term=m.group("term"))
 
 

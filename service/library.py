@@ -23,7 +23,7 @@ from nlp.embedders import make_embedder
 from nlp.errors import XunchaError
 from nlp.search import SearchIndex
 from service.store import models
-from service.tags import finding_labels
+from service.tags import finding_labels, has_effective_label
 
 
 class EmptyLibraryError(XunchaError):
@@ -102,7 +102,7 @@ def filtered_ids(session: Session, filters: Filters) -> set[str] | None:
     if filters.unit:
         query = query.join(models.Unit, models.Finding.unit_id == models.Unit.id).where(models.Unit.name.contains(filters.unit))
     if filters.label:
-        query = query.where(models.Finding.tags.any(models.Tag.label == filters.label))
+        query = query.where(has_effective_label(filters.label))
     return {str(i) for i in session.scalars(query)}
 
 

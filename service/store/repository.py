@@ -144,7 +144,7 @@ def ingest_bytes(
         default_unit = overrides.unit or (doc.unit_names()[0] if len(doc.unit_names()) == 1 else None)
         units: dict[str | None, models.Unit | None] = {}  # one lookup per unit name, not per finding
         for f in doc.findings:
-            name = f.unit or default_unit
+            name = overrides.unit or f.unit or default_unit  # the user's word wins over the text
             if name not in units:
                 units[name] = _unit(session, name, doc.unit_aliases)
             finding = models.Finding(
