@@ -19,6 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from service.api.errors import install_error_handlers
 from service.api.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from service.api.routes import admin, analysis, auth, documents, findings, health
+from service.api.throttle import LoginThrottle
 from service.jobs import JobRunner
 from service.settings import Settings, get_settings
 from service.store.db import session_factory
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url="/openapi.json",
     )
     app.state.settings = settings
+    app.state.login_throttle = LoginThrottle()
     install_error_handlers(app)
     app.include_router(api_router())
     app.add_middleware(BodyLimitMiddleware, max_bytes=int(settings.max_request_mb * 1024 * 1024))

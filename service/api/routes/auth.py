@@ -16,6 +16,7 @@ from service.api.deps import (
     get_sessionmaker,
 )
 from service.api.errors import ApiError
+from service.api.throttle import LoginThrottle
 from service.audit import record
 
 router = APIRouter(prefix="/auth", tags=["accounts"])
@@ -42,10 +43,19 @@ def _public(name: str, role: accounts.Role) -> UserPublic:
 
 @router.post("/login", response_model=LoginResponse, summary="登录（网页会话）")
 def login(body: LoginRequest, request: Request, response: Response, session: SessionDep, settings: SettingsDep) -> LoginResponse:
+    throttle: LoginThrottle = request.app.state.login_throttle
+    client = client_of(request)
+    wait = throttle.retry_after(body.username, client)
+    if wait:
+        record(get_sessionmaker(request), body.username[:100], "login_failed", None, {"throttled": True}, client, ok=False)
+        raise ApiError(429, "too_many_attempts", f"登录失败次数过多，请 {max(1, wait // 60)} 分钟后再试",
+                       headers={"Retry-After": str(wait)})
     user = accounts.authenticate(session, body.username, body.password)
     if user is None:
-        record(get_sessionmaker(request), body.username[:100], "login_failed", None, {}, client_of(request), ok=False)
+        throttle.failed(body.username, client)
+        record(get_sessionmaker(request), body.username[:100], "login_failed", None, {}, client, ok=False)
         raise ApiError(401, "login_failed", "用户名或密码错误")
+    throttle.succeeded(body.username, client)
     secret = accounts.open_session(session, user)
     response.set_cookie(
         SESSION_COOKIE, secret, max_age=accounts.SESSION_HOURS * 3600, httponly=True, samesite="strict",
