@@ -16,10 +16,17 @@ import secrets
 import shutil
 import threading
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # Windows: no OS lock; a start-up then re-queues every running item, as before
+    fcntl = None  # type: ignore[assignment]
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -61,6 +68,33 @@ def check_upload(name: str, data: bytes, max_bytes: int) -> Upload:
     except XunchaError as exc:
         return Upload(name, None, exc)
     return Upload(name, data)
+
+
+@contextmanager
+def item_lock(staged: str | None) -> Iterator[bool]:
+    """An exclusive, non-blocking OS lock on an item's staged file, held while the item is processed.
+
+    A process starting up can thus tell an item another live process is working on (locked) from one
+    left ``running`` by a killed process: the OS drops a dead process's locks, even after kill -9.
+    Yields False when another process holds the lock.
+    """
+    if fcntl is None or not staged:
+        yield True
+        return
+    try:
+        fh = open(staged, "rb")  # closed below, which releases the lock
+    except OSError:  # missing: the item fails with staged_file_missing
+        yield True
+        return
+    try:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            yield False
+            return
+        yield True
+    finally:
+        fh.close()
 
 
 def create_job(
@@ -152,8 +186,17 @@ class JobRunner:
     def resume(self) -> list[str]:
         """Re-queue items left ``running`` by a crash, then every job with unfinished items."""
         with self.make_session() as session:
-            session.execute(update(models.JobItem).where(models.JobItem.status == "running").values(status="queued"))
-            session.commit()
+            running = session.execute(
+                select(models.JobItem.id, models.JobItem.staged_path).where(models.JobItem.status == "running")
+            ).all()
+            for item_id, staged in running:
+                with item_lock(staged) as orphaned:  # locked: another live process (a second worker) has it
+                    if orphaned:
+                        session.execute(
+                            update(models.JobItem).where(models.JobItem.id == item_id, models.JobItem.status == "running")
+                            .values(status="queued")
+                        )
+                        session.commit()
             ids = list(session.scalars(select(models.JobItem.job_id).where(models.JobItem.status == "queued").distinct()))
         for job_id in ids:
             self.submit(job_id)
@@ -211,6 +254,13 @@ class JobRunner:
                     shutil.rmtree(folder, ignore_errors=True)
 
     def _run_item(self, item_id: int) -> None:
+        with self.make_session() as session:
+            staged_path = session.scalar(select(models.JobItem.staged_path).where(models.JobItem.id == item_id))
+        with item_lock(staged_path) as free:
+            if free:  # else another process is working on it
+                self._claim_and_run(item_id)
+
+    def _claim_and_run(self, item_id: int) -> None:
         with self.make_session() as session:
             claimed = session.execute(
                 update(models.JobItem).where(models.JobItem.id == item_id, models.JobItem.status == "queued")
