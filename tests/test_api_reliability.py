@@ -5,7 +5,8 @@
 (b) uploads running beside searches, clusters and statistics never give a 5xx nor "database is
     locked" – on SQLite (WAL, two worker processes) and, when ``XUNCHA_TEST_POSTGRES_URL`` is set,
     on a fresh PostgreSQL database;
-(c) two server instances on one SQLite file working on the same jobs store each item exactly once.
+(c) two server instances on one SQLite file working on the same jobs store each item exactly once,
+    and a second instance starting while the first is busy does not take over its running item.
 
 Every server is started in its own process group and stopped in a fixture teardown; every wait is
 bounded in time. The figures of each run are printed (``pytest -s`` shows them).
@@ -493,3 +494,30 @@ def test_api_two_servers_on_one_sqlite_file_store_each_item_once(tmp_path: Path,
     for server in (a, b):
         assert LOCKED not in server.log_text() and "Traceback" not in server.log_text()
     print(f"\ntwo servers on one SQLite file: 18 items in two jobs, stored by {dict(by_server)}; no item stored twice")
+
+
+def test_api_server_starting_beside_a_busy_one_leaves_its_running_item_alone(tmp_path: Path, servers) -> None:
+    """At start-up a server re-queues items left ``running`` by a crash; it must not re-queue the item
+    another live server (or another uvicorn worker) is processing at that moment."""
+    data_dir = tmp_path / "data"
+    db = data_dir / "xuncha.db"
+    token = make_token(sqlite_url(data_dir))
+    first = servers("busy", data_dir).wait_ready()
+    files = [generated_file(tmp_path / "gen", i, "busy") for i in range(24)]
+    with first.client(token) as client:
+        response = client.post(f"{API}/documents", files=[("files", f) for f in files])
+        assert response.status_code == 202, response.text
+        job_id = response.json()["job_id"]
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            job = client.get(f"{API}/jobs/{job_id}").json()
+            if any(i["status"] == "stored" for i in job["items"]):
+                break
+            time.sleep(0.05)
+        servers("second", data_dir).wait_ready()  # its start-up resume runs while the first is mid-batch
+        assert client.get(f"{API}/jobs/{job_id}").json()["status"] == "running", "the batch ended before the second start-up"
+        job = wait_job(client, job_id, timeout=120)
+    items = job_items(db, job_id)
+    assert Counter(i["status"] for i in items) == {"stored": len(files)}, Counter(i["status"] for i in items)
+    assert Counter(i["attempts"] for i in items) == {1: len(files)}  # nothing processed twice
+    print(f"\nsecond server started mid-batch: {len(files)} items, statuses {dict(Counter(i['status'] for i in items))}")
