@@ -318,6 +318,8 @@ UPLOAD_CASES: list[Bad] = [
         422, "unknown_encoding"),
     Bad("unknown_encoding_big5", _upload("odd.txt", "巡察發現的問題：黨建工作不到位，財務管理不規範。".encode("big5") * 5),
         422, "unknown_encoding"),
+    Bad("unknown_encoding_shift_jis", _upload("japanese.txt", "東京都の会議で、予算案が可決されました。担当者は説明した。".encode("shift_jis") * 5),
+        422, "unknown_encoding"),  # decodes as GBK into rare characters: refused, not stored as mojibake
     Bad("whitespace_only_txt", _upload("blank.txt", "\u3000 \n\t\r\n".encode()), 422, "empty_file"),
     Bad("traversal_name_with_garbage", _upload("../../etc/passwd", _garbage()), 415, "unsupported_type"),
     Bad("two_files_both_bad", lambda lib: lib.upload([("a.pdf", b"%PDF-1.4\n"), ("b.txt", _garbage())]), 422, "corrupt_pdf"),
