@@ -114,6 +114,43 @@ def test_store_failure_mid_document_leaves_nothing_half_stored(db_url, tmp_path,
     assert ingest(db_url, bad, tmp_path / "files").status == "stored"  # the re-run completes
 
 
+def test_store_failure_after_a_new_round_leaves_no_round_behind(db_url, tmp_path, monkeypatch):
+    """The round is created in the document's transaction (no SAVEPOINT that pysqlite would commit)."""
+    from service.store import repository
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(repository, "_unit", explode)
+    with pytest.raises(RuntimeError):
+        ingest(db_url, SAMPLES / MANIFEST[0]["file"], tmp_path / "files", Overrides(round="测试第九轮"))
+    assert (count(db_url, models.InspectionRound), count(db_url, models.Document)) == (0, 0)
+
+
+def test_store_concurrent_new_round_is_retried_not_failed(db_url, tmp_path, monkeypatch):
+    """Another process inserting the same new round between our read and our commit: we retry."""
+    from service.store import repository
+
+    real = repository._get_or_create
+    calls = {"n": 0}
+
+    def racing(session, model, key, extra):
+        if model is models.InspectionRound and calls["n"] == 0:
+            calls["n"] += 1
+            with session_factory(db_url)() as other:  # the other process wins the race
+                other.add(models.InspectionRound(**key, **extra))
+                other.commit()
+            obj = model(**key, **extra)
+            session.add(obj)
+            return obj
+        return real(session, model, key, extra)
+
+    monkeypatch.setattr(repository, "_get_or_create", racing)
+    result = ingest(db_url, SAMPLES / MANIFEST[0]["file"], tmp_path / "files", Overrides(round="测试第十轮"))
+    assert result.status == "stored"
+    assert count(db_url, models.InspectionRound) == 1
+
+
 def test_store_cli_ingest_batch_with_a_bad_file(tmp_path, db_url):
     bad = tmp_path / "encrypted-looking.pdf"
     bad.write_bytes(b"%PDF-1.4 this is not a pdf")

@@ -50,17 +50,18 @@ def find_document(session: Session, digest: str) -> models.Document | None:
 
 
 def _get_or_create(session: Session, model: type[Any], key: dict[str, Any], extra: dict[str, Any]) -> Any:
-    """Select by ``key`` or insert; a concurrent insert of the same key (unique violation) is re-read."""
+    """Select by ``key`` or insert it in the document's transaction.
+
+    No SAVEPOINT here: under pysqlite a savepoint opened before any write is its own transaction and
+    its release commits, which would let a round outlive a document that then fails. A concurrent
+    insert of the same key instead fails the whole transaction, and ``ingest_bytes`` retries it.
+    """
     found = session.scalar(select(model).filter_by(**key))
     if found is not None:
         return found
-    try:
-        with session.begin_nested():
-            obj = model(**key, **extra)
-            session.add(obj)
-        return obj
-    except IntegrityError:
-        return session.scalar(select(model).filter_by(**key))
+    obj = model(**key, **extra)
+    session.add(obj)
+    return obj
 
 
 def _round(session: Session, doc: ReportDoc, overrides: Overrides, date: str | None, kind: str | None) -> models.InspectionRound | None:
@@ -104,6 +105,9 @@ def _unit_with_alias(session: Session, name: str) -> models.Unit | None:
     return None
 
 
+RETRIES = 3
+
+
 def ingest_bytes(
     session: Session,
     data: bytes,
@@ -113,8 +117,33 @@ def ingest_bytes(
     overrides: Overrides | None = None,
     tagger_version: str | None = None,
 ) -> IngestResult:
-    """Store an analysed document (idempotent by sha256) and commit; roll back everything on error."""
-    overrides = overrides or Overrides()
+    """Store an analysed document (idempotent by sha256) and commit; roll back everything on error.
+
+    A unique violation means another process stored the same file (→ ``duplicate``) or the same new
+    round/unit at the same moment (→ roll back and try again: it now exists).
+    """
+    for attempt in range(RETRIES):
+        try:
+            return _ingest_once(session, data, source, doc, files_root, overrides or Overrides(), tagger_version)
+        except IntegrityError:
+            session.rollback()
+            again = find_document(session, sha256_of(data))
+            if again is not None:
+                return IngestResult(source, "duplicate", again.id, len(again.findings), again.sha256)
+            if attempt == RETRIES - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _ingest_once(
+    session: Session,
+    data: bytes,
+    source: str,
+    doc: ReportDoc,
+    files_root: Path,
+    overrides: Overrides,
+    tagger_version: str | None,
+) -> IngestResult:
     digest = sha256_of(data)
     existing = find_document(session, digest)
     if existing is not None:
@@ -173,12 +202,6 @@ def ingest_bytes(
                 )
             )
         session.commit()
-    except IntegrityError:
-        session.rollback()  # the same file committed meanwhile by another process: that copy stands
-        again = find_document(session, digest)
-        if again is None:
-            raise
-        return IngestResult(source, "duplicate", again.id, len(again.findings), digest)
     except BaseException:
         session.rollback()
         raise
