@@ -11,11 +11,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from service.api.deps import reject_control_characters
 from service.api.errors import install_error_handlers
 from service.api.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from service.api.routes import admin, analysis, auth, documents, findings, health
@@ -31,7 +32,7 @@ log = logging.getLogger("xuncha.api")
 
 
 def api_router() -> APIRouter:
-    router = APIRouter(prefix=API_PREFIX)
+    router = APIRouter(prefix=API_PREFIX, dependencies=[Depends(reject_control_characters)])
     for module in (health, auth, documents, findings, analysis, admin):
         router.include_router(module.router)
     return router

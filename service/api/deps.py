@@ -130,3 +130,14 @@ class Auditor:
 
 
 AuditDep = Annotated[Auditor, Depends(Auditor)]
+
+
+_CONTROL = {chr(c) for c in range(32) if chr(c) not in "\t\n\r"} | {"\x7f"}
+
+
+def reject_control_characters(request: Request) -> None:
+    """Query values with NUL or other control characters are refused the same way on every database
+    (PostgreSQL cannot store NUL in text; SQLite would silently accept it)."""
+    for key, value in request.query_params.multi_items():
+        if any(ch in _CONTROL for ch in key) or any(ch in _CONTROL for ch in value):
+            raise ApiError(422, "invalid_characters", f"查询参数 {key[:40]!s} 中含有不允许的控制字符")

@@ -23,7 +23,7 @@ router = APIRouter(prefix="/auth", tags=["accounts"])
 
 
 class LoginRequest(BaseModel):
-    username: str = Field(min_length=1, max_length=100)
+    username: str = Field(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$")
     password: str = Field(min_length=1, max_length=1000)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from nlp.taxonomy import default_taxonomy
@@ -17,6 +17,7 @@ from service.tags import set_confirmed_tags
 router = APIRouter(tags=["findings"])
 
 Text = Annotated[str | None, Query(max_length=200)]
+FindingId = Annotated[int, Path(le=2**31 - 1, description="问题编号")]  # int4 on PostgreSQL
 
 
 @router.get("/findings", summary="问题列表（按轮次、单位、标签、文字筛选）")
@@ -31,7 +32,7 @@ def read_findings(
 
 
 @router.get("/findings/{finding_id}", summary="一条问题（含自动与已确认标签）")
-def read_finding(finding_id: int, user: Viewer, session: SessionDep) -> dict[str, Any]:
+def read_finding(finding_id: FindingId, user: Viewer, session: SessionDep) -> dict[str, Any]:
     finding = load_finding(session, finding_id)
     if finding is None:
         raise ApiError(404, "unknown_finding", "没有这个问题编号")
@@ -46,7 +47,7 @@ class TagsUpdate(BaseModel):
 
 
 @router.patch("/findings/{finding_id}/tags", summary="确认或更正标签（分析员）；已确认标签单独保存并用于训练")
-def update_tags(finding_id: int, body: TagsUpdate, user: Analyst, session: SessionDep, audit: AuditDep) -> dict[str, Any]:
+def update_tags(finding_id: FindingId, body: TagsUpdate, user: Analyst, session: SessionDep, audit: AuditDep) -> dict[str, Any]:
     finding = load_finding(session, finding_id)
     if finding is None:
         raise ApiError(404, "unknown_finding", "没有这个问题编号")
@@ -88,7 +89,7 @@ def search(
 
 @router.get("/findings/{finding_id}/similar", summary="相似问题（其他轮次、其他单位）")
 def similar(
-    finding_id: int, user: Viewer, session: SessionDep, settings: SettingsDep, audit: AuditDep,
+    finding_id: FindingId, user: Viewer, session: SessionDep, settings: SettingsDep, audit: AuditDep,
     round: Text = None, unit: Text = None, label: Text = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 10,
 ) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Repeated failed logins for one name are refused for a while (429), and audited."""
+"""Edge guards: login throttling, control characters in query values."""
 
 from __future__ import annotations
 
@@ -40,3 +40,15 @@ def test_throttle_forgets_failures_after_a_success_and_after_the_window() -> Non
 
     time.sleep(0.06)
     assert throttle.retry_after("a", "127.0.0.1") == 0
+
+
+def test_api_control_characters_in_query_values_are_refused_on_every_database(tmp_path: Path) -> None:
+    with running_app(tmp_path) as api:
+        for path, params in [("/search", {"q": "a\x00b"}), ("/findings", {"text": "白条\x01"}), ("/audit", {"user": "x\x00"})]:
+            r = api.client.get(f"{API}{path}", params=params, headers=api.headers())
+            assert r.status_code == 422, path
+            assert r.json()["error"]["code"] == "invalid_characters"
+        r = api.client.get(f"{API}/search", params={"q": "第一行\n第二行"}, headers=api.headers())
+        assert r.status_code == 200  # line breaks in a pasted query are fine
+        r = api.client.post(f"{API}/auth/login", json={"username": "analyst\x00", "password": PASSWORD})
+        assert r.status_code == 422
