@@ -28,7 +28,7 @@ try:
 except ImportError:  # Windows: no OS lock; a start-up then re-queues every running item, as before
     fcntl = None  # type: ignore[assignment]
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from nlp.errors import XunchaError
@@ -246,8 +246,9 @@ class JobRunner:
         with self.make_session() as session:
             job = session.get(models.Job, job_id)
             if job is not None and all(i.status in FINISHED for i in job.items):
-                job.finished_at = datetime.now(UTC)
-                session.commit()
+                if job.finished_at is None:
+                    job.finished_at = datetime.now(UTC)
+                    session.commit()
                 folder = next((Path(i.staged_path).parent for i in job.items if i.staged_path), None)
                 # kept while a failed item can still be retried; items refused at upload were never staged
                 if folder is not None and all(i.status != "error" or i.staged_path is None for i in job.items):
@@ -295,6 +296,15 @@ class JobRunner:
             result = {"status": "error", "error_code": "processing_failed", "error_message": f"处理失败：{type(exc).__name__}"}
         with self.make_session() as session:
             session.execute(update(models.JobItem).where(models.JobItem.id == item_id).values(**result))
+            job_id = session.scalar(select(models.JobItem.job_id).where(models.JobItem.id == item_id))
+            unfinished = session.scalar(
+                select(func.count(models.JobItem.id)).where(models.JobItem.job_id == job_id, models.JobItem.status.not_in(FINISHED))
+            )
+            if not unfinished:  # in the same transaction as the last item: "done" never shows without finished_at
+                session.execute(
+                    update(models.Job).where(models.Job.id == job_id, models.Job.finished_at.is_(None))
+                    .values(finished_at=datetime.now(UTC))
+                )
             session.commit()
 
 
