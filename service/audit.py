@@ -38,7 +38,7 @@ ACTIONS = {
 
 
 def record(
-    make_session: sessionmaker[Session],
+    make_session: sessionmaker[Session] | Session,
     user: str | None,
     action: str,
     target: str | None = None,
@@ -46,13 +46,19 @@ def record(
     client: str | None = None,
     ok: bool = True,
 ) -> None:
+    """Write one entry and commit. Given a session (the API's request session), the entry goes through
+    it: a request must never hold a second pooled connection, or concurrent requests can exhaust the
+    pool waiting for each other. Given a sessionmaker (the CLI), a short session of its own is used."""
+    entry = models.AuditEntry(
+        user_name=user, action=action, target=(target or "")[:300] or None, detail=detail or {},
+        client=(client or "")[:60] or None, ok=ok,
+    )
+    if isinstance(make_session, Session):
+        make_session.add(entry)  # routes audit after their own work is committed
+        make_session.commit()
+        return
     with make_session() as session:
-        session.add(
-            models.AuditEntry(
-                user_name=user, action=action, target=(target or "")[:300] or None, detail=detail or {},
-                client=(client or "")[:60] or None, ok=ok,
-            )
-        )
+        session.add(entry)
         session.commit()
 
 

@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     max_request_mb: float = 200.0  # one upload request, all files together
     max_files_per_upload: int = 50
     secure_cookies: bool = False  # set when served behind HTTPS (a reverse proxy)
+    db_pool_size: int = 5  # connections kept per process (PostgreSQL, SQLite file)
+    db_max_overflow: int = 10  # extra connections under load
+    db_pool_timeout: float = 30.0  # seconds a request waits for a connection
     run_jobs: bool = True  # process uploads in this process (off for a read-only replica)
 
     @property

@@ -52,3 +52,4 @@ def test_api_control_characters_in_query_values_are_refused_on_every_database(tm
         assert r.status_code == 200  # line breaks in a pasted query are fine
         r = api.client.post(f"{API}/auth/login", json={"username": "analyst\x00", "password": PASSWORD})
         assert r.status_code == 422
+

@@ -64,6 +64,7 @@ class Server:
     database_url: str | None = None
     workers: int = 1
     model_dir: Path | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen[bytes] | None = None
     port: int = 0
     log: Path = field(init=False)
@@ -82,6 +83,7 @@ class Server:
             env["XUNCHA_DATABASE_URL"] = self.database_url
         if self.model_dir:
             env["XUNCHA_MODEL_DIR"] = str(self.model_dir)
+        env.update(self.extra_env)
         self.port = free_port()
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
@@ -521,3 +523,26 @@ def test_api_server_starting_beside_a_busy_one_leaves_its_running_item_alone(tmp
     assert Counter(i["status"] for i in items) == {"stored": len(files)}, Counter(i["status"] for i in items)
     assert Counter(i["attempts"] for i in items) == {1: len(files)}  # nothing processed twice
     print(f"\nsecond server started mid-batch: {len(files)} items, statuses {dict(Counter(i['status'] for i in items))}")
+
+
+def test_api_concurrent_requests_beyond_the_pool_size_all_succeed(tmp_path: Path, servers) -> None:
+    """24 clients at once against the real server with a pool of 2 connections. Each request uses one
+    connection, its audit entry included; when the audit took a second one, requests held the pool
+    waiting for each other until it timed out (found by evaluation/bench_service.py at c=16)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    token = make_token(sqlite_url(data_dir))
+    pool = {"XUNCHA_DB_POOL_SIZE": "2", "XUNCHA_DB_MAX_OVERFLOW": "0", "XUNCHA_DB_POOL_TIMEOUT": "5"}
+    server = servers("pool", data_dir, extra_env=pool).wait_ready()
+
+    def burst(i: int) -> list[int]:
+        with server.client(token) as client:
+            client.timeout = httpx.Timeout(25)
+            return [client.get(f"{API}/{('documents', 'findings', 'statistics')[(i + k) % 3]}").status_code for k in range(4)]
+
+    with ThreadPoolExecutor(max_workers=24) as pool:
+        codes = [c for batch in pool.map(burst, range(24)) for c in batch]
+    assert codes == [200] * 96, server.log_text()[-2000:]
+    assert "QueuePool limit" not in server.log_text()

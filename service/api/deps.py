@@ -98,10 +98,10 @@ CurrentUser = Annotated[Principal, Depends(current_user)]
 def require(role: Role) -> Callable[..., Principal]:
     """A dependency that admits users of ``role`` or higher, and audits the refusals."""
 
-    def check(request: Request, user: CurrentUser) -> Principal:
+    def check(request: Request, user: CurrentUser, session: SessionDep) -> Principal:
         if not user.role.allows(role):
             audit.record(
-                get_sessionmaker(request), user.name, "access_denied", f"{request.method} {request.url.path}",
+                session, user.name, "access_denied", f"{request.method} {request.url.path}",
                 {"needed": role.value, "role": user.role.value}, client_of(request), ok=False,
             )
             raise ApiError(403, "forbidden", f"需要“{accounts.ROLE_NAMES[role]}”或更高权限")
@@ -118,13 +118,14 @@ Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
 class Auditor:
     """Records audit entries for the current request's user."""
 
-    def __init__(self, request: Request) -> None:
+    def __init__(self, request: Request, session: SessionDep) -> None:
         self.request = request
+        self.session = session  # the request's own session (FastAPI gives one per request)
 
     def __call__(self, action: str, target: str | None = None, detail: dict[str, Any] | None = None, ok: bool = True) -> None:
         principal = getattr(self.request.state, "principal", None)
         audit.record(
-            get_sessionmaker(self.request), principal.name if principal else None, action, target, detail,
+            self.session, principal.name if principal else None, action, target, detail,
             client_of(self.request), ok,
         )
 

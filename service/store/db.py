@@ -17,12 +17,14 @@ from sqlalchemy.orm import Session, sessionmaker
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, pool: dict[str, Any] | None = None) -> Engine:
+    """``pool``: pool_size / max_overflow / pool_timeout for file databases and servers."""
+    pool = pool or {}
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": 30}, **(pool if path and path != ":memory:" else {}))
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -34,7 +36,7 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, **pool)
 
 
 def upgrade(engine: Engine) -> None:
@@ -51,7 +53,10 @@ def upgrade(engine: Engine) -> None:
 
 @lru_cache(maxsize=8)
 def _engine_for(url: str) -> Engine:
-    engine = make_engine(url)
+    from service.settings import get_settings
+
+    s = get_settings()
+    engine = make_engine(url, {"pool_size": s.db_pool_size, "max_overflow": s.db_max_overflow, "pool_timeout": s.db_pool_timeout})
     upgrade(engine)
     return engine
 

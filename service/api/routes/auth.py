@@ -13,7 +13,6 @@ from service.api.deps import (
     SessionDep,
     SettingsDep,
     client_of,
-    get_sessionmaker,
 )
 from service.api.errors import ApiError
 from service.api.throttle import LoginThrottle
@@ -47,13 +46,13 @@ def login(body: LoginRequest, request: Request, response: Response, session: Ses
     client = client_of(request)
     wait = throttle.retry_after(body.username, client)
     if wait:
-        record(get_sessionmaker(request), body.username[:100], "login_failed", None, {"throttled": True}, client, ok=False)
+        record(session, body.username[:100], "login_failed", None, {"throttled": True}, client, ok=False)
         raise ApiError(429, "too_many_attempts", f"登录失败次数过多，请 {max(1, wait // 60)} 分钟后再试",
                        headers={"Retry-After": str(wait)})
     user = accounts.authenticate(session, body.username, body.password)
     if user is None:
         throttle.failed(body.username, client)
-        record(get_sessionmaker(request), body.username[:100], "login_failed", None, {}, client, ok=False)
+        record(session, body.username[:100], "login_failed", None, {}, client, ok=False)
         raise ApiError(401, "login_failed", "用户名或密码错误")
     throttle.succeeded(body.username, client)
     secret = accounts.open_session(session, user)
@@ -61,7 +60,7 @@ def login(body: LoginRequest, request: Request, response: Response, session: Ses
         SESSION_COOKIE, secret, max_age=accounts.SESSION_HOURS * 3600, httponly=True, samesite="strict",
         secure=settings.secure_cookies, path="/",
     )
-    record(get_sessionmaker(request), user.name, "login", None, {}, client_of(request))
+    record(session, user.name, "login", None, {}, client_of(request))
     return LoginResponse(user=_public(user.name, accounts.Role(user.role)))
 
 
