@@ -14,10 +14,11 @@ import shutil
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from nlp.embedders import make_embedder
 from nlp.errors import XunchaError
@@ -107,27 +108,37 @@ def filtered_ids(session: Session, filters: Filters) -> set[str] | None:
 
 
 def finding_rows(session: Session, ids: list[int]) -> dict[int, dict[str, Any]]:
-    findings = session.scalars(
-        select(models.Finding)
-        .where(models.Finding.id.in_(ids))
-        .options(selectinload(models.Finding.tags), selectinload(models.Finding.unit), selectinload(models.Finding.round),
-                 selectinload(models.Finding.document))
-    )
+    """Result rows for finding ids: two Core queries (findings joined with unit, round and document
+    name; their tags), never whole ORM documents: a search result does not need a report's full text."""
+    if not ids:
+        return {}
+    F, U, R, D, T = models.Finding, models.Unit, models.InspectionRound, models.Document, models.Tag
+    rows = session.execute(
+        select(F.id, F.document_id, F.text, F.page, U.name, R.label, D.source_name)
+        .join(D, F.document_id == D.id)
+        .outerjoin(U, F.unit_id == U.id)
+        .outerjoin(R, F.round_id == R.id)
+        .where(F.id.in_(ids))
+    ).all()
+    tags_of: dict[int, list[Any]] = {}
+    for t in session.execute(select(T.id, T.finding_id, T.scheme, T.label, T.score, T.source).where(T.finding_id.in_(ids))):
+        tags_of.setdefault(t.finding_id, []).append(t)
     out = {}
-    for f in findings:
+    for fid, document_id, text, page, unit, round_label, source_name in rows:
+        holder = cast(models.Finding, SimpleNamespace(tags=tags_of.get(fid, [])))  # what finding_labels reads
         tags: dict[str, list[str]] = {}
-        for scheme in sorted({t.scheme for t in f.tags}):
-            labels = [t.label for t in finding_labels(f, scheme)]
+        for scheme in sorted({t.scheme for t in holder.tags}):
+            labels = [t.label for t in finding_labels(holder, scheme)]
             if labels:
                 tags[scheme] = labels
-        out[f.id] = {
-            "finding_id": f.id,
-            "document_id": f.document_id,
-            "text": f.text,
-            "unit": f.unit.name if f.unit else None,
-            "round": f.round.label if f.round else None,
-            "document": f.document.source_name,
-            "page": f.page,
+        out[fid] = {
+            "finding_id": fid,
+            "document_id": document_id,
+            "text": text,
+            "unit": unit,
+            "round": round_label,
+            "document": source_name,
+            "page": page,
             "tags": tags,
         }
     return out
