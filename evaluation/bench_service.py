@@ -406,7 +406,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "config": {"synthetic": args.synthetic, "concurrency": levels, "requests": args.requests, "seconds": args.seconds,
                    "health_requests": args.health_requests, "health_seconds": args.health_seconds,
                    "baseline_seconds": args.baseline_seconds,
-                   "queries": len(QUERIES), "workers": 1, "quick": args.quick},
+                   "queries": len(QUERIES), "workers": args.workers, "quick": args.quick},
     }
     with tempfile.TemporaryDirectory(prefix="bench_service_") as tmp:
         work = Path(tmp)
@@ -434,7 +434,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         log_path = work / "server.log"
         with log_path.open("wb") as log:
             server = subprocess.Popen(
-                [sys.executable, "-m", "service", "serve", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+                [sys.executable, "-m", "service", "serve", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+                 "--workers", str(args.workers)],
                 env=env, cwd=work, stdout=log, stderr=subprocess.STDOUT,
             )
         try:
@@ -521,7 +522,7 @@ def report(results: dict[str, Any]) -> None:
           f"(bounds: {results['config']['requests']} requests or {results['config']['seconds']:g} s per level; "
           f"{results['machine']['cpus']} CPUs, client and server on the same machine; load average "
           f"{results['machine']['loadavg_start'][0]:.2f} at start, {results['machine']['loadavg_end'][0]:.2f} at end)")
-    print_table("search over HTTP (one uvicorn worker; CPU in % of one core)", results["search_http"], b["p50_ms"])
+    print_table(f"search over HTTP ({results['config'].get('workers', 1)} uvicorn worker(s); CPU in % of one core)", results["search_http"], b["p50_ms"])
     print_table("GET /api/v1/health over HTTP (framework floor: no auth, SELECT 1)", results["health_http"])
     print("\nsearch in-process (service.library.search_library, no HTTP/auth/audit, 1 thread)")
     print(f"  {b['requests']} calls in {b['seconds']:.1f} s = {b['qps']:.1f} /s; p50 {b['p50_ms']:.2f} ms, "
@@ -558,6 +559,7 @@ def main() -> None:
     ap.add_argument("--health-seconds", type=float, default=4, help="seconds per health level (upper bound)")
     ap.add_argument("--request-timeout", type=float, default=30, help="seconds a client waits for one answer")
     ap.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="JSON results file")
+    ap.add_argument("--workers", type=int, default=1, help="uvicorn worker processes of the server")
     ap.add_argument("--quick", action="store_true", help="tiny run: samples only, 50 requests, one level, 10 s bound")
     ap.add_argument("--client", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--baseline", type=Path, help=argparse.SUPPRESS)

@@ -26,6 +26,7 @@ class Settings(BaseSettings):
     db_pool_size: int = 5  # connections kept per process (PostgreSQL, SQLite file)
     db_max_overflow: int = 10  # extra connections under load
     db_pool_timeout: float = 30.0  # seconds a request waits for a connection
+    blas_threads: int = 1  # numpy/BLAS threads per server process: requests, not matrix products, are the parallel unit
     run_jobs: bool = True  # process uploads in this process (off for a read-only replica)
 
     @property

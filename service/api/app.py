@@ -44,6 +44,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from threadpoolctl import threadpool_limits
+
+        # A search multiplies small matrices; BLAS threads spinning on both cores for that only take
+        # the CPU from other requests and from the upload worker (same RPS, half the CPU, measured).
+        threadpool_limits(limits=settings.blas_threads)
         app.state.make_session = session_factory(settings.resolved_database_url)  # migrates to head once
         settings.uploads_dir.mkdir(parents=True, exist_ok=True)
         runner = None
