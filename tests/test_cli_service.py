@@ -230,3 +230,24 @@ def test_train_without_a_library_uses_no_confirmed_rows(data_dir: Path, tmp_path
     result = xuncha("train", "--no-bundled", "--no-bootstrap", "--model-dir", str(tmp_path / "m"), "--confirmed")
     assert result.exit_code == 1 and "（0 条）" in result.stderr
     assert not (data_dir / "xuncha.db").exists()  # reading confirmed tags does not create a library
+
+
+# --- demo ------------------------------------------------------------------------------------------
+
+
+def test_demo_ingests_the_samples_with_their_rounds_and_the_demo_login_works(data_dir: Path):
+    from service.cli.demo import DEMO_PASSWORD, DEMO_USER
+
+    result = xuncha("demo", "--no-serve")
+    assert result.exit_code == 0, result.stderr
+    assert "17 个文件" in result.stdout and f"用户名 {DEMO_USER}" in result.stdout and DEMO_PASSWORD in result.stdout
+    again = xuncha("demo", "--no-serve")  # idempotent: same counts, no second user
+    assert again.exit_code == 0 and again.stdout.splitlines()[0] == result.stdout.splitlines()[0]
+    assert user_names(data_dir) == {DEMO_USER: "admin"}
+    with running_app(data_dir, users=False) as api:
+        login = api.client.post(f"{API}/auth/login", json={"username": DEMO_USER, "password": DEMO_PASSWORD})
+        assert login.status_code == 200
+        stats = api.client.get(f"{API}/statistics").json()
+        assert stats["documents"] == 17
+        assert stats["rounds"] == ["十四届县委第五轮", "十四届县委第六轮", "十四届县委第七轮"]
+        assert sum(r["findings"] for r in stats["by_round"]) == stats["findings"]  # every sample has its round
