@@ -324,8 +324,11 @@ def serve(
 
     get_engine()  # create or upgrade the schema before workers start
     stderr.print(f"xuncha 服务: http://{host}:{port}/ （API 文档 /docs，数据目录 {get_settings().data_dir}）", markup=False)
+    # With several workers uvicorn kills one that does not answer its supervisor's ping within the
+    # timeout; a worker analysing an upload on a busy 2-core machine can miss 5 s, and the kill drops
+    # the requests it was serving ("server disconnected"), so allow a minute.
     uvicorn.run("service.api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level=log_level,
-                proxy_headers=False, server_header=False)
+                proxy_headers=False, server_header=False, timeout_worker_healthcheck=60)
 
 
 @app.command()
