@@ -93,7 +93,10 @@ def api(tmp_path_factory: pytest.TempPathFactory, database_url: str | None) -> I
 
 
 @SCHEMA.parametrize()
-@settings(max_examples=MAX_EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+# Derandomized: the same bounded set of cases on every run, so CI is reproducible; set
+# XUNCHA_SCHEMA_EXPLORE=1 to draw new random cases when hunting for bugs.
+@settings(max_examples=MAX_EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck),
+          derandomize=not os.environ.get("XUNCHA_SCHEMA_EXPLORE"))
 def test_api_schema_no_server_error(case: schemathesis.Case, api: Api) -> None:
     response = case.call(app=api.app, headers=api.headers)
     assert response.status_code < 500, f"{case.method} {case.formatted_path} -> {response.status_code}: {response.text[:300]}"
