@@ -30,9 +30,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from nlp.errors import XunchaError
+from nlp.yamldata import line_of, read_yaml, string_list
 
 TAXONOMY_PATH = Path(__file__).resolve().parents[1] / "corpora" / "taxonomy.yaml"
 
@@ -94,20 +93,7 @@ class Taxonomy:
 def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
     """Parse and validate a taxonomy file; raise TaxonomyError naming the line of the problem."""
     path = Path(path) if path else TAXONOMY_PATH
-    try:
-        raw_text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise TaxonomyError(f"找不到分类体系文件 {path}") from None
-    except UnicodeDecodeError:
-        raise TaxonomyError(f"分类体系文件 {path} 不是 UTF-8 编码") from None
-    try:
-        root = yaml.compose(raw_text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(raw_text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"第 {mark.line + 1} 行第 {mark.column + 1} 列" if mark else "某处"
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise TaxonomyError(f"{path}：{where} YAML 格式错误（{problem}）") from None
+    data, root = read_yaml(path, TaxonomyError, "分类体系文件")
     return _build(data, root, str(path))
 
 
@@ -117,26 +103,9 @@ def default_taxonomy() -> Taxonomy:
     return load_taxonomy(TAXONOMY_PATH)
 
 
-def _line_of(node: Any, *keys: str | int) -> str:
-    """Human line reference of a nested node of the composed YAML tree ("第 12 行")."""
-    current = node
-    for key in keys:
-        if isinstance(current, yaml.MappingNode):
-            found = next((v for k, v in current.value if k.value == key), None)
-        elif isinstance(current, yaml.SequenceNode) and isinstance(key, int) and key < len(current.value):
-            found = current.value[key]
-        else:
-            found = None
-        if found is None:
-            break
-        current = found
-    mark = getattr(current, "start_mark", None)
-    return f"第 {mark.line + 1} 行" if mark else "某处"
-
-
 def _build(data: Any, root: Any, path: str) -> Taxonomy:
     def fail(message: str, *keys: str | int) -> TaxonomyError:
-        return TaxonomyError(f"{path}：{_line_of(root, *keys)} {message}")
+        return TaxonomyError(f"{path}：{line_of(root, *keys)} {message}")
 
     if not isinstance(data, dict):
         raise fail("顶层应为映射（包含 version、schemes）")
@@ -169,7 +138,7 @@ def _build(data: Any, root: Any, path: str) -> Taxonomy:
             lists: dict[str, list[str]] = {}
             for field_name in ("cues", "negative_cues"):
                 try:
-                    lists[field_name] = _string_list(item.get(field_name, []))
+                    lists[field_name] = string_list(item.get(field_name, []))
                 except ValueError as exc:
                     raise fail(f"标签 {name} 的 {field_name} {exc}", *lkeys, field_name) from None
             cues, negatives = lists["cues"], lists["negative_cues"]
@@ -194,7 +163,7 @@ def _build(data: Any, root: Any, path: str) -> Taxonomy:
     groups: list[tuple[str, ...]] = []
     for i, group in enumerate(data.get("synonyms") or []):
         try:
-            words = _string_list(group)
+            words = string_list(group)
         except ValueError as exc:
             raise fail(f"synonyms 第 {i + 1} 组 {exc}", "synonyms", i) from None
         if len(words) < 2:
@@ -208,15 +177,3 @@ def _build(data: Any, root: Any, path: str) -> Taxonomy:
     if not isinstance(version, int):
         raise fail("version 应为整数", "version")
     return Taxonomy(schemes=schemes, synonyms=tuple(groups), path=path, version=version, _synonym_index=index)
-
-
-def _string_list(value: Any) -> list[str]:
-    """A YAML list of non-empty strings; ValueError says what is wrong (the caller adds where)."""
-    if not isinstance(value, list):
-        raise ValueError("应为字符串列表")
-    out = []
-    for v in value:
-        if not isinstance(v, str) or not v.strip():
-            raise ValueError(f"含有非字符串或空项：{v!r}")
-        out.append(v.strip())
-    return out
