@@ -258,7 +258,7 @@ def baseline_main(spec: dict[str, Any]) -> dict[str, Any]:
     def one(query: dict[str, Any]) -> int:
         p = search_params(query)
         with make_session() as session:
-            return len(search_library(session, settings.data_dir, p["q"], Filters(p.get("round"), p.get("unit"),
+            return len(search_library(session, p["q"], Filters(p.get("round"), p.get("unit"),
                                                                                  p.get("label")), p["limit"]))
 
     t0 = time.perf_counter()

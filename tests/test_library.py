@@ -36,7 +36,7 @@ def library(tmp_path_factory):
 def test_library_paraphrase_finds_allowance_findings(library):
     url, data_dir = library
     with session_factory(url)() as session:
-        results = search_library(session, data_dir, "村干部违规领取补贴", Filters(), limit=5)
+        results = search_library(session, "村干部违规领取补贴", Filters(), limit=5)
     assert results and all({"finding_id", "text", "score", "unit", "round", "document", "tags"} <= set(r) for r in results)
     assert sum(1 for r in results if "补贴" in r["text"] or "补助" in r["text"]) >= 3
 
@@ -44,13 +44,13 @@ def test_library_paraphrase_finds_allowance_findings(library):
 def test_library_filters_and_more_like_this(library):
     url, data_dir = library
     with session_factory(url)() as session:
-        seventh = search_library(session, data_dir, "第一议题学习走过场", Filters(round="第七轮"), limit=10)
+        seventh = search_library(session, "第一议题学习走过场", Filters(round="第七轮"), limit=10)
         assert seventh and all(r["round"] and "第七轮" in r["round"] for r in seventh)
         first = seventh[0]["finding_id"]
-        like = search_library(session, data_dir, None, Filters(), limit=5, like=first)
+        like = search_library(session, None, Filters(), limit=5, like=first)
         assert like and first not in [r["finding_id"] for r in like]
         with pytest.raises(UnknownFindingIdError):
-            search_library(session, data_dir, None, Filters(), like=10**9)
+            search_library(session, None, Filters(), like=10**9)
 
 
 def test_library_index_is_rebuilt_when_the_database_changes(tmp_path):
@@ -58,20 +58,20 @@ def test_library_index_is_rebuilt_when_the_database_changes(tmp_path):
     add(url, data_dir / "files", MANIFEST[0]["file"])
     with session_factory(url)() as session:
         before = library_state(session)
-        search_library(session, data_dir, "违规", Filters())
+        search_library(session, "违规", Filters())
     assert (data_dir / "index" / f"lsa-{before}" / "index.json").exists()
     add(url, data_dir / "files", next(r["file"] for r in MANIFEST if r["doc_type"] == "rectification"))
     with session_factory(url)() as session:
         after = library_state(session)
         assert after != before
-        search_library(session, data_dir, "违规", Filters())
+        search_library(session, "违规", Filters())
     assert (data_dir / "index" / f"lsa-{after}").exists() and not (data_dir / "index" / f"lsa-{before}").exists()
 
 
 def test_library_empty_is_a_clear_error(tmp_path):
     url = f"sqlite:///{tmp_path / 'empty.db'}"
     with session_factory(url)() as session, pytest.raises(EmptyLibraryError) as info:
-        search_library(session, tmp_path, "违规", Filters())
+        search_library(session, "违规", Filters())
     assert info.value.code == "empty_library"
 
 

@@ -80,9 +80,8 @@ def search(
     limit: Annotated[int, typer.Option("--limit", min=1, max=200)] = 10,
     format: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.TABLE,
 ) -> None:
-    """Search the stored findings (BM25 + semantic vectors, fused; synonyms expanded)."""
+    """检索问题库：语义向量、BM25 与概念匹配融合，低于相关度下限的结果不显示，并说明匹配原因。"""
     from service.library import Filters, search_library
-    from service.settings import get_settings
     from service.store.db import session_factory
 
     if not query and like is None:
@@ -90,16 +89,22 @@ def search(
         raise typer.Exit(code=2)
     try:
         with session_factory()() as session:
-            results = search_library(session, get_settings().data_dir, query, Filters(round, unit, label), limit, like)
+            results = search_library(session, query, Filters(round, unit, label), limit, like)
     except XunchaError as exc:
         error_line(None, exc.code, exc.message)
         raise typer.Exit(code=1) from None
     if format is OutputFormat.JSON:
         print_json(results)
         return
+    if not results:
+        stdout_print("没有相关度足够的问题。")
     for r in results:
         extra = f"（另有 {len(r['duplicates'])} 条相近）" if r["duplicates"] else ""
-        stdout_print(f"[{r['finding_id']}] {r['score']:.4f} {r['unit'] or ''} {r['round'] or ''}\n    {r['text']}{extra}")
+        why = "、".join([*r["matched_terms"][:4], *(c["name"] for c in r["matched_concepts"][:3])])
+        stdout_print(
+            f"[{r['finding_id']}] 相关度{r['relevance']} {r['unit'] or ''} {r['round'] or ''}\n    {r['text']}{extra}"
+            + (f"\n    匹配：{why}" if why else "")
+        )
 
 
 @app.command()
@@ -122,13 +127,13 @@ def clusters(
         error_line(None, exc.code, exc.message)
         raise typer.Exit(code=1) from None
     if format is OutputFormat.JSON:
-        print_json(result["clusters"] if not result["recurrences"] else result)
+        print_json({"clusters": result["clusters"], "recurrences": result["recurrences"], "findings": result["findings"]})
         return
     for c in result["clusters"]:
         if c["singleton"]:
             continue
         trend = "，".join(f"{r}{n}条" for r, n in c["per_round"].items())
-        stdout_print(f"[{c['cluster_id']}] {c['label']}  {c['size']} 条 · {len(c['units'])} 个单位 · {trend}  (得分 {c['systemic_score']:.1f})")
+        stdout_print(f"[{c['cluster_id']}] {c['title']}  {c['size']} 条 · {len(c['units'])} 个单位 · {trend}  (得分 {c['systemic_score']:.1f})")
         for rep in c["representatives"][:2]:
             stdout_print(f"    · {rep['unit'] or ''}：{rep['text']}")
     singles = sum(1 for c in result["clusters"] if c["singleton"])

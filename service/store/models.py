@@ -18,6 +18,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -112,6 +113,9 @@ class Finding(Base):
     unit: Mapped[Unit | None] = relationship()
     round: Mapped[InspectionRound | None] = relationship()
     tags: Mapped[list[Tag]] = relationship(back_populates="finding", cascade="all, delete-orphan")
+    representations: Mapped[list[FindingRepresentation]] = relationship(
+        back_populates="finding", cascade="all, delete-orphan", passive_deletes=True
+    )
 
 
 class Tag(Base):
@@ -127,6 +131,22 @@ class Tag(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     finding: Mapped[Finding] = relationship(back_populates="tags")
+
+
+class FindingRepresentation(Base):
+    """A finding's meaning representation under one model: its vector (little-endian float32) and
+    the thesaurus concepts it names. Computed once at ingest from the finding's text alone, so a new
+    document never changes the rows of old ones; ``model`` / ``thesaurus`` say what made them."""
+
+    __tablename__ = "finding_representations"
+    finding_id: Mapped[int] = mapped_column(ForeignKey("findings.id", ondelete="CASCADE"), primary_key=True)
+    model: Mapped[str] = mapped_column(String(80), primary_key=True, index=True)
+    dim: Mapped[int] = mapped_column(Integer)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    concepts: Mapped[list[Any]] = mapped_column(default=list)
+    thesaurus: Mapped[str] = mapped_column(String(20))
+
+    finding: Mapped[Finding] = relationship(back_populates="representations")
 
 
 class Statistic(Base):

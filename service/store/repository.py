@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from nlp.model import ReportDoc
 from nlp.numerals import parse_int
+from service.representations import representation_rows, represent_texts
 from service.store import models
 from service.store.files import sha256_of, store_bytes
 
@@ -148,6 +149,8 @@ def _ingest_once(
     existing = find_document(session, digest)
     if existing is not None:
         return IngestResult(source, "duplicate", existing.id, len(existing.findings), digest)
+    # vectors before the first write: under SQLite the write lock is held from the first INSERT on
+    representation = representation_rows(represent_texts([f.text for f in doc.findings]))
     stored = store_bytes(files_root, data, str(doc.media_type), digest)
     try:
         date = overrides.date or (doc.dates[0] if doc.dates else None)
@@ -172,7 +175,7 @@ def _ingest_once(
         session.add(document)
         default_unit = overrides.unit or (doc.unit_names()[0] if len(doc.unit_names()) == 1 else None)
         units: dict[str | None, models.Unit | None] = {}  # one lookup per unit name, not per finding
-        for f in doc.findings:
+        for f, rep_row in zip(doc.findings, representation, strict=True):
             name = overrides.unit or f.unit or default_unit  # the user's word wins over the text
             if name not in units:
                 units[name] = _unit(session, name, doc.unit_aliases)
@@ -193,6 +196,7 @@ def _ingest_once(
                     finding.tags.append(
                         models.Tag(scheme=scheme, label=row["label"], score=row["score"], evidence=row["evidence"], source="auto")
                     )
+            finding.representations.append(rep_row)
             document.findings.append(finding)
         for s in doc.statistics:
             document.statistics.append(

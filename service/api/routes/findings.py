@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from nlp.taxonomy import default_taxonomy
-from service.api.deps import Analyst, AuditDep, SessionDep, SettingsDep, Viewer
+from service.api.deps import Analyst, AuditDep, SessionDep, Viewer
 from service.api.errors import ApiError
 from service.documents import finding_dict, list_findings, load_finding
 from service.library import EmptyLibraryError, Filters, search_library
@@ -61,27 +61,25 @@ def update_tags(finding_id: FindingId, body: TagsUpdate, user: Analyst, session:
     return finding_dict(refreshed)
 
 
-def _search(
-    session: Any, settings: Any, query: str | None, filters: Filters, limit: int, like: int | None
-) -> list[dict[str, Any]]:
+def _search(session: Any, query: str | None, filters: Filters, limit: int, like: int | None) -> list[dict[str, Any]]:
     try:
-        return search_library(session, settings.data_dir, query, filters, limit, like)
+        return search_library(session, query, filters, limit, like)
     except EmptyLibraryError:
         if like is not None:
             raise ApiError(404, "unknown_finding", "没有这个问题编号") from None
         return []
 
 
-@router.get("/search", summary="检索问题（BM25 + 语义向量融合，同义词扩展）")
+@router.get("/search", summary="检索问题（语义向量、BM25 与概念匹配融合，给出匹配原因）")
 def search(
-    user: Viewer, session: SessionDep, settings: SettingsDep, audit: AuditDep,
+    user: Viewer, session: SessionDep, audit: AuditDep,
     q: Annotated[str, Query(min_length=1, max_length=500, description="检索内容")],
     round: Text = None, unit: Text = None, label: Text = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 10,
 ) -> dict[str, Any]:
     if not q.strip():
         raise ApiError(422, "empty_query", "请输入检索内容")
-    results = _search(session, settings, q, Filters(round, unit, label), limit, None)
+    results = _search(session, q, Filters(round, unit, label), limit, None)
     audit("search", q[:300], {"filters": {k: v for k, v in {"round": round, "unit": unit, "label": label}.items() if v},
                               "results": len(results)})
     return {"query": q, "results": results}
@@ -89,13 +87,13 @@ def search(
 
 @router.get("/findings/{finding_id}/similar", summary="相似问题（其他轮次、其他单位）")
 def similar(
-    finding_id: FindingId, user: Viewer, session: SessionDep, settings: SettingsDep, audit: AuditDep,
+    finding_id: FindingId, user: Viewer, session: SessionDep, audit: AuditDep,
     round: Text = None, unit: Text = None, label: Text = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 10,
 ) -> dict[str, Any]:
     if load_finding(session, finding_id) is None:
         raise ApiError(404, "unknown_finding", "没有这个问题编号")
-    results = _search(session, settings, None, Filters(round, unit, label), limit, finding_id)
+    results = _search(session, None, Filters(round, unit, label), limit, finding_id)
     audit("similar", f"finding:{finding_id}", {"results": len(results)})
     return {"finding_id": finding_id, "results": results}
 

@@ -1329,7 +1329,7 @@
   }
 
   function clusterItem(c, i) {
-    const rounds = sortRounds(c.rounds || Object.keys(c.per_round || {}));
+    const rounds = c.rounds || sortRounds(Object.keys(c.per_round || {}));  // the server orders rounds by number
     const per = c.per_round || {};
     const all = c.findings || [];
     return h(
@@ -1337,7 +1337,7 @@
       { class: "cluster", "data-cluster-id": c.cluster_id, "data-testid": "cluster" },
       h("div", { class: "cluster-head" },
         h("span", { class: "rank" }, String(i + 1)),
-        h("h4", { class: "cluster-label" }, c.label || (c.keywords || []).join("、") || c.cluster_id),
+        h("h4", { class: "cluster-label" }, c.title || c.label || c.cluster_id),
         h("span", { class: "score-pill", title: "系统性指数" }, `系统性指数 ${Number(c.systemic_score || 0).toFixed(1)}`)),
       h("div", { class: "cluster-facts small" },
         h("span", null, `${c.size ?? all.length} 条问题`),
@@ -1345,7 +1345,7 @@
         h("span", null, `${rounds.length} 个轮次`),
         rounds.length ? h("span", { class: "trend-text" }, rounds.map((r) => `${r} ${per[r] ?? 0}`).join(" → ")) : null),
       (c.units || []).length ? h("div", { class: "tag-row" }, c.units.map((u) => h("span", { class: "tag unit" }, u))) : null,
-      (c.keywords || []).length ? h("p", { class: "muted small" }, "关键词：", c.keywords.join("、")) : null,
+      null,
       h("ul", { class: "representatives" },
         (c.representatives || []).map((r) =>
           h("li", null,

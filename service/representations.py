@@ -1,0 +1,115 @@
+"""Stored meaning representations: written at ingest, read by search and clustering.
+
+Each finding gets one ``finding_representations`` row per model (vector + concepts, see
+:mod:`nlp.representation`), written in the document's own transaction. Readers ask
+:func:`load_library` for every finding's row under the configured model; findings that lack one —
+stored before this model was the default, or before representations existed — are computed then,
+stored, and reported on stderr, so a library upgrades itself in place. Concepts are recomputed (cheap,
+substring matching) when the thesaurus has changed since a row was written.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from nlp.concepts import default_thesaurus
+from nlp.embedders import Embedder, make_embedder
+from nlp.representation import Representation, represent, vector_to_bytes, vectors_from_bytes
+from nlp.script import simplified
+from service.store import models
+
+log = logging.getLogger(__name__)
+BACKFILL_BATCH = 256
+
+
+def configured_embedder() -> Embedder:
+    from service.settings import get_settings
+
+    return make_embedder(get_settings().embedder)
+
+
+def representation_rows(rep: Representation) -> list[models.FindingRepresentation]:
+    """Unsaved rows for ``rep`` (one per text, in order); the caller attaches them to findings."""
+    dim = int(rep.vectors.shape[1]) if rep.vectors.ndim == 2 else 0
+    return [
+        models.FindingRepresentation(
+            model=rep.model, dim=dim, vector=vector_to_bytes(rep.vectors[i]), concepts=list(rep.concepts[i]),
+            thesaurus=rep.thesaurus,
+        )
+        for i in range(len(rep))
+    ]
+
+
+def represent_texts(texts: Sequence[str]) -> Representation:
+    """Representation of finding texts under the configured model and the bundled thesaurus."""
+    return represent(texts, configured_embedder(), default_thesaurus())
+
+
+@dataclass
+class LibraryVectors:
+    """Every stored finding with its representation, ordered by id."""
+
+    ids: list[int]
+    texts: list[str]
+    vectors: np.ndarray
+    concepts: list[list[str]]
+    model: str
+
+
+def load_library(session: Session, embedder: Embedder | None = None) -> LibraryVectors:
+    """All findings with their vectors and concepts under ``embedder`` (default: configured);
+    missing rows are computed and committed first."""
+    emb = embedder or configured_embedder()
+    thesaurus = default_thesaurus()
+    F, R = models.Finding, models.FindingRepresentation
+    rows = session.execute(
+        select(F.id, F.text, R.vector, R.concepts, R.thesaurus)
+        .outerjoin(R, (R.finding_id == F.id) & (R.model == emb.name))
+        .order_by(F.id)
+    ).all()
+    missing = [(fid, text) for fid, text, vector, _, _ in rows if vector is None]
+    if missing:
+        _backfill(session, missing, emb)
+        rows = session.execute(
+            select(F.id, F.text, R.vector, R.concepts, R.thesaurus)
+            .join(R, (R.finding_id == F.id) & (R.model == emb.name))
+            .order_by(F.id)
+        ).all()
+    version = thesaurus.version
+    stale = [(fid, text) for fid, text, _, _, th in rows if th != version]
+    fresh_concepts = {fid: thesaurus.concepts_in(simplified(text)) for fid, text in stale}
+    if stale:
+        _update_concepts(session, fresh_concepts, emb.name, version)
+    return LibraryVectors(
+        ids=[r[0] for r in rows],
+        texts=[r[1] for r in rows],
+        vectors=vectors_from_bytes([r[2] for r in rows], emb.dim),
+        concepts=[fresh_concepts.get(r[0], list(r[3] or [])) for r in rows],
+        model=emb.name,
+    )
+
+
+def _backfill(session: Session, missing: list[tuple[int, str]], embedder: Embedder) -> None:
+    log.warning("为 %d 条问题计算语义表示（模型 %s）…", len(missing), embedder.name)
+    thesaurus = default_thesaurus()
+    for start in range(0, len(missing), BACKFILL_BATCH):
+        batch = missing[start : start + BACKFILL_BATCH]
+        rep = represent([t for _, t in batch], embedder, thesaurus)
+        for (fid, _), row in zip(batch, representation_rows(rep), strict=True):
+            row.finding_id = fid
+            session.merge(row)
+        session.commit()
+
+
+def _update_concepts(session: Session, concepts: dict[int, list[str]], model: str, version: str) -> None:
+    R = models.FindingRepresentation
+    for row in session.scalars(select(R).where(R.model == model, R.finding_id.in_(list(concepts)))):
+        row.concepts = concepts[row.finding_id]
+        row.thesaurus = version
+    session.commit()
