@@ -65,8 +65,8 @@ class ClusterInput:
 class ClusterConfig:
     """Thresholds, chosen on the real dev set (evaluation/score_clusters.py prints ARI over a sweep)."""
 
-    attach_cosine: float = 0.90  # a concept-less finding joins a family cluster at this cosine to its centroid
-    threshold: float = 0.88  # average cosine at which concept-less findings group among themselves (e5)
+    attach_cosine: float = 0.93  # a concept-less finding joins a family cluster at this cosine to its centroid
+    threshold: float = 0.91  # average cosine at which concept-less findings group among themselves (e5)
     exact_max: int = 3000  # above this many: MiniBatchKMeans over-clustering + centroid merge
     kmeans_ratio: int = 20
     max_centroids: int = 4000

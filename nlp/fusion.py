@@ -27,16 +27,16 @@ import numpy as np
 
 @dataclass(frozen=True)
 class RankingConfig:
-    dense_weight: float = 0.6
-    lexical_weight: float = 0.2
-    concept_weight: float = 0.2
-    dense_floor: float = 0.75  # cosine that counts as "no similarity" (e5-small)
+    dense_weight: float = 0.5
+    lexical_weight: float = 0.25
+    concept_weight: float = 0.25
+    dense_floor: float = 0.80  # cosine that counts as "no similarity" (e5-small: unrelated findings sit at 0.80-0.88)
     lexical_k: float = 6.0  # BM25 score at which the lexical signal is 0.5
     expansion_weight: float = 0.4  # BM25 weight of terms from the query's concepts' official wording
     family_credit: float = 0.5  # concept agreement for another concept of the same family
-    floor: float = 0.12  # results below this fused score are not shown
+    floor: float = 0.15  # results below this fused score are not shown
     high: float = 0.45  # 高 at or above
-    medium: float = 0.28  # 中 at or above, else 低
+    medium: float = 0.30  # 中 at or above, else 低
     duplicate_cosine: float = 0.985  # near-duplicates grouped under the best hit
 
 

@@ -50,6 +50,7 @@ from nlp.script import simplified
 from nlp.segment import Segmenter, make_segmenter
 from nlp.vector_index import ExactVectorIndex, VectorIndex
 
+QUERY_CACHE = 512
 CONCEPT_POSTINGS_MAX = 5000  # a concept held by more findings than this adds no candidates (the other rankings do)
 
 
@@ -155,6 +156,7 @@ class SearchIndex:
             for c in row:
                 postings.setdefault(c, []).append(pos)
         self._postings = {c: np.asarray(p, dtype=np.int64) for c, p in postings.items()}
+        self._query_cache: dict[str, np.ndarray] = {}
 
     @classmethod
     def from_texts(
@@ -200,7 +202,14 @@ class SearchIndex:
         return _Query(terms, own, vector, weights, families)
 
     def query_vector(self, text: str) -> np.ndarray:
-        return np.asarray(self.embedder.embed([text])[0], dtype=np.float32)
+        """The query's vector; the last few hundred are kept (an analyst pages, refines, repeats)."""
+        cached = self._query_cache.get(text)
+        if cached is None:
+            cached = np.asarray(self.embedder.embed([text])[0], dtype=np.float32)
+            if len(self._query_cache) >= QUERY_CACHE:
+                self._query_cache.pop(next(iter(self._query_cache)))
+            self._query_cache[text] = cached
+        return cached
 
     def search(
         self,

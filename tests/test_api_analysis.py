@@ -64,12 +64,16 @@ def test_library_holds_every_uploaded_notice(api: Api, findings: list[dict[str, 
 
 def test_search_finds_official_reception_findings(api: Api):
     results = search(api, "公务接待")
-    assert len(results) == 10
+    assert 3 <= len(results) <= 10
     top = results[:5]
     assert sum(1 for r in top if "接待" in r["text"]) >= 3, [r["text"] for r in top]
     assert "接待" in results[0]["text"]
     for r in results:
-        assert {"finding_id", "document_id", "text", "score", "unit", "round", "document", "page", "tags", "duplicates"} <= set(r)
+        assert {"finding_id", "document_id", "text", "score", "relevance", "signals", "matched_terms", "matched_concepts",
+                "highlights", "unit", "round", "document", "page", "tags", "duplicates"} <= set(r)
+        assert r["relevance"] in {"高", "中", "低"}
+        for span in r["highlights"]:
+            assert 0 <= span["start"] < span["end"] <= len(r["text"])
     scores = [r["score"] for r in results]
     assert scores == sorted(scores, reverse=True)
     assert len({r["finding_id"] for r in results}) == len(results)
@@ -191,9 +195,14 @@ def test_clusters_with_singletons_keep_every_finding(api: Api, findings: list[di
 
 
 def test_clusters_report_recurrences_in_round_order(api: Api):
-    for r in clusters(api)["recurrences"]:
-        assert ROUNDS.index(r["earlier"]["round"]) <= ROUNDS.index(r["later"]["round"])
-        assert r["earlier"]["unit"] == r["later"]["unit"]
+    repeats = clusters(api)["recurrences"]
+    assert repeats, "the 第五轮 allowance finding of 县教育局党组 recurs in its 第七轮 回头看"
+    for r in repeats:
+        assert ROUNDS.index(r["earlier"]["round"]) < ROUNDS.index(r["later"]["round"])
+        assert r["earlier"]["unit"] == r["later"]["unit"] == r["unit"]
+    allowance = [r for r in repeats if "津补贴" in r["earlier"]["text"] and "津补贴" in r["later"]["text"]]
+    assert any(r["unit"] == "县教育局党组" and r["earlier"]["round"] == "十四届县委第五轮"
+               and r["later"]["round"] == "十四届县委第七轮" for r in allowance), repeats
 
 
 @pytest.mark.parametrize(("body", "status", "code"), [

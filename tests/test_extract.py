@@ -189,6 +189,13 @@ def test_extract_text_gb18030_only_characters(tmp_path: Path) -> None:
     assert (extracted.text, extracted.encoding) == (text, "gb18030")
 
 
+def test_extract_text_traditional_with_pinyin_glosses(tmp_path: Path) -> None:
+    # mirror copies of real notices: Traditional script with tone-marked pinyin typed inside words
+    text = "根據(jù)區(qū)委部署,區(qū)委第二巡察組向區(qū)教育工作黨委反饋巡察情況。" * 3 + "\n"
+    extracted = extract_file(write_text(tmp_path / "mirror.txt", text, "utf-8"))
+    assert (extracted.text, extracted.encoding) == (text, "utf-8")
+
+
 @pytest.mark.parametrize("newline", ["\r\n", "\r"])
 @pytest.mark.parametrize("encoding", ["utf-8", "gbk", "utf-16-le"])
 def test_extract_text_line_endings_normalised(tmp_path: Path, newline: str, encoding: str) -> None:

@@ -95,6 +95,7 @@ def plausibility(text: str) -> float:
             or 0x3400 <= o <= 0x4DBF  # extension A
             or 0x2460 <= o <= 0x24FF  # enclosed numerals ①
             or 0x00A0 <= o <= 0x00FF  # Latin-1 (·, ×, °)
+            or 0x0100 <= o <= 0x024F  # Latin Extended-A/B: pinyin tone marks, 區(qū)委 in mirror copies
             or 0x2150 <= o <= 0x218F  # number forms Ⅰ Ⅱ
             or 0x25A0 <= o <= 0x25FF  # geometric shapes ■ ●
             or 0x2190 <= o <= 0x21FF  # arrows

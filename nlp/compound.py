@@ -1,0 +1,117 @@
+"""Split compound findings into one finding per problem topic.
+
+Feedback notices often run several problems into one sentence: 政治敏锐性不强，“四个意识”模糊不清，
+党支部核心作用发挥不充分，贯彻上级决策部署不力。 An analyst tags, searches and counts these as separate
+findings, while a clause that elaborates the one before (对基层财务监督指导不力，部分下属单位财务管理混乱;
+设备闲置，资产浪费较为突出) belongs with it. The concept thesaurus tells the two apart: each top-level
+clause (split at ，；, never inside quotes or brackets) is matched, and in a run of at least three
+clauses that name concepts (two are usually one statement), a new finding starts where a clause
+that states a problem names concepts of other families only than the clauses gathered so far. A clause
+naming no concept, or one sharing a family with the group, stays in the group; so does every clause of a
+finding whose clauses name no concept at all.
+
+Pure: a document and its findings in, findings out (spans inside the original ones, ids renumbered).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from nlp.concepts import Thesaurus, default_thesaurus
+from nlp.cues import states_problem
+from nlp.model import Finding, ReportDoc
+from nlp.script import simplified
+
+CLAUSE_SEPARATORS = "，,；;"
+MIN_CLAUSE_CHARS = 4
+# Two problem clauses are usually one statement (a problem and its consequence, or two sides of it:
+# 领导班子建设不到位，党建工作抓得不实); a run of three or more is a list.
+MIN_LIST_CLAUSES = 3
+_OPEN, _CLOSE = "“（(《「", "”）)》」"
+_EDGE = " \t\n\u3000，,、；;：:。"
+
+
+def clause_spans(text: str, start: int, end: int, separators: str = CLAUSE_SEPARATORS) -> list[tuple[int, int]]:
+    """Top-level clauses of ``text[start:end]`` (separators dropped, quotes and brackets respected)."""
+    spans: list[tuple[int, int]] = []
+    depth = 0
+    s = start
+    for i in range(start, end):
+        ch = text[i]
+        if ch in _OPEN:
+            depth += 1
+        elif ch in _CLOSE:
+            depth = max(0, depth - 1)
+        elif ch in separators and depth == 0:
+            if i > s:
+                spans.append((s, i))
+            s = i + 1
+    if end > s:
+        spans.append((s, end))
+    return spans
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start] in _EDGE:
+        start += 1
+    while end > start and text[end - 1] in _EDGE:
+        end -= 1
+    return start, end
+
+
+def topic_groups(text: str, start: int, end: int, thesaurus: Thesaurus) -> list[tuple[int, int]]:
+    """Spans of ``text[start:end]``, one per problem topic (the whole span when it is one).
+
+    Semicolons separate items outright when the pieces on both sides state a problem; within each
+    piece, commas separate topics as the module docstring says.
+    """
+    pieces = clause_spans(text, start, end, "；;")
+    if len(pieces) > 1 and all(_is_problem(text[a:b], thesaurus) for a, b in pieces):
+        return [g for a, b in pieces for g in _comma_groups(text, *_trim(text, a, b), thesaurus)]
+    return _comma_groups(text, start, end, thesaurus)
+
+
+def _is_problem(piece: str, thesaurus: Thesaurus) -> bool:
+    return len(piece.strip(_EDGE)) >= MIN_CLAUSE_CHARS and (states_problem(piece) or bool(thesaurus.match(simplified(piece))))
+
+
+def _comma_groups(text: str, start: int, end: int, thesaurus: Thesaurus) -> list[tuple[int, int]]:
+    clauses = clause_spans(text, start, end)
+    if len(clauses) < 2:
+        return [(start, end)]
+    families = [{h.family for h in thesaurus.match(simplified(text[a:b]))} for a, b in clauses]
+    if sum(1 for f in families if f) < MIN_LIST_CLAUSES:
+        return [(start, end)]
+    groups: list[list[int]] = [[0]]
+    held = set(families[0])
+    for i in range(1, len(clauses)):
+        a, b = clauses[i]
+        piece = text[a:b]
+        new_topic = (
+            families[i] and held and not (families[i] & held)
+            and len(piece.strip(_EDGE)) >= MIN_CLAUSE_CHARS and states_problem(piece)
+        )
+        if new_topic:
+            groups.append([i])
+            held = set(families[i])
+        else:
+            groups[-1].append(i)
+            held |= families[i]
+    return [_trim(text, clauses[g[0]][0], clauses[g[-1]][1]) for g in groups]
+
+
+def split_compound(doc: ReportDoc, findings: Sequence[Finding], thesaurus: Thesaurus | None = None) -> list[Finding]:
+    """Findings with compound ones split by topic; ids renumbered F001…, order kept. A titled problem
+    with its 问题表现 lines (``detail``) is one finding whatever its title says."""
+    th = thesaurus or default_thesaurus()
+    text = doc.text
+    out: list[Finding] = []
+    for f in findings:
+        groups = [(f.start, f.end)] if f.detail else topic_groups(text, f.start, f.end, th)
+        if len(groups) == 1:
+            out.append(f)
+            continue
+        for k, (a, b) in enumerate(groups):
+            out.append(replace(f, text=text[a:b], start=a, end=b, page=doc.page_at(a), marker=f.marker if k == 0 else None))
+    return [replace(f, id=f"F{i:03d}") for i, f in enumerate(out, 1)]
