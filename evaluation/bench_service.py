@@ -249,17 +249,14 @@ def client_main(spec: dict[str, Any]) -> dict[str, Any]:
 def baseline_main(spec: dict[str, Any]) -> dict[str, Any]:
     """The same queries through ``search_library`` in this process, one after another."""
     from service.library import Filters, search_library
-    from service.settings import get_settings
     from service.store.db import session_factory
 
-    settings = get_settings()
     make_session = session_factory()
 
     def one(query: dict[str, Any]) -> int:
         p = search_params(query)
         with make_session() as session:
-            return len(search_library(session, p["q"], Filters(p.get("round"), p.get("unit"),
-                                                                                 p.get("label")), p["limit"]))
+            return len(search_library(session, p["q"], Filters(p.get("round"), p.get("unit"), p.get("label")), p["limit"]))
 
     t0 = time.perf_counter()
     one(QUERIES[0])  # loads the index the server built (disk cache)

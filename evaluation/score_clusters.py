@@ -23,8 +23,8 @@ from pathlib import Path
 from common import SHARED, read_jsonl
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
-from nlp.cluster import ClusterConfig, ClusterInput, _average_linkage, assign_clusters, dominant_family
-from nlp.concepts import default_thesaurus
+from nlp.cluster import ClusterConfig, ClusterInput, _average_linkage, assign_clusters
+from nlp.concepts import default_thesaurus, dominant_family
 from nlp.representation import represent
 
 DEFAULT_SETS = [SHARED / "eval-dev-2"]
@@ -69,7 +69,7 @@ def main() -> None:
         report("nlp.cluster (families + vectors, default)", gold, assignment.keys)
         print(f"  placed by family {assignment.counts['family']}, attached {assignment.counts['attached']}, "
               f"vector clusters {assignment.counts['vector']}")
-        fams = [dominant_family(f.text, f.concepts, th, cfg) or f"none:{f.id}" for f in inputs]
+        fams = [dominant_family(f.text, f.concepts, th, cfg.first_clause_weight) or f"none:{f.id}" for f in inputs]
         report("concept families alone (rest singletons)", gold, fams)
         for t in (0.86, 0.88, 0.90):
             report(f"vectors alone, average linkage ≥ {t}", gold, [str(x) for x in _average_linkage(rep.vectors, t)])

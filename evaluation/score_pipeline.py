@@ -17,8 +17,11 @@ import argparse
 import importlib.util
 import sys
 from pathlib import Path
+from typing import Any
 
 from common import SHARED, read_jsonl
+from sklearn.metrics import f1_score
+from sklearn.preprocessing import MultiLabelBinarizer
 
 from nlp.cluster import ClusterInput, cluster_findings
 from nlp.pipeline import analyze_bytes
@@ -42,6 +45,7 @@ def main() -> None:
     ap.add_argument("set", nargs="?", type=Path, default=SHARED / "eval-dev-2")
     ap.add_argument("--show-clusters", action="store_true")
     ap.add_argument("--show-misses", action="store_true")
+    ap.add_argument("--show-focus", action="store_true")
     a = ap.parse_args()
     sr = load_score_real()
     docs = {p.name: sr.doc_text(p) for p in sorted((a.set / "docs").glob("*.txt"))}
@@ -49,19 +53,36 @@ def main() -> None:
     queries = list(read_jsonl(a.set / "gold_search.jsonl")) if (a.set / "gold_search.jsonl").exists() else []
 
     findings: list[tuple[str, str, str | None, str | None, int | None]] = []  # doc, text, unit, round, number
-    per_doc: dict[str, list[str]] = {}
+    per_doc: dict[str, list[Any]] = {}
     for name, text in docs.items():
         doc = analyze_bytes(text.encode("utf-8"), name)
-        per_doc[name] = [f.text for f in doc.findings]
+        per_doc[name] = doc.findings
         for f in doc.findings:
             findings.append((name, f.text, f.unit, doc.round.label if doc.round else None, doc.round.number if doc.round else None))
     found = 0
+    gold_focus, pred_focus, gold_lv, pred_lv = [], [], [], []
     for g in gold:
-        best = max((sr.overlap(t, g["text"]) for t in per_doc.get(g["doc"], [])), default=0.0)
+        scored = [(sr.overlap(f.text, g["text"]), k) for k, f in enumerate(per_doc.get(g["doc"], []))]
+        best, k = max(scored, default=(0.0, -1))
         found += best >= 0.6
         if a.show_misses and best < 0.6:
             print(f"  missed [{g['doc'][:12]}] {g['text']}")
+        focus, labels = "none", set()
+        if best >= 0.5:
+            tags = per_doc[g["doc"]][k].tags
+            focus = max(tags.get("focus") or [{"label": "none", "score": 0}], key=lambda t: t.get("score", 0))["label"]
+            labels = {t["label"] for t in tags.get("livelihood") or []}
+            if a.show_focus and focus != g["focus"]:
+                print(f"  focus {g['focus']} → {focus}: {per_doc[g['doc']][k].text[:60]}")
+        gold_focus.append(g["focus"])
+        pred_focus.append(focus)
+        gold_lv.append({g["livelihood"]} if g.get("livelihood") else set())
+        pred_lv.append(labels)
     print(f"{a.set.name}: {len(findings)} findings from {len(docs)} documents; recall {found / len(gold):.3f} (n={len(gold)})")
+    f1 = f1_score(gold_focus, pred_focus, labels=list(sr.FOCUS), average="macro", zero_division=0)
+    mlb = MultiLabelBinarizer().fit(gold_lv + pred_lv)
+    lv = f1_score(mlb.transform(gold_lv), mlb.transform(pred_lv), average="micro", zero_division=0)
+    print(f"focus    macro-F1 {f1:.3f} (no focus {pred_focus.count('none') / len(gold):.0%}); livelihood micro-F1 {lv:.3f}")
 
     cache: dict[str, int | None] = {}
 

@@ -34,21 +34,9 @@ from typing import Any
 
 import numpy as np
 
-from nlp.concepts import Thesaurus, default_thesaurus
-from nlp.script import simplified
+from nlp.concepts import FIRST_CLAUSE_WEIGHT, LEAD_MARKER, Thesaurus, default_thesaurus, dominant_family
 
 _CLAUSE = re.compile(r"[，,；;。：:！？!?\n]")
-# a list marker or quantifier a finding starts with: 一是、（二）、3.、其一、有的、部分、个别
-_LEAD = re.compile(r"^\s*(?:[（(]?[一二三四五六七八九十0-9]+[）).、．]|[一二三四五六七八九十]+是|其[一二三四五六七八九十]|有的|部分|个别)\s*")
-
-
-def _first_clause_end(text: str) -> int:
-    """Where the first clause of a statement ends (after any list marker)."""
-    lead = _LEAD.match(text)
-    m = _CLAUSE.search(text, lead.end() if lead else 0)
-    return m.start() if m else len(text)
-
-
 @dataclass(frozen=True)
 class ClusterInput:
     """One finding as clustering sees it: its text, unit, round (label and number) and concepts."""
@@ -71,7 +59,7 @@ class ClusterConfig:
     kmeans_ratio: int = 20
     max_centroids: int = 4000
     kmeans_epochs: int = 3
-    first_clause_weight: float = 2.0  # a concept in the statement's first clause counts this much more
+    first_clause_weight: float = FIRST_CLAUSE_WEIGHT  # a concept in the statement's first clause counts this much more
     n_representatives: int = 3
     title_chars: int = 28
     seed: int = 0
@@ -149,40 +137,6 @@ def round_order(label: str | None, number: int | None) -> tuple[int, int, str]:
     return (0, number, label)
 
 
-# --- dominant family ----------------------------------------------------------------------------
-
-
-def dominant_family(text: str, concepts: Sequence[str], thesaurus: Thesaurus, cfg: ClusterConfig | None = None) -> str | None:
-    """The family of the problem a finding leads with, or None when it names no concept.
-
-    Each family scores, over its concepts found in the text, ``specificity × (first_clause_weight if
-    the concept occurs in the first clause else 1)``, the best single occurrence counting in full and
-    further ones at a tenth; ties go to the family found first.
-    """
-    cfg = cfg or ClusterConfig()
-    known = [c for c in concepts if c in thesaurus.concepts]
-    if not known:
-        return None
-    analysed = simplified(text)
-    first_end = _first_clause_end(analysed)
-    best: dict[str, list[float]] = defaultdict(list)
-    first_seen: dict[str, int] = {}
-    hits = [h for h in thesaurus.match(analysed) if h.concept in set(known)]
-    for h in hits:
-        family = thesaurus.families[h.family]
-        weight = family.specificity * (cfg.first_clause_weight if h.start < first_end else 1.0)
-        best[h.family].append(weight)
-        first_seen.setdefault(h.family, h.start)
-    if not best:  # concepts given but not found in this text (another thesaurus version): use their order
-        family_ids = [thesaurus.concepts[c].family for c in known]
-        return max(dict.fromkeys(family_ids), key=lambda f: thesaurus.families[f].specificity)
-
-    def score(f: str) -> tuple[float, int]:
-        ws = sorted(best[f], reverse=True)
-        return (ws[0] + 0.1 * sum(ws[1:]), -first_seen[f])
-    return max(best, key=score)
-
-
 # --- assignment ---------------------------------------------------------------------------------
 
 
@@ -241,7 +195,7 @@ def assign_clusters(
         raise ValueError(f"{V.shape[0]} vectors for {len(findings)} findings")
     keys: list[str | None] = []
     for f in findings:
-        fam = dominant_family(f.text, f.concepts, th, cfg)
+        fam = dominant_family(f.text, f.concepts, th, cfg.first_clause_weight)
         keys.append(f"f:{fam}" if fam else None)
     counts = {"family": sum(1 for k in keys if k), "attached": 0, "vector": 0}
     rest = [i for i, k in enumerate(keys) if k is None]
@@ -293,14 +247,14 @@ def cluster_findings(
     members: dict[str, list[int]] = defaultdict(list)
     for i, key in enumerate(assignment.keys):
         members[key].append(i)
-    numbers = {f.round: f.round_number for f in findings if f.round}
+    numbers: dict[str, int | None] = {f.round: f.round_number for f in findings if f.round}
     clusters = []
     for key, idx in members.items():
         centroid = V[idx].mean(axis=0)
         centroid /= max(float(np.linalg.norm(centroid)), 1e-12)
         central = sorted(idx, key=lambda i: (-float(V[i] @ centroid), ids[i]))
         units = sorted({u for i in idx if (u := findings[i].unit)})
-        labels = sorted({findings[i].round for i in idx if findings[i].round}, key=lambda r: round_order(r, numbers.get(r)))
+        labels = sorted({r for i in idx if (r := findings[i].round)}, key=lambda r: round_order(r, numbers.get(r)))
         per_round = Counter(findings[i].round or NO_ROUND for i in idx)
         ordered_rounds = [*labels, *([NO_ROUND] if NO_ROUND in per_round else [])]
         concept_counts = Counter(c for i in idx for c in findings[i].concepts)
@@ -330,7 +284,7 @@ def cluster_findings(
 def central_title(text: str, limit: int = 28) -> str:
     """A heading made from a cluster's central finding: its first clause without the list marker
     (一是、（二）、部分), cut at ``limit`` characters."""
-    body = _LEAD.sub("", text.strip()).strip()
+    body = LEAD_MARKER.sub("", text.strip()).strip()
     first = _CLAUSE.split(body, maxsplit=1)[0].strip() or body
     return first if len(first) <= limit else first[: limit - 1] + "…"
 

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from nlp.concepts import Thesaurus, default_thesaurus
-from nlp.cues import states_problem
+from nlp.cues import non_finding_reason, states_problem
 from nlp.model import Finding, ReportDoc
 from nlp.script import simplified
 
@@ -28,6 +28,7 @@ MIN_CLAUSE_CHARS = 4
 # Two problem clauses are usually one statement (a problem and its consequence, or two sides of it:
 # 领导班子建设不到位，党建工作抓得不实); a run of three or more is a list.
 MIN_LIST_CLAUSES = 3
+ITEM_MARKERS = frozenset({"有的", "有些"})
 _OPEN, _CLOSE = "“（(《「", "”）)》」"
 _EDGE = " \t\n\u3000，,、；;：:。"
 
@@ -103,15 +104,20 @@ def _comma_groups(text: str, start: int, end: int, thesaurus: Thesaurus) -> list
 
 def split_compound(doc: ReportDoc, findings: Sequence[Finding], thesaurus: Thesaurus | None = None) -> list[Finding]:
     """Findings with compound ones split by topic; ids renumbered F001…, order kept. A titled problem
-    with its 问题表现 lines (``detail``) is one finding whatever its title says."""
+    with its 问题表现 lines (``detail``) is one finding whatever its title says, and so is an item the
+    author opened with 有的/有些 (each such item describes one problem: 有的…，…；有的…)."""
     th = thesaurus or default_thesaurus()
     text = doc.text
     out: list[Finding] = []
     for f in findings:
-        groups = [(f.start, f.end)] if f.detail else topic_groups(text, f.start, f.end, th)
+        whole = bool(f.detail) or f.marker in ITEM_MARKERS
+        groups = [(f.start, f.end)] if whole else topic_groups(text, f.start, f.end, th)
         if len(groups) == 1:
             out.append(f)
             continue
         for k, (a, b) in enumerate(groups):
-            out.append(replace(f, text=text[a:b], start=a, end=b, page=doc.page_at(a), marker=f.marker if k == 0 else None))
+            piece = text[a:b]
+            if k and non_finding_reason(piece, piece, in_context=True, enumerated=False):
+                continue  # a requirement or an action the sentence went on to (…，进一步加强…)
+            out.append(replace(f, text=piece, start=a, end=b, page=doc.page_at(a), marker=f.marker if k == 0 else None))
     return [replace(f, id=f"F{i:03d}") for i, f in enumerate(out, 1)]

@@ -36,6 +36,7 @@ from typing import Any
 
 from nlp.cues import TOPIC_HEAD, TOPIC_TAIL, TRAILING_PREDICATE
 from nlp.errors import XunchaError
+from nlp.script import simplified
 from nlp.yamldata import line_of, read_yaml, string_list
 
 CONCEPTS_DIR = Path(__file__).resolve().parents[1] / "corpora" / "concepts"
@@ -239,6 +240,67 @@ def _match_rest(text: str, pos: int, parts: Sequence[str]) -> int | None:
     return pos
 
 
+# --- the problem a statement leads with -----------------------------------------------------------
+
+# a list marker or quantifier a finding starts with: 一是、（二）、3.、其一、有的、部分、个别
+LEAD_MARKER = re.compile(r"^\s*(?:[（(]?[一二三四五六七八九十0-9]+[）).、．]|[一二三四五六七八九十]+是|其[一二三四五六七八九十]|有的|部分|个别)\s*")
+_CLAUSE_END = re.compile(r"[，,；;。：:！？!?\n]")
+FIRST_CLAUSE_WEIGHT = 2.0
+
+
+def first_clause_end(text: str) -> int:
+    """Where the first clause of a statement ends (after any list marker)."""
+    lead = LEAD_MARKER.match(text)
+    m = _CLAUSE_END.search(text, lead.end() if lead else 0)
+    return m.start() if m else len(text)
+
+
+def lead_family(
+    hits: Sequence[ConceptHit], text: str, thesaurus: Thesaurus, first_clause_weight: float = FIRST_CLAUSE_WEIGHT
+) -> str | None:
+    """The family of the problem a statement leads with, from its concept ``hits`` (in ``text``).
+
+    Each family scores ``specificity × (first_clause_weight if the hit is in the first clause else 1)``
+    for its best hit, plus a tenth for each further one — a concrete topic (三资, 八项规定: specificity 3)
+    outranks a generic one (作风, 主体责任: 1), and what a statement leads with outranks what it adds.
+    Ties go to the family found first.
+    """
+    if not hits:
+        return None
+    first_end = first_clause_end(text)
+    weights: dict[str, list[float]] = {}
+    first_seen: dict[str, int] = {}
+    for h in hits:
+        family = thesaurus.families[h.family]
+        weights.setdefault(h.family, []).append(family.specificity * (first_clause_weight if h.start < first_end else 1.0))
+        first_seen.setdefault(h.family, h.start)
+
+    def score(f: str) -> tuple[float, int]:
+        ws = sorted(weights[f], reverse=True)
+        return (ws[0] + 0.1 * sum(ws[1:]), -first_seen[f])
+
+    return max(weights, key=score)
+
+
+def dominant_family(
+    text: str, concepts: Sequence[str], thesaurus: Thesaurus, first_clause_weight: float = FIRST_CLAUSE_WEIGHT
+) -> str | None:
+    """:func:`lead_family` of a finding whose stored concept keys are ``concepts`` (None if none).
+
+    When the stored keys are not found in the text any more (another thesaurus version), the most
+    specific of their families is taken.
+    """
+    known = [c for c in concepts if c in thesaurus.concepts]
+    if not known:
+        return None
+    analysed = simplified(text)
+    wanted = set(known)
+    found = lead_family([h for h in thesaurus.match(analysed) if h.concept in wanted], analysed, thesaurus, first_clause_weight)
+    if found is None:
+        return max(dict.fromkeys(thesaurus.concepts[c].family for c in known), key=lambda f: thesaurus.families[f].specificity)
+    return found
+
+
 # --- loading ------------------------------------------------------------------------------------
 
 
@@ -255,7 +317,8 @@ def load_thesaurus(paths: Iterable[str | Path] | str | Path | None = None) -> Th
     else:
         files = [Path(p) for p in paths]
     if not files:
-        raise ThesaurusError(f"没有找到概念词表文件（{CONCEPTS_DIR}/*.yaml）")
+        where = paths if isinstance(paths, str | Path) else CONCEPTS_DIR
+        raise ThesaurusError(f"没有找到概念词表文件（{where}/*.yaml）")
     families: dict[str, Family] = {}
     concepts: dict[str, Concept] = {}
     for path in files:

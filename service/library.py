@@ -51,7 +51,7 @@ def load_index(session: Session) -> SearchIndex:
     stored representations. A long-running server thus pays one cheap state query per search."""
     embedder = configured_embedder()
     state = f"{embedder.name}-{default_thesaurus().version}-{library_state(session)}"
-    key = str(session.get_bind().url)
+    key = str(session.get_bind().engine.url)
     with _LOADED_LOCK:
         cached = _LOADED.get(key)
         if cached is not None and cached[0] == state:

@@ -130,7 +130,12 @@ def test_cli_library_flow_ingest_search_clusters_summary_export(tmp_path):
     search = xuncha("search", "违规发放补贴", "--format", "json", "--limit", "3")
     assert search.returncode == 0 and len(json.loads(search.stdout)) == 3
     clusters = xuncha("clusters", "--format", "json")
-    assert clusters.returncode == 0 and json.loads(clusters.stdout)
+    assert clusters.returncode == 0
+    shape = json.loads(clusters.stdout)
+    assert set(shape) == {"clusters", "recurrences", "findings"} and isinstance(shape["recurrences"], list)
+    placed = [f["finding_id"] for c in shape["clusters"] for f in c["findings"]]
+    assert shape["clusters"] and len(placed) == len(set(placed)) == shape["findings"]  # each finding once
+    assert all(c["title"] and "、" not in c["title"][:3] for c in shape["clusters"])
     report = xuncha("summary", "--format", "json")
     assert report.returncode == 0 and json.loads(report.stdout)["sections"]
     docx = xuncha("summary", "--format", "docx", "--output", str(tmp_path / "r.docx"))

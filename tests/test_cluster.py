@@ -20,14 +20,13 @@ from nlp.cluster import (
     ClusterInput,
     central_title,
     cluster_findings,
-    dominant_family,
     partition,
     recurrences,
     round_order,
     stable_cluster_id,
     systemic_score,
 )
-from nlp.concepts import Thesaurus, load_thesaurus
+from nlp.concepts import Thesaurus, dominant_family, load_thesaurus
 from nlp.embedders import make_embedder
 
 DATA = Path(__file__).parent / "data"

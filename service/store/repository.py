@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from nlp.model import ReportDoc
 from nlp.numerals import parse_int
-from service.representations import representation_rows, represent_texts
+from service.representations import represent_texts, representation_rows
 from service.store import models
 from service.store.files import sha256_of, store_bytes
 
