@@ -31,8 +31,11 @@ _MARKER_BOUNDARY = "。；;：:！？!?\n “”\t"
 _CLAUSE_MARKERS = ("有的", "有些")  # clause-level markers: they also follow a comma and end at ；/。
 _LEAD_IN_HEADER = re.compile(r"(?:发现|存在|反映|暴露)[^。；]{0,60}问题[，,:：]?\s*$")
 _LIST_WRAPPERS = [
-    re.compile(r"(?P<lead>(?:还)?存在(?:着)?)(?P<list>(?:(?!存在)[^。；;]){4,400}?)等(?:[\u4e00-\u9fff]{0,4})?(?:问题|方面问题|情况|现象)"),
-    re.compile(r"(?P<lead>(?:此外|另外|同时)[，,]?(?:还)?发现(?:了)?)(?P<list>[^。；;]{4,400}?)等(?:[\u4e00-\u9fff]{0,4})?问题"),
+    # 等 may be followed by a short label of the list, quoted or not: 等“五有”问题, 等四个方面问题
+    re.compile(r"(?P<lead>(?:还)?存在(?:着)?)(?P<list>(?:(?!存在)[^。；;]){4,400}?)等(?:[“”\"\u4e00-\u9fff]{0,6})?(?:问题|方面问题|情况|现象)"),
+    # a reporting sentence carrying the list: 此外还发现A、B等问题 / 对发现的A、B等问题进行了反馈 / 反馈了A、B等N个方面问题
+    re.compile(r"(?P<lead>(?:此外|另外|同时|还|对|将)?[，,]?(?:还)?(?:发现|反馈|指出|梳理出|查找出)(?:的|了|出)?)"
+               r"(?P<list>[^。；;]{4,400}?)等(?:[“”\"\u4e00-\u9fff0-9]{0,10})?问题"),
     re.compile(r"(?P<lead>主要(?:是|有|表现为|包括)[:：]?)(?P<list>[^。；;]{4,400}?)等(?:[^。；;，,]{0,8})?(?:方面|问题)"),
 ]
 
@@ -314,10 +317,14 @@ def _sentence_items(text: str, start: int, end: int, context: bool) -> list[_Ite
     return items
 
 
-_HEADER_COLON = re.compile(r"(?:问题|不足|差距|短板|方面)(?:是|有|如下|主要是|主要有|主要表现为|表现在)?[:：]")
+# what announces a list of problems: 存在以下问题： / 一些突出问题，主要是： / 主要表现在：
+_HEADER_COLON = re.compile(
+    r"(?:问题|不足|差距|短板|方面)[，,]?(?:是|有|如下|主要是|主要有|主要表现为|表现在)?[:：]"
+    r"|(?:主要|具体)?表现(?:在|为)[:：]"
+)
 
 
-_LONG_QUOTE = re.compile(r"“([^“”]{20,600}?[；;。][^“”]{4,600}?)”")
+_LONG_QUOTE = re.compile(r"“([^“”]{20,600}?[，,；;。][^“”]{4,600}?)”")
 
 
 def _quote_regions(text: str, start: int, end: int) -> list[tuple[int, int]]:

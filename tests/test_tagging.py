@@ -157,3 +157,27 @@ def test_tagging_labels_file_errors_name_the_line(taxonomy, tmp_path, content, m
 def test_tagging_too_few_labels_is_a_clear_error(taxonomy, tmp_path):
     with pytest.raises(LabelsFileError, match="至少需要 10 条"):
         train(taxonomy, labelled_rows(6), tmp_path)
+
+
+def test_tagging_concept_family_votes_focus_and_livelihood(taxonomy):
+    from nlp.concepts import load_thesaurus
+
+    tagger = Tagger(taxonomy, thesaurus=load_thesaurus(Path(__file__).parent / "data" / "mini_concepts.yaml"))
+    # no cue of the mini taxonomy in this wording: the concept family alone answers
+    tags = tagger.tag("村干部近亲属被纳入低保，评议优亲厚友", offset=10)
+    focus = tags["focus"][0]
+    assert focus["label"] == "全面从严治党" and focus["source"] == "concept"
+    assert focus["evidence"] and all(e["source"] == "concept" for e in focus["evidence"])
+    assert {e["text"] for e in focus["evidence"]} >= {"低保"}
+    assert all("村干部近亲属被纳入低保，评议优亲厚友"[e["start"] - 10 : e["end"] - 10] == e["text"] for e in focus["evidence"])
+    assert tags["livelihood"][0]["label"] == "社保/养老/低保"
+
+
+def test_tagging_focus_always_answers_and_flags_weak_answers(taxonomy):
+    rows = cue_free_rows()
+    clf = TagClassifier.fit(examples_from_rows(rows, ["focus"]), {"focus": taxonomy.scheme("focus").names})
+    tagger = Tagger(taxonomy, clf)
+    weak = tagger.tag("某单位某项工作存在不足")  # nothing says which focus
+    assert len(weak["focus"]) >= 1 and weak["focus"][0].get("review") is True
+    strong = tagger.tag("违规发放津补贴，公车私用")
+    assert strong["focus"][0]["label"] == "全面从严治党" and "review" not in strong["focus"][0]

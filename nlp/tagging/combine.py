@@ -1,17 +1,28 @@
-"""Merge lexicon and classifier signals into a finding's ``tags``.
+"""Merge lexicon, concept and classifier signals into a finding's ``tags``.
 
-Per label the two scores are combined as a noisy-OR, the classifier discounted (``CLASSIFIER_WEIGHT``, 0.35)
+Three signals per label, combined as a noisy-OR, the classifier discounted (``CLASSIFIER_WEIGHT``, 0.35)
 because it learns from few labels while a cue hit is direct evidence:
-``score = 1 - (1 - lexicon) * (1 - w * classifier)``. Evidence is the cue spans; a label supported
-by the classifier alone gets as evidence the words of the finding that weigh most in its model.
+``score = 1 - (1 - lexicon) * (1 - concept) * (1 - w * classifier)``.
+
+- lexicon: the taxonomy's cue phrases (``corpora/taxonomy.yaml``);
+- concept: the family of the problem the finding leads with (the thesaurus, ``nlp/concepts.py``)
+  carries a focus and a livelihood area; it votes for them with a strength that grows with the
+  family's specificity (a concrete topic such as 三资 is surer evidence than a generic one such as 作风);
+- classifier: TF-IDF + calibrated linear models trained on analysts' labels.
+
+Evidence is the cue and concept spans; a label supported by the classifier alone gets as evidence the
+words of the finding that weigh most in its model.
+
+Single-label schemes (focus) always answer: when no label clears ``SINGLE_MIN`` the best one is still
+given, and any answer below ``REVIEW_BELOW`` carries ``"review": true`` (needs an analyst's look).
 
 Output, per scheme, best first::
 
     {"label": "全面从严治党", "score": 0.83, "source": "lexicon+classifier",
      "evidence": [{"text": "违规发放", "start": 120, "end": 124, "source": "lexicon"}]}
 
-Single-label schemes (focus) list the labels scoring at least ``SINGLE_MIN`` (the first is the
-answer); multi-label schemes list every label scoring at least ``MULTI_MIN``.
+Single-label schemes list the labels scoring at least ``SINGLE_MIN`` (the first is the answer, see
+above); multi-label schemes list every label scoring at least ``MULTI_MIN``.
 """
 
 from __future__ import annotations
@@ -21,7 +32,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from nlp.concepts import Thesaurus, default_thesaurus, lead_family
 from nlp.model import ReportDoc
+from nlp.script import analysis_form
 from nlp.tagging.classifier import TagClassifier
 from nlp.tagging.lexicon import Evidence, LexiconTagger
 from nlp.taxonomy import Taxonomy, default_taxonomy, load_taxonomy
@@ -30,6 +43,11 @@ MODEL_DIR = Path(__file__).resolve().parents[2] / "models"
 CLASSIFIER_WEIGHT = 0.35  # chosen on the training dev split (0.2–0.5 all beat the lexicon alone there)
 SINGLE_MIN = 0.3
 MULTI_MIN = 0.5
+REVIEW_BELOW = 0.5
+# strength of a concept family's vote for its focus, by specificity (1 generic … 3 concrete topic)
+CONCEPT_FOCUS = {1: 0.55, 2: 0.75, 3: 0.85}
+CONCEPT_LIVELIHOOD = 0.8
+CONCEPT_SCHEMES = ("focus", "livelihood")
 
 
 def default_model_dir() -> Path:
@@ -38,12 +56,17 @@ def default_model_dir() -> Path:
 
 class Tagger:
     def __init__(
-        self, taxonomy: Taxonomy, classifier: TagClassifier | None = None, classifier_weight: float = CLASSIFIER_WEIGHT
+        self,
+        taxonomy: Taxonomy,
+        classifier: TagClassifier | None = None,
+        classifier_weight: float = CLASSIFIER_WEIGHT,
+        thesaurus: Thesaurus | None = None,
     ) -> None:
         self.taxonomy = taxonomy
         self.lexicon = LexiconTagger(taxonomy)
         self.classifier = classifier
         self.classifier_weight = classifier_weight
+        self.thesaurus = thesaurus
 
     @property
     def model_version(self) -> str | None:
@@ -64,23 +87,53 @@ class Tagger:
         for finding, tags in zip(doc.findings, results, strict=True):
             finding.tags = tags
 
+    def concept_votes(self, text: str) -> dict[str, dict[str, tuple[float, list[Evidence]]]]:
+        """Per scheme, the labels the finding's lead concept family votes for, with strength and evidence
+        (spans of that family's concepts, in ``text``'s offsets)."""
+        if self.thesaurus is None:
+            return {}
+        form = analysis_form(text)
+        hits = self.thesaurus.match(form.text)
+        family_id = lead_family(hits, form.text, self.thesaurus)
+        if family_id is None:
+            return {}
+        family = self.thesaurus.families[family_id]
+        evidence = []
+        for h in hits:
+            if h.family == family_id:
+                a, b = form.original_span(h.start, h.end)
+                evidence.append(Evidence(text[a:b], a, b, source="concept"))
+        votes: dict[str, dict[str, tuple[float, list[Evidence]]]] = {
+            "focus": {family.focus: (CONCEPT_FOCUS[family.specificity], evidence)}
+        }
+        if family.livelihood:
+            votes["livelihood"] = {family.livelihood: (CONCEPT_LIVELIHOOD, evidence)}
+        return votes
+
     def _tag_one(self, text: str, offset: int, probs: dict[str, dict[str, float]]) -> dict[str, list[dict[str, Any]]]:
         lexical = self.lexicon.score(text)
+        concepts = self.concept_votes(text)
         out: dict[str, list[dict[str, Any]]] = {}
         for scheme_id, scheme in self.taxonomy.schemes.items():
             lex = {s.label: s for s in lexical.get(scheme_id, [])}
+            votes = concepts.get(scheme_id, {}) if scheme_id in CONCEPT_SCHEMES else {}
             clf = probs.get(scheme_id, {})
             rows: list[dict[str, Any]] = []
             for name in scheme.names:
                 lex_score = lex[name].score if name in lex else 0.0
+                concept_score, concept_evidence = votes.get(name, (0.0, []))
                 clf_score = clf.get(name)
-                if lex_score == 0.0 and not clf_score:
+                if lex_score == 0.0 and concept_score == 0.0 and not clf_score:
                     continue
-                score = 1.0 - (1.0 - lex_score) * (1.0 - self.classifier_weight * (clf_score or 0.0))
-                if lex_score:
-                    evidence: list[Evidence] = list(lex[name].evidence)
-                    agrees = clf_score is not None and clf_score >= 0.5
-                    source = "lexicon+classifier" if agrees else "lexicon"
+                score = 1.0 - (1.0 - lex_score) * (1.0 - concept_score) * (1.0 - self.classifier_weight * (clf_score or 0.0))
+                if lex_score or concept_score:
+                    evidence: list[Evidence] = list(lex[name].evidence) if lex_score else []
+                    evidence += [e for e in concept_evidence if not any(e.start < x.end and x.start < e.end for x in evidence)]
+                    evidence.sort(key=lambda e: e.start)
+                    parts = [p for p, on in (("lexicon", lex_score), ("concept", concept_score)) if on]
+                    if clf_score is not None and clf_score >= 0.5:
+                        parts.append("classifier")
+                    source = "+".join(parts)
                 else:  # the classifier alone: its weightiest words in this finding are the evidence
                     evidence = self.classifier.explain(text, scheme_id, name) if self.classifier else []
                     source = "classifier"
@@ -95,6 +148,10 @@ class Tagger:
             rows.sort(key=lambda r: (-r["score"], r["label"]))
             floor = MULTI_MIN if scheme.multi_label else SINGLE_MIN
             kept = [r for r in rows if r["score"] >= floor]
+            if not scheme.multi_label:
+                kept = kept or rows[:1]  # a single-label scheme always answers …
+                if kept and kept[0]["score"] < REVIEW_BELOW:
+                    kept[0]["review"] = True  # … and says when the answer is weak
             if kept:
                 out[scheme_id] = kept
         return out
@@ -103,7 +160,7 @@ class Tagger:
 @lru_cache(maxsize=4)
 def _cached_tagger(taxonomy_path: str | None, model_dir: str) -> Tagger:
     taxonomy = load_taxonomy(taxonomy_path) if taxonomy_path else default_taxonomy()
-    return Tagger(taxonomy, TagClassifier.load(Path(model_dir)))
+    return Tagger(taxonomy, TagClassifier.load(Path(model_dir)), thesaurus=default_thesaurus())
 
 
 def make_tagger(taxonomy_path: str | Path | None = None, model_dir: str | Path | None = None) -> Tagger:
