@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PORT   ?= 8000
 
-.PHONY: demo test eval bench bench-corpus lint clean
+.PHONY: demo test eval bench bench-search bench-corpus lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,17 +26,25 @@ test: $(STAMP)
 	$(BIN)/mypy nlp service
 	$(BIN)/pytest -q
 
-## eval: run every scoring script against the gold sets
+## eval: the product through its CLI on both real dev sets (the figures to report), then the scoring scripts
 eval: $(STAMP)
+	$(BIN)/python ../shared/tools/score_real.py ../shared/eval-dev-2
+	$(BIN)/python ../shared/tools/score_real.py ../shared/eval-dev
+	$(BIN)/python evaluation/score_pipeline.py
+	$(BIN)/python evaluation/score_search.py
+	$(BIN)/python evaluation/score_clusters.py
 	$(BIN)/python evaluation/score_findings.py
 	$(BIN)/python evaluation/score_stats.py
 	$(BIN)/python evaluation/score_tags.py
-	$(BIN)/python evaluation/score_search.py
-	$(BIN)/python evaluation/score_clusters.py
 
-## bench: ingest speed (PDF backends, segmenters)
+## bench: ingest speed (PDF backends, segmenters); search latency at 10k findings with query encoding
 bench: $(STAMP)
 	$(BIN)/python evaluation/bench_ingest.py
+	cd evaluation && ../$(BIN)/python bench_search.py --sizes 10000
+
+## bench-search: search latency at 10k and 100k findings (the first 100k run embeds for ~30 min, then cached)
+bench-search: $(STAMP)
+	cd evaluation && ../$(BIN)/python bench_search.py --sizes 10000,100000
 
 ## bench-corpus: store, search and clustering at 10k and 100k synthetic findings (several minutes)
 bench-corpus: $(STAMP)
