@@ -57,7 +57,6 @@ import json
 import random
 import re
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -265,103 +264,10 @@ def step_segment(n: int, work: Path) -> dict[str, Any]:
     return out
 
 
-def step_search(n: int, work: Path) -> dict[str, Any]:
-    from nlp.search import SearchIndex
-
-    findings = all_findings(synthetic_corpus(n))
-    issue_of = {f.id: f.issue for f in findings}
-    queries = make_queries()
-    index, t_build, mem = measure(lambda: SearchIndex.build([(f.id, f.text) for f in findings]))
-    index.search(queries[0][0])  # warm
-    lat, precision = [], []
-    for q, issue in queries:
-        t0 = time.perf_counter()
-        hits = index.search(q, limit=10)
-        lat.append(time.perf_counter() - t0)
-        if hits:
-            precision.append(sum(issue_of[h.finding_id] == issue for h in hits) / len(hits))
-        else:
-            precision.append(0.0)
-    cuts = statistics.quantiles(lat, n=20)
-    return {"build_seconds": t_build, "build_peak_mib": mem, "p50_ms": statistics.median(lat) * 1000,
-            "p95_ms": cuts[18] * 1000, "issue_p10": statistics.mean(precision), "queries": len(queries)}
-
-
-def _vectors_path(work: Path, n: int) -> Path:
-    return work / f"vectors_{n}.npy"
-
-
-def step_vectors(n: int, work: Path) -> dict[str, Any]:
-    import numpy as np
-
-    from nlp.vectors import embed
-
-    texts = [f.text for f in all_findings(synthetic_corpus(n))]
-    (_, V), dt, mem = measure(lambda: embed(texts, 128))
-    np.save(_vectors_path(work, n), V)
-    return {"seconds": dt, "peak_mib": mem, "shape": list(V.shape)}
-
-
-def _ari(gold: list[str], labels: Any) -> float:
-    from sklearn.metrics import adjusted_rand_score
-
-    return float(adjusted_rand_score(gold, labels))
-
-
-def step_cluster(n: int, work: Path) -> dict[str, Any]:
-    import numpy as np
-
-    from nlp.cluster import ClusterInput, cluster_findings
-
-    findings = all_findings(synthetic_corpus(n))
-    V = np.load(_vectors_path(work, n))
-    inputs = [ClusterInput(f.id, f.text, f.unit, f.round) for f in findings]
-    clusters, dt, mem = measure(lambda: cluster_findings(inputs, V))
-    label_of = {fid: k for k, cl in enumerate(clusters) for fid in cl.finding_ids}
-    pred = [label_of[f.id] for f in findings]
-    singletons = sum(cl.singleton for cl in clusters)
-    return {"seconds": dt, "peak_mib": mem, "ari": _ari([f.issue for f in findings], pred),
-            "clusters": len(clusters), "singletons": singletons, "singleton_share": singletons / n}
-
-
-def step_hdbscan(n: int, work: Path) -> dict[str, Any]:
-    import numpy as np
-    from sklearn.cluster import HDBSCAN
-
-    findings = all_findings(synthetic_corpus(n))
-    V = np.load(_vectors_path(work, n))
-    labels, dt, mem = measure(lambda: HDBSCAN(min_cluster_size=2, copy=True).fit_predict(V).copy())
-    noise = labels < 0
-    labels[noise] = labels.max() + 1 + np.arange(int(noise.sum()))
-    return {"seconds": dt, "peak_mib": mem, "ari": _ari([f.issue for f in findings], labels),
-            "clusters": len(set(labels.tolist())), "noise_share": float(noise.mean())}
-
-
-def step_kmeans(n: int, work: Path) -> dict[str, Any]:
-    import numpy as np
-    from sklearn.cluster import MiniBatchKMeans
-
-    from nlp.cluster import ClusterConfig
-
-    cfg = ClusterConfig()
-    findings = all_findings(synthetic_corpus(n))
-    V = np.load(_vectors_path(work, n))
-    k = max(2, n // cfg.kmeans_ratio)
-    km = MiniBatchKMeans(n_clusters=k, init="random", n_init=1, random_state=cfg.seed, max_iter=cfg.kmeans_epochs,
-                         batch_size=max(1024, min(8192, n // 10)), reassignment_ratio=0.0)
-    labels, dt, mem = measure(lambda: km.fit_predict(V))
-    return {"seconds": dt, "peak_mib": mem, "ari": _ari([f.issue for f in findings], labels), "k": k}
-
-
 STEPS: dict[str, Callable[[int, Path], dict[str, Any]]] = {
     "ingest": step_ingest,
     "store": step_store,
     "segment": step_segment,
-    "search": step_search,
-    "vectors": step_vectors,
-    "cluster": step_cluster,
-    "hdbscan": step_hdbscan,
-    "kmeans": step_kmeans,
 }
 
 
@@ -426,45 +332,10 @@ def report_segment(res: dict[str, Any]) -> None:
         _row(name, [f"{res['mb']:.1f}", f"{r['seconds']:.2f}", f"{rate:.2f}", str(r["tokens"])], rate / base)
 
 
-def report_search(res: dict[str, Any], first: dict[str, Any] | None) -> None:
-    print("search (hybrid, 200 paraphrased sample queries)")
-    if "skipped" in res:
-        _row("SearchIndex", [], None, "skipped: " + res["skipped"])
-        return
-    _header(["build s", "p50 ms", "p95 ms", "issue P@10"], "p50 vs 1st")
-    ratio = res["p50_ms"] / first["p50_ms"] if first and "skipped" not in first else None
-    _row("SearchIndex.build + search", [f"{res['build_seconds']:.1f}", f"{res['p50_ms']:.1f}", f"{res['p95_ms']:.1f}",
-         f"{res['issue_p10']:.3f}"], ratio, f"build peak +{res['build_peak_mib']:.0f} MiB")
-
-
-def report_cluster(n: int, vec: dict[str, Any], ours: dict[str, Any], hdb: dict[str, Any], km: dict[str, Any]) -> None:
-    print("clustering (same SVD vectors; ratio = time against HDBSCAN)")
-    if "skipped" in vec:
-        _row("vectors (TF-IDF + SVD 128)", [], None, "skipped: " + vec["skipped"])
-        return
-    _row("vectors (TF-IDF + SVD 128)", [f"{vec['seconds']:.1f} s", f"+{vec['peak_mib']:.0f} MiB"], None)
-    _header(["seconds", "peak MiB", "ARI", "singl/noise"], "time")
-    base = hdb.get("seconds")
-    rows = [("HDBSCAN(min_cluster_size=2)", hdb, "noise_share"), ("nlp.cluster.cluster_findings", ours, "singleton_share"),
-            (f"MiniBatchKMeans alone (k={km.get('k', n // 20)})", km, None)]
-    for name, r, share in rows:
-        if "skipped" in r:
-            _row(name, [], None, "skipped: " + r["skipped"])
-            continue
-        extra = f"{r[share]:.1%}" if share else "-"
-        note = f"{r['clusters']} clusters" if "clusters" in r else ""
-        if share == "singleton_share":
-            note += f", {r['singletons']} singletons"
-        _row(name, [f"{r['seconds']:.2f}", f"+{r['peak_mib']:.0f}", f"{r['ari']:.3f}", extra],
-             r["seconds"] / base if base else None, note)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="10000,100000", help="comma-separated corpus sizes (findings)")
     ap.add_argument("--timeout", type=float, default=900, help="seconds allowed to each step")
-    ap.add_argument("--hdbscan-timeout", type=float, default=300, help="seconds allowed to HDBSCAN")
-    ap.add_argument("--hdbscan-max", type=int, default=200_000, help="skip HDBSCAN above this many findings")
     ap.add_argument("--save", type=Path, help="also write the figures as JSON to this file")
     ap.add_argument("--step", choices=sorted(STEPS), help=argparse.SUPPRESS)
     ap.add_argument("--n", type=int, help=argparse.SUPPRESS)
@@ -480,30 +351,15 @@ def main() -> None:
         work = Path(tmp)
         ingest = run_step("ingest", 0, work, args.timeout)
         results["ingest"] = ingest
-        first_search = None
         for n in sizes:
             docs = synthetic_corpus(n)
             issues = {f.issue for f in all_findings(docs)}
             print(f"\n=== {n} synthetic findings: {len(docs)} documents, {len(issues)} issues ===", flush=True)
             res: dict[str, Any] = {}
-            for step in ("store", "segment", "search", "vectors"):
+            for step in ("store", "segment"):
                 res[step] = run_step(step, n, work, args.timeout)
-            if "skipped" in res["vectors"]:
-                why = {"skipped": "no vectors (" + res["vectors"]["skipped"] + ")"}
-                res.update(cluster=why, hdbscan=why, kmeans=why)
-            else:
-                res["cluster"] = run_step("cluster", n, work, args.timeout)
-                res["kmeans"] = run_step("kmeans", n, work, args.timeout)
-                if n > args.hdbscan_max:
-                    res["hdbscan"] = {"skipped": f"{n} > --hdbscan-max {args.hdbscan_max}"}
-                else:
-                    res["hdbscan"] = run_step("hdbscan", n, work, args.hdbscan_timeout)
-                _vectors_path(work, n).unlink(missing_ok=True)
             report_store(n, res["store"], ingest)
             report_segment(res["segment"])
-            report_search(res["search"], first_search)
-            first_search = first_search or res["search"]
-            report_cluster(n, res["vectors"], res["cluster"], res["hdbscan"], res["kmeans"])
             results["sizes"][str(n)] = res
             sys.stdout.flush()
     if args.save:

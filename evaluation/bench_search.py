@@ -48,22 +48,34 @@ def pct(values: list[float], q: float) -> float:
 
 
 def cached_vectors(texts: list[str]) -> np.ndarray:
-    """e5 vectors of ``texts``, computed in batches and cached by the texts' hash."""
+    """e5 vectors of ``texts``, computed in chunks that are cached as they finish (an interrupted run
+    resumes where it stopped), keyed by the texts' hash."""
     digest = hashlib.sha1("\n".join(texts).encode("utf-8")).hexdigest()[:16]
     path = CACHE / f"e5_{len(texts)}_{digest}.npy"
     if path.exists():
         return np.load(path)
     CACHE.mkdir(parents=True, exist_ok=True)
     emb = make_embedder()
-    out = np.empty((len(texts), emb.dim), dtype=np.float32)
+    chunk = 4096
+    parts = []
     t0 = time.perf_counter()
-    step = 1024
-    for start in range(0, len(texts), step):
-        out[start : start + step] = emb.embed(texts[start : start + step])
-        done = min(len(texts), start + step)
-        rate = done / (time.perf_counter() - t0)
-        print(f"  embedding {done}/{len(texts)} ({rate:.0f}/s, {(len(texts) - done) / rate / 60:.1f} min left)", flush=True)
+    done_now = 0
+    for start in range(0, len(texts), chunk):
+        part_path = CACHE / f"e5_{len(texts)}_{digest}.part{start // chunk:04d}.npy"
+        if part_path.exists():
+            parts.append(np.load(part_path))
+            continue
+        vectors = emb.embed(texts[start : start + chunk])
+        np.save(part_path, vectors)
+        parts.append(vectors)
+        done_now += len(vectors)
+        rate = done_now / (time.perf_counter() - t0)
+        left = len(texts) - start - len(vectors)
+        print(f"  embedding {start + len(vectors)}/{len(texts)} ({rate:.0f}/s, {left / rate / 60:.1f} min left)", flush=True)
+    out = np.vstack(parts)
     np.save(path, out)
+    for part_path in CACHE.glob(f"e5_{len(texts)}_{digest}.part*.npy"):
+        part_path.unlink()
     return out
 
 

@@ -333,8 +333,35 @@ def add_synthetic(database_url: str, n: int) -> dict[str, Any]:
                 start += len(f.text) + 1
             conn.execute(insert(models.Finding), rows)
             written += len(rows)
+    represented = add_representations(engine)
     engine.dispose()
-    return {"documents": len(docs), "findings": written, "seconds": time.perf_counter() - t0}
+    return {"documents": len(docs), "findings": written, "seconds": time.perf_counter() - t0, "represented": represented}
+
+
+def add_representations(engine: Any) -> int:
+    """Store the meaning representation of every finding that lacks one, as ingest would have (vectors
+    of each distinct text computed once: the synthetic corpus repeats texts)."""
+    from sqlalchemy import insert, select
+
+    from nlp.representation import vector_to_bytes
+    from service.representations import represent_texts
+    from service.store import models
+
+    F, R = models.Finding, models.FindingRepresentation
+    with engine.begin() as conn:
+        rows = conn.execute(select(F.id, F.text).where(~select(R.finding_id).where(R.finding_id == F.id).exists())).all()
+    distinct = sorted({text for _, text in rows})
+    if not distinct:
+        return 0
+    rep = represent_texts(distinct)
+    at = {text: i for i, text in enumerate(distinct)}
+    with engine.begin() as conn:
+        conn.execute(insert(R), [
+            {"finding_id": fid, "model": rep.model, "dim": int(rep.vectors.shape[1]), "vector": vector_to_bytes(rep.vectors[at[t]]),
+             "concepts": rep.concepts[at[t]], "thesaurus": rep.thesaurus}
+            for fid, t in rows
+        ])
+    return len(rows)
 
 
 def xuncha(args: list[str], env: dict[str, str], timeout: float, stdin: str | None = None) -> str:

@@ -19,7 +19,7 @@ Method (:func:`assign_clusters`):
    library grows, as long as that finding stays in it).
 
 Systemic score: :func:`systemic_score`. Recurrences (:func:`recurrences`): the same unit stating a
-similar problem in a later round, rounds ordered by their *number* (第五轮 < 第七轮), never their label.
+similar problem in a later round, rounds ordered by term and number (十四届第五轮 < 十四届第七轮), never by label.
 """
 
 from __future__ import annotations
@@ -47,6 +47,12 @@ class ClusterInput:
     round: str | None = None
     round_number: int | None = None
     concepts: tuple[str, ...] = ()
+    round_term: int | None = None  # the committee's term (十四届 → 14): 十三届第九轮 comes before 十四届第一轮
+
+    @property
+    def round_key(self) -> tuple[int, int] | None:
+        """Where the round stands in time: (term, number); None when the round has no number."""
+        return None if self.round_number is None else (self.round_term or 0, self.round_number)
 
 
 @dataclass
@@ -128,13 +134,14 @@ def stable_cluster_id(finding_ids: Sequence[str]) -> str:
     return "c" + hashlib.blake2b(min(finding_ids).encode("utf-8"), digest_size=6).hexdigest()
 
 
-def round_order(label: str | None, number: int | None) -> tuple[int, int, str]:
-    """Sort key of a round: by its number (五 < 七 < 十二), unnumbered ones after by label, none last."""
+def round_order(label: str | None, number: int | None, term: int | None = None) -> tuple[int, int, int, str]:
+    """Sort key of a round: by term then number (十三届第九轮 < 十四届第五轮 < 十四届第七轮 < 十四届第十二轮),
+    unnumbered rounds after them by label, no round last."""
     if label is None:
-        return (2, 0, "")
+        return (2, 0, 0, "")
     if number is None:
-        return (1, 0, label)
-    return (0, number, label)
+        return (1, 0, 0, label)
+    return (0, term or 0, number, label)
 
 
 # --- assignment ---------------------------------------------------------------------------------
@@ -247,14 +254,14 @@ def cluster_findings(
     members: dict[str, list[int]] = defaultdict(list)
     for i, key in enumerate(assignment.keys):
         members[key].append(i)
-    numbers: dict[str, int | None] = {f.round: f.round_number for f in findings if f.round}
+    numbers: dict[str, tuple[int | None, int | None]] = {f.round: (f.round_number, f.round_term) for f in findings if f.round}
     clusters = []
     for key, idx in members.items():
         centroid = V[idx].mean(axis=0)
         centroid /= max(float(np.linalg.norm(centroid)), 1e-12)
         central = sorted(idx, key=lambda i: (-float(V[i] @ centroid), ids[i]))
         units = sorted({u for i in idx if (u := findings[i].unit)})
-        labels = sorted({r for i in idx if (r := findings[i].round)}, key=lambda r: round_order(r, numbers.get(r)))
+        labels = sorted({r for i in idx if (r := findings[i].round)}, key=lambda r: round_order(r, *numbers[r]))
         per_round = Counter(findings[i].round or NO_ROUND for i in idx)
         ordered_rounds = [*labels, *([NO_ROUND] if NO_ROUND in per_round else [])]
         concept_counts = Counter(c for i in idx for c in findings[i].concepts)
@@ -304,23 +311,23 @@ def recurrences(findings: Sequence[ClusterInput], vectors: np.ndarray, threshold
         raise ValueError(f"{V.shape[0]} vectors for {len(findings)} findings")
     by_unit: dict[str, list[int]] = defaultdict(list)
     for i, f in enumerate(findings):
-        if f.unit and f.round and f.round_number is not None:
+        if f.unit and f.round and f.round_key is not None:
             by_unit[f.unit].append(i)
     out: list[Recurrence] = []
     for unit, idx in by_unit.items():
-        if len({findings[i].round_number for i in idx}) < 2:
+        if len({findings[i].round_key for i in idx}) < 2:
             continue
         S = V[idx] @ V[idx].T
         for a in range(len(idx)):
             for b in range(a + 1, len(idx)):
                 fa, fb = findings[idx[a]], findings[idx[b]]
-                if fa.round_number == fb.round_number:
+                if fa.round_key == fb.round_key:
                     continue
                 sim = float(S[a, b])
                 shared = bool(set(fa.concepts) & set(fb.concepts))
                 if sim < threshold and not (shared and sim >= threshold - 0.04):
                     continue
-                early, late = (fa, fb) if (fa.round_number or 0) < (fb.round_number or 0) else (fb, fa)
+                early, late = (fa, fb) if (fa.round_key or (0, 0)) < (fb.round_key or (0, 0)) else (fb, fa)
                 out.append(Recurrence(unit, early.id, late.id, str(early.round), str(late.round), round(sim, 4)))
     out.sort(key=lambda r: (-r.similarity, r.unit, r.earlier_id, r.later_id))
     return out

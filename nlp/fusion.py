@@ -6,9 +6,10 @@ For each candidate finding three signals are computed, each in [0, 1]:
   (e5 cosines of unrelated Chinese sentences sit near 0.75, so ``(cos - floor) / (1 - floor)``);
 - **lexical** — BM25 of the query's terms (and, at a lower weight, the official wording of the
   concepts the query names), saturated as ``s / (s + k)`` so it stays comparable across queries;
-- **concept** — agreement of the query's concepts with the finding's (:func:`concept_agreement`):
-  the share of the query's concept weight the finding holds, with partial credit for another
-  concept of the same family.
+- **concept** — agreement of the query's concepts with the finding's: the share of the query's
+  concept weight (:func:`concept_weights`, idf) the finding holds, each query concept it lacks but
+  whose family it holds earning ``family_credit`` of its weight (computed over all candidates at
+  once from the concept and family postings, ``SearchIndex._concept_signal``).
 
 ``score = Σ weight × signal`` over the signals the query has (a query naming no concept is scored on
 dense and lexical alone, their weights renormalised). The weights were chosen on the real dev sets
@@ -19,7 +20,7 @@ dense and lexical alone, their weights renormalised). The weights were chosen on
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,34 +53,6 @@ def lexical_signal(bm25: np.ndarray, cfg: RankingConfig) -> np.ndarray:
 def concept_weights(query_concepts: Iterable[str], document_frequency: Mapping[str, int], n_docs: int) -> dict[str, float]:
     """idf weight of each of the query's concepts: rare concepts say more (log((N+1)/(df+1)) + 1)."""
     return {c: math.log((n_docs + 1) / (document_frequency.get(c, 0) + 1)) + 1.0 for c in dict.fromkeys(query_concepts)}
-
-
-def concept_agreement(
-    query_weights: Mapping[str, float],
-    query_families: Mapping[str, str],
-    finding_concepts: Sequence[str],
-    finding_families: Iterable[str],
-    cfg: RankingConfig,
-) -> tuple[float, list[str]]:
-    """Share of the query's concept weight the finding holds, and the shared concepts.
-
-    ``query_families`` maps each query concept to its family; a query concept the finding lacks but
-    whose family it holds earns ``family_credit`` of its weight.
-    """
-    total = sum(query_weights.values())
-    if total <= 0:
-        return 0.0, []
-    held = set(finding_concepts)
-    families = set(finding_families)
-    got = 0.0
-    shared = []
-    for concept, weight in query_weights.items():
-        if concept in held:
-            got += weight
-            shared.append(concept)
-        elif query_families.get(concept) in families:
-            got += cfg.family_credit * weight
-    return got / total, shared
 
 
 def fuse(dense: np.ndarray, lexical: np.ndarray, concept: np.ndarray | None, cfg: RankingConfig) -> np.ndarray:

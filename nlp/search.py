@@ -8,7 +8,7 @@ the old ones.
 The parts behind seams, each replaceable by one module:
 
 - lexical: :class:`nlp.lexical.LexicalIndex` (bm25s over content tokens of the analysis form);
-- dense: :class:`nlp.vector_index.VectorIndex` (exact float32 products);
+- dense: :class:`nlp.vector_index.VectorIndex` (exact float32 products; usearch's HNSW graph above 20k findings);
 - concepts: the thesaurus (:mod:`nlp.concepts`), an inverted list concept → findings;
 - fusion: :mod:`nlp.fusion` (weights, floor, grades).
 
@@ -38,7 +38,6 @@ from nlp.embedders import Embedder
 from nlp.errors import XunchaError
 from nlp.fusion import (
     RankingConfig,
-    concept_agreement,
     concept_weights,
     dense_signal,
     fuse,
@@ -48,9 +47,11 @@ from nlp.fusion import (
 from nlp.lexical import Bm25Index, LexicalIndex, finding_tokens
 from nlp.script import simplified
 from nlp.segment import Segmenter, make_segmenter
-from nlp.vector_index import ExactVectorIndex, VectorIndex
+from nlp.vector_index import VectorIndex, make_vector_index
 
 QUERY_CACHE = 512
+_NONE = np.zeros(0, dtype=np.int64)
+TEXT_CHECK_COSINE = 0.95  # below this cosine two texts are never the same after normalisation
 CONCEPT_POSTINGS_MAX = 5000  # a concept held by more findings than this adds no candidates (the other rankings do)
 
 
@@ -147,7 +148,7 @@ class SearchIndex:
         self.tokens = [list(t) for t in tokens] if tokens is not None else [finding_tokens(t, self.segmenter) for t in self.texts]
         self.token_sets = [frozenset(t) for t in self.tokens]
         self.lexical = lexical or Bm25Index.build(self.tokens)
-        self.vectors = vector_index or ExactVectorIndex(vectors)
+        self.vectors = vector_index or make_vector_index(vectors)
         known = self.thesaurus.concepts
         self.concepts = [tuple(c for c in row if c in known) for row in concepts]
         self.families = [frozenset(known[c].family for c in row) for row in self.concepts]
@@ -156,6 +157,11 @@ class SearchIndex:
             for c in row:
                 postings.setdefault(c, []).append(pos)
         self._postings = {c: np.asarray(p, dtype=np.int64) for c, p in postings.items()}
+        family_postings: dict[str, list[int]] = {}
+        for pos, fams in enumerate(self.families):
+            for fam in fams:
+                family_postings.setdefault(fam, []).append(pos)
+        self._family_postings = {f: np.asarray(p, dtype=np.int64) for f, p in family_postings.items()}
         self._query_cache: dict[str, np.ndarray] = {}
 
     @classmethod
@@ -259,9 +265,10 @@ class SearchIndex:
         return allowed
 
     def _rank(self, q: _Query, limit: int, allowed: np.ndarray | None, mode: SearchMode) -> list[Hit]:
+        """Candidates from each ranking, all three signals on them (vectorised), fused, floored; then
+        the best ``pool`` scanned once for heads and their near-duplicates."""
         cfg = self.config
-        n = len(self.ids)
-        if n == 0:
+        if not self.ids:
             return []
         pool = max(200, 20 * limit)
         use_dense = q.vector is not None and mode in (SearchMode.HYBRID, SearchMode.SEMANTIC)
@@ -275,84 +282,100 @@ class SearchIndex:
             if len(nonzero) > pool:
                 nonzero = nonzero[np.argpartition(-masked[nonzero], pool - 1)[:pool]]
             candidates.append(nonzero)
-        if use_dense:
-            assert q.vector is not None
-            positions, _ = self.vectors.top(q.vector, pool, allowed)
-            candidates.append(positions)
+        if use_dense and q.vector is not None:
+            candidates.append(self.vectors.top(q.vector, pool, allowed)[0])
         if use_concept:
             for c in q.concept_weights:
                 post = self._postings.get(c)
                 if post is not None and len(post) <= CONCEPT_POSTINGS_MAX:
                     candidates.append(post if allowed is None else post[allowed[post]])
-        if not candidates:
-            return []
-        cand = np.unique(np.concatenate(candidates)).astype(np.int64)
+        cand = np.unique(np.concatenate(candidates)).astype(np.int64) if candidates else np.zeros(0, dtype=np.int64)
         if cand.size == 0:
             return []
         dense = dense_signal(self.vectors.similarity(q.vector, cand), cfg) if use_dense and q.vector is not None else None
         lexical = lexical_signal(bm25[cand], cfg) if bm25 is not None else None
-        concept = None
-        shared: dict[int, list[str]] = {}
-        if use_concept:
-            concept = np.zeros(cand.size, dtype=np.float64)
-            for i, pos in enumerate(cand.tolist()):
-                concept[i], shared[pos] = concept_agreement(q.concept_weights, q.families, self.concepts[pos], self.families[pos], cfg)
+        concept = self._concept_signal(q, cand) if use_concept else None
         if mode is SearchMode.HYBRID:
-            fused = fuse(
-                dense if dense is not None else np.zeros(cand.size),
-                lexical if lexical is not None else np.zeros(cand.size),
-                concept,
-                cfg,
-            )
+            zeros = np.zeros(cand.size)
+            fused = fuse(dense if dense is not None else zeros, lexical if lexical is not None else zeros, concept, cfg)
         else:
             fused = next(s for s in (dense, lexical, concept) if s is not None)
-        order = np.lexsort((cand, -fused))
-        heads: list[int] = []
-        groups: dict[int, list[str]] = {}
-        kept = [int(i) for i in order if fused[i] >= (cfg.floor if mode is SearchMode.HYBRID else 1e-9)]
-        kept_positions = cand[kept] if kept else np.zeros(0, dtype=np.int64)
-        sims = (
-            self.vectors.rows(kept_positions) @ self.vectors.rows(kept_positions).T
-            if kept_positions.size
-            else np.zeros((0, 0))
-        )
-        normalized = {int(p): normalize_text(self.texts[int(p)]) for p in kept_positions}
-        head_at: list[int] = []
-        for j, i in enumerate(kept):
-            pos = int(cand[i])
-            dup_of = next(
-                (h for h, hj in zip(heads, head_at, strict=True)
-                 if normalized[pos] == normalized[h] or sims[j, hj] >= cfg.duplicate_cosine),
-                None,
-            )
-            if dup_of is not None:
-                groups[dup_of].append(self.ids[pos])
-                continue
-            if len(heads) == limit:
-                continue  # go on scanning: a later near-duplicate of a shown head is still grouped
-            heads.append(pos)
-            head_at.append(j)
-            groups[pos] = []
-        index_of = {int(cand[i]): i for i in kept}
+        floor = cfg.floor if mode is SearchMode.HYBRID else 1e-9
+        above = np.flatnonzero(fused >= floor)
+        if above.size > pool:
+            above = above[np.argpartition(-fused[above], pool - 1)[:pool]]
+        order = above[np.lexsort((cand[above], -fused[above]))]  # best first, ties by position
+        heads, groups = self._heads(cand[order], limit)
+        at = {int(cand[i]): int(i) for i in order}
         hits = []
         for pos in heads:
-            i = index_of[pos]
+            i = at[pos]
             signals = {
                 name: round(float(values[i]), 4)
                 for name, values in (("dense", dense), ("lexical", lexical), ("concept", concept))
                 if values is not None
             }
             score = float(fused[i])
+            held = self.token_sets[pos]
             hits.append(
                 Hit(
                     finding_id=self.ids[pos],
                     score=round(score, 4),
                     relevance=grade(score, cfg),
                     signals=signals,
-                    matched_terms=[t for t in q.own_terms if t in self.token_sets[pos]]
-                    + [t for t, w in q.terms.items() if w < 1.0 and t in self.token_sets[pos] and t not in q.own_terms],
-                    concepts=shared.get(pos, []),
+                    matched_terms=[t for t in q.own_terms if t in held]
+                    + [t for t, w in q.terms.items() if w < 1.0 and t in held and t not in q.own_terms],
+                    concepts=[c for c in q.concept_weights if c in self.concepts[pos]] if use_concept else [],
                     duplicates=groups[pos],
                 )
             )
         return hits
+
+    def _concept_signal(self, q: _Query, cand: np.ndarray) -> np.ndarray:
+        """The concept signal (see :mod:`nlp.fusion`) of every candidate at once, from the postings."""
+        total = sum(q.concept_weights.values())
+        got = np.zeros(cand.size, dtype=np.float64)
+        if total <= 0:
+            return got
+        for concept, weight in q.concept_weights.items():
+            holds = np.isin(cand, self._postings.get(concept, _NONE), assume_unique=False)
+            family = self._family_postings.get(q.families.get(concept, ""), _NONE)
+            in_family = np.isin(cand, family, assume_unique=False) & ~holds
+            got += weight * holds + self.config.family_credit * weight * in_family
+        return got / total
+
+    def _heads(self, ranked: np.ndarray, limit: int) -> tuple[list[int], dict[int, list[str]]]:
+        """The first ``limit`` positions of ``ranked`` that are no near-duplicate of an earlier head
+        (identical normalised text, or cosine ≥ ``duplicate_cosine``), each with the ids grouped under it."""
+        if ranked.size == 0:
+            return [], {}
+        rows = self.vectors.rows(ranked)
+        sims = (rows @ rows.T).tolist()  # a few hundred candidates: one product, then plain floats
+        threshold = self.config.duplicate_cosine
+        heads: list[int] = []
+        head_rows: list[int] = []
+        groups: dict[int, list[str]] = {}
+        keys: dict[int, str] = {}
+        positions = ranked.tolist()
+        for j, pos in enumerate(positions):
+            row = sims[j]
+            dup_of = None
+            best = -1.0
+            for h, hj in zip(heads, head_rows, strict=True):
+                if row[hj] >= threshold:
+                    dup_of = h
+                    break
+                best = max(best, row[hj])
+            if dup_of is None and best >= TEXT_CHECK_COSINE:  # the same text after normalisation has a near-1 cosine
+                key = normalize_text(self.texts[pos])
+                dup_of = next((h for h in heads if keys[h] == key), None)
+            if dup_of is not None:
+                groups[dup_of].append(self.ids[pos])
+                continue
+            if len(heads) == limit:
+                continue  # go on scanning: a later near-duplicate of a shown head is still grouped
+            heads.append(pos)
+            head_rows.append(j)
+            keys[pos] = normalize_text(self.texts[pos])
+            groups[pos] = []
+        return heads, groups

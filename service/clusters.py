@@ -2,11 +2,13 @@
 representation and flag recurrences.
 
 Every selected finding is in exactly one cluster (findings without a unit or a round included).
-Rounds are ordered by their number (``InspectionRound.number``: 第五轮 before 第七轮), never by label.
+Rounds are ordered by term and number (``InspectionRound.term`` / ``number``: 十三届第九轮 before
+十四届第五轮 before 十四届第七轮), never by label.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from nlp.cluster import ClusterInput, cluster_findings, recurrences
+from nlp.numerals import parse_int
 from service.library import EmptyLibraryError
 from service.representations import load_library
 from service.store import models
@@ -29,13 +32,20 @@ class ClusterQuery:
     include_singletons: bool = True
 
 
+def term_number(term: str | None) -> int | None:
+    """The number of a committee term as stored with a round (十四届县委 → 14), or None."""
+    m = re.search(r"([0-9零〇一二两三四五六七八九十百]+)届", term or "")
+    return parse_int(m.group(1)) if m else None
+
+
 def common_issues(session: Session, query: ClusterQuery) -> dict[str, Any]:
     """``{"clusters": [...], "recurrences": [...], "findings": n}`` over the selected findings."""
     F, U, R = models.Finding, models.Unit, models.InspectionRound
     meta = {
-        fid: (document_id, unit, label, number)
-        for fid, document_id, unit, label, number in session.execute(
-            select(F.id, F.document_id, U.name, R.label, R.number).outerjoin(U, F.unit_id == U.id).outerjoin(R, F.round_id == R.id)
+        fid: (document_id, unit, label, number, term_number(term))
+        for fid, document_id, unit, label, number, term in session.execute(
+            select(F.id, F.document_id, U.name, R.label, R.number, R.term)
+            .outerjoin(U, F.unit_id == U.id).outerjoin(R, F.round_id == R.id)
         )
     }
     library = load_library(session)
@@ -50,8 +60,8 @@ def common_issues(session: Session, query: ClusterQuery) -> dict[str, Any]:
     inputs = []
     for i in selected:
         fid = library.ids[i]
-        _, unit, label, number = meta[fid]
-        inputs.append(ClusterInput(str(fid), library.texts[i], unit, label, number, tuple(library.concepts[i])))
+        _, unit, label, number, term = meta[fid]
+        inputs.append(ClusterInput(str(fid), library.texts[i], unit, label, number, tuple(library.concepts[i]), term))
     vectors = library.vectors[np.asarray(selected)]
     by_id = {inp.id: inp for inp in inputs}
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from nlp.concepts import default_thesaurus
 from nlp.errors import XunchaError
+from nlp.script import analysis_form
 from nlp.search import Hit, SearchIndex
 from service.representations import configured_embedder, load_library
 from service.store import models
@@ -152,8 +153,6 @@ def search_library(
 def hit_explanation(hit: Hit, text: str) -> dict[str, Any]:
     """Score, grade, signals and why the hit matched: the query terms it holds and the concepts it
     shares with the query, each with its spans in the finding's own text (for highlighting)."""
-    from nlp.script import analysis_form
-
     thesaurus = default_thesaurus()
     analysed = analysis_form(text)
     spans: list[tuple[int, int, str]] = []

@@ -143,6 +143,7 @@ def test_cluster_rounds_follow_their_numbers_not_their_labels(clusters) -> None:
     assert spread.rounds == ["十四届县委第五轮", "十四届县委第六轮", "十四届县委第七轮"]
     assert list(spread.per_round)[:3] == spread.rounds
     assert round_order("第十二轮", 12) > round_order("第七轮", 7)
+    assert round_order("十四届县委第一轮", 1, 14) > round_order("十三届县委第九轮", 9, 13)  # a new term starts again
     assert round_order(None, None) > round_order("第二轮巡察", None) > round_order("第十二轮", 12)  # unknown last
 
 

@@ -306,6 +306,12 @@ def test_search_and_similar(web: Page) -> None:
     assert results.count() >= 1
     assert "补贴" in (results.first.locator(".result-text").text_content() or "")
     assert results.first.locator(".tag").count() >= 1
+    # why it matched: the matched words are marked in the finding's text, the grade replaces a raw score
+    marked = [m.text_content() or "" for m in results.first.locator(".result-text mark").all()]
+    assert marked and any(w in "".join(marked) for w in ("违规", "发放", "津补贴", "补贴"))
+    assert results.first.locator("[data-testid=why-matched]").count() == 1
+    assert (results.first.locator(".relevance").text_content() or "").startswith("相关度")
+    assert "得分" not in (results.first.text_content() or "")
     assert "q=" in pg.evaluate("location.hash")
     web.shot("07_search")
 

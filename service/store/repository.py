@@ -74,6 +74,9 @@ def _round(session: Session, doc: ReportDoc, overrides: Overrides, date: str | N
         m = re.search(r"第\s*([0-9一二三四五六七八九十百]+)\s*轮", label)
         number = parse_int(m.group(1)) if m else parse_int(label)
     term = doc.round.term if doc.round and not overrides.round else None
+    if term is None:  # a label given at upload names its term too: 十四届县委第五轮
+        t = re.search(r"[0-9零〇一二两三四五六七八九十百]+届[^第\s]{0,8}", label)
+        term = t.group(0) if t else None
     year = int(date[:4]) if date and date[:4].isdigit() else None
     return _get_or_create(
         session, models.InspectionRound, {"label": label}, {"term": term, "number": number, "year": year, "kind": kind}

@@ -1212,6 +1212,35 @@
     }
   }
 
+  const RELEVANCE_CLASS = { 高: "high", 中: "medium", 低: "low" };
+
+  // The finding's text with the spans the search matched marked (terms and concepts); text only,
+  // never HTML, so a report's content can never become markup.
+  function highlighted(text, spans) {
+    const parts = [];
+    let pos = 0;
+    const ordered = spans.filter((s) => s.start >= 0 && s.end <= text.length && s.end > s.start)
+      .sort((a, b) => a.start - b.start || b.end - a.end);
+    for (const s of ordered) {
+      if (s.start < pos) continue; // overlapping spans: the first (longest) wins
+      if (s.start > pos) parts.push(text.slice(pos, s.start));
+      parts.push(h("mark", { class: `hit-${s.kind === "concept" ? "concept" : "term"}` }, text.slice(s.start, s.end)));
+      pos = s.end;
+    }
+    if (pos < text.length) parts.push(text.slice(pos));
+    return parts;
+  }
+
+  function whyMatched(r) {
+    const terms = r.matched_terms || [];
+    const concepts = r.matched_concepts || [];
+    if (!terms.length && !concepts.length) return null;
+    return h("p", { class: "why-matched small muted", "data-testid": "why-matched" },
+      terms.length ? `匹配词：${terms.join("、")}` : null,
+      terms.length && concepts.length ? "；" : null,
+      concepts.length ? `同类问题：${concepts.map((c) => `${c.name}（${c.family}）`).join("、")}` : null);
+  }
+
   function searchResult(r, i) {
     const dups = r.duplicates || [];
     return h(
@@ -1221,8 +1250,9 @@
         h("span", { class: "rank" }, String(i + 1)),
         h("span", { class: "muted small" },
           [r.unit, r.round, r.page ? `第 ${r.page} 页` : null].filter(Boolean).join(" · ")),
-        r.score !== undefined && r.score !== null ? h("span", { class: "score muted small", title: "相关度得分" }, `得分 ${Number(r.score).toFixed(3)}`) : null),
-      h("p", { class: "result-text" }, r.text),
+        r.relevance ? h("span", { class: `relevance relevance-${RELEVANCE_CLASS[r.relevance] || "low"}`, title: "相关度" }, `相关度${r.relevance}`) : null),
+      h("p", { class: "result-text" }, ...highlighted(r.text, r.highlights || [])),
+      whyMatched(r),
       simpleTags(r.tags),
       h("div", { class: "result-foot small" },
         documentLink(r.document_id, r.document ? `原文：${r.document}` : "查看原文", r.finding_id),
