@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from service.store import models
-from service.summary import aggregate_documents
+from service.summary import aggregate_documents, fmt_amount
 from service.tags import finding_labels
 
 SCHEMES = ("focus", "livelihood", "problem_type", "four_implementations")
@@ -57,8 +57,16 @@ def library_statistics(session: Session) -> dict[str, Any]:
         "by_metric": [
             {
                 "metric": m["metric"], "name": m["name"], "total": m.get("total"), "unit": m.get("unit"),
+                "display": fmt_amount(m["total"], m.get("unit")) if m.get("total") is not None else None,
+                "why": m.get("why"),
                 "documents": len(m["documents"]),
-                "per_document": [{"document_id": d["document_id"], "document": d["document"], "total": d["total"]} for d in m["documents"]],
+                "per_document": [
+                    {"document_id": d["document_id"], "document": d["document"], "total": d["total"], "values": d["values"],
+                     "unit": d["unit"], "why": d.get("why"),
+                     "display": fmt_amount(d["total"], d["unit"]) if d["total"] is not None
+                     else "、".join(fmt_amount(v, d["unit"]) for v in d["values"])}
+                    for d in m["documents"]
+                ],
             }
             for m in metrics
         ],

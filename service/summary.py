@@ -90,6 +90,16 @@ def _fmt(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
+def fmt_amount(value: float, unit: str | None) -> str:
+    """A figure with its measure word as a report writes it: amounts of 10万元 or more in 万元 or
+    亿元 (12605000元 → 1260.5万元, 267000000元 → 2.67亿元), counts as they are (312个, 47人)."""
+    if unit == "元" and abs(value) >= 1e8:
+        return f"{_fmt(round(value / 1e8, 4))}亿元"
+    if unit == "元" and abs(value) >= 1e5:
+        return f"{_fmt(round(value / 1e4, 2))}万元"
+    return f"{_fmt(value)}{unit or ''}"
+
+
 # --- statistics -------------------------------------------------------------------------------
 
 
@@ -97,9 +107,10 @@ def aggregate_documents(documents: list[models.Document]) -> list[dict[str, Any]
     """Per named metric: each document's figure (its own total, or its values) and the cross-document total."""
     per_metric: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for doc in documents:
-        rows = [
-            {"metric": s.metric, "value": s.value, "unit": s.unit, "qualifier": s.qualifier, "quote": s.quote}
-            for s in sorted(doc.statistics, key=lambda s: s.start)
+        rows = [  # in extraction order, which ``part_of`` positions refer to
+            {"metric": s.metric, "value": s.value, "unit": s.unit, "qualifier": s.qualifier, "quote": s.quote,
+             "scope": s.scope, "part_of": s.part_of}
+            for s in sorted(doc.statistics, key=lambda s: s.id)
         ]
         for metric, agg in aggregate_statistics(rows).items():
             if metric not in METRIC_NAMES:
@@ -110,6 +121,7 @@ def aggregate_documents(documents: list[models.Document]) -> list[dict[str, Any]
                     "document_id": doc.id,
                     "document": doc.source_name,
                     "total": agg["total"],
+                    "why": agg.get("why"),
                     "values": agg["values"],
                     "unit": agg["unit"],
                     "quotes": agg["quotes"],
@@ -133,13 +145,27 @@ def aggregate_documents(documents: list[models.Document]) -> list[dict[str, Any]
 
 
 def _cross_total(metric: str, docs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The library's figure: each document's own total once, or no total and why not."""
     units = {d["unit"] for d in docs}
-    if metric in NOT_SUMMED or units & RATE_UNITS or None in units or any(d["total"] is None for d in docs):
-        return {"total": None, "unit": units.pop() if len(units) == 1 else None}
-    if len(units) > 1 and not units <= COUNT_UNITS:
-        return {"total": None, "unit": None}
-    unit = units.pop() if len(units) == 1 else "个"
-    return {"total": sum(d["total"] for d in docs), "unit": unit, "approximate": any(d["approximate"] for d in docs)}
+    unit = units.pop() if len(units) == 1 else None
+    if metric in NOT_SUMMED:
+        return {"total": None, "unit": unit, "why": "含义各异，不能相加"}
+    if units & RATE_UNITS or unit in RATE_UNITS:
+        return {"total": None, "unit": unit, "why": "比率不能相加"}
+    missing = [d for d in docs if d["total"] is None]
+    if missing:
+        return {"total": None, "unit": unit, "why": f"{len(missing)}份文件自身无法得出总数（{missing[0]['why'] or '口径不一'}）"}
+    if unit is None and not (units | {unit}) - {None} <= COUNT_UNITS:
+        return {"total": None, "unit": None, "why": "计量单位不同，不能相加"}
+    return {"total": sum(d["total"] for d in docs), "unit": unit or "个", "approximate": any(d["approximate"] for d in docs)}
+
+
+def _with_approx(amount: str, approx: str) -> str:
+    """余 goes before the measure word: 2.5万余个 / 1260.5万余元."""
+    if not approx:
+        return amount
+    m = re.match(r"^([0-9.]+[万亿]?)(.*)$", amount)
+    return f"{m.group(1)}{approx}{m.group(2)}" if m else amount + approx
 
 
 def _statistics_sentence(stats: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -150,12 +176,13 @@ def _statistics_sentence(stats: list[dict[str, Any]]) -> dict[str, Any] | None:
         n = len(s["documents"])
         if s["total"] is not None:
             approx = "余" if s.get("approximate") else ""
-            parts.append(f"{s['name']}{_fmt(s['total'])}{approx}{s['unit'] or ''}（{n}份文件合计）")
+            amount = fmt_amount(s["total"], s["unit"])
+            parts.append(f"{s['name']}{_with_approx(amount, approx)}（{n}份文件合计）")
         else:
             values = "、".join(
-                f"{_fmt(v)}{d['unit'] or ''}" for d in s["documents"] for v in ([d["total"]] if d["total"] is not None else d["values"])
+                fmt_amount(v, d["unit"]) for d in s["documents"] for v in ([d["total"]] if d["total"] is not None else d["values"])
             )
-            parts.append(f"{s['name']}{values}（{n}份文件分别表述，未合计）")
+            parts.append(f"{s['name']}{values}（{n}份文件分别表述，{s.get('why') or '未合计'}）")
     doc_ids = [d["document_id"] for s in stats for d in s["documents"]]
     return {**_sentence("据各文件所载数据，" + "，".join(parts) + "。", document_ids=doc_ids), "kind": "statistics"}
 
@@ -348,7 +375,8 @@ def _section(
 def build_summary(session: Session, rounds: list[str] | None = None, top: int = 8) -> dict[str, Any]:
     """The common-issue report over the stored findings (of the rounds whose labels contain ``rounds``).
 
-    Raises :class:`EmptyLibraryError` when no finding is in scope.
+    A library of work summaries alone (statistics, no findings) gets a report of its statistics.
+    Raises :class:`EmptyLibraryError` when neither a finding nor a statistic is in scope.
     """
     stmt = select(models.Finding).options(
         selectinload(models.Finding.unit),
@@ -357,21 +385,27 @@ def build_summary(session: Session, rounds: list[str] | None = None, top: int = 
         selectinload(models.Finding.document),
     )
     findings = [f for f in session.scalars(stmt.order_by(models.Finding.id)) if _in_scope(f, rounds)]
-    if not findings:
-        raise EmptyLibraryError("所选范围内没有问题")
     by_id = {f.id: f for f in findings}
     numbers = {f.round.label: f.round.number or 0 for f in findings if f.round}
-    scope_rounds = sorted(numbers, key=lambda r: _round_order(r, numbers))
     doc_stmt = select(models.Document).options(selectinload(models.Document.statistics), selectinload(models.Document.round))
     documents = [
         d for d in session.scalars(doc_stmt.order_by(models.Document.id))
         if not rounds or (d.round and any(r in d.round.label for r in rounds))
         or any(f.document_id == d.id for f in findings)
     ]
+    if not findings and not any(d.statistics for d in documents):
+        raise EmptyLibraryError("所选范围内没有问题，也没有统计数据")
+    for d in documents:  # a work summary states figures but no findings: its round still counts
+        if d.round:
+            numbers.setdefault(d.round.label, d.round.number or 0)
+    scope_rounds = sorted(numbers, key=lambda r: _round_order(r, numbers))
     units = sorted({f.unit.name for f in findings if f.unit})
     stats = aggregate_documents(documents)
 
-    issues = common_issues(session, ClusterQuery(rounds=list(rounds or []), min_units=2, include_singletons=False))
+    if findings:
+        issues = common_issues(session, ClusterQuery(rounds=list(rounds or []), min_units=2, include_singletons=False))
+    else:  # a library of work summaries: statistics only
+        issues = {"clusters": [], "recurrences": []}
     clusters = [c for c in issues["clusters"] if not c["singleton"] and len(c["units"]) >= 2][:top]
 
     round_text = "、".join(short_round(r) for r in scope_rounds) if scope_rounds else "未标明轮次"
@@ -386,7 +420,9 @@ def build_summary(session: Session, rounds: list[str] | None = None, top: int = 
     stat_sentence = _statistics_sentence(stats)
     if stat_sentence:
         opening.append(stat_sentence)
-    if clusters:
+    if not findings:
+        opening.append(_sentence("所选文件均为工作综述或报告，未提取到具体问题，以上为文件所载统计数据。"))
+    elif clusters:
         covered = [f["finding_id"] for c in clusters for f in c["findings"]]
         opening.append(
             _sentence(
@@ -427,9 +463,14 @@ def _refs(sentence: dict[str, Any], limit: int = 8) -> str:
 def _stat_rows(summary: dict[str, Any]) -> list[list[str]]:
     rows = []
     for s in summary["statistics"]:
-        total = f"{_fmt(s['total'])}{'余' if s.get('approximate') else ''}{s['unit'] or ''}" if s["total"] is not None else "—"
+        if s["total"] is not None:
+            total = _with_approx(fmt_amount(s["total"], s["unit"]), "余" if s.get("approximate") else "")
+        else:
+            total = f"—（{s['why']}）" if s.get("why") else "—"
         values = "；".join(
-            f"{d['document']}：" + "、".join(f"{_fmt(v)}{d['unit'] or ''}" for v in d["values"]) for d in s["documents"]
+            f"{d['document']}：" + (fmt_amount(d["total"], d["unit"]) if d["total"] is not None
+                                   else "、".join(fmt_amount(v, d["unit"]) for v in d["values"]))
+            for d in s["documents"]
         )
         rows.append([s["name"], total, str(len(s["documents"])), values])
     return rows

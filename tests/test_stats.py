@@ -15,7 +15,7 @@ from nlp.normalize import fold_text
 from nlp.numerals import cn_to_int, parse_int, to_decimal
 from nlp.stats import Metric, aggregate_statistics, extract_statistics, find_numbers
 
-KEYS = {"metric", "value", "unit", "qualifier", "quote", "start", "end"}
+KEYS = {"metric", "value", "unit", "qualifier", "quote", "start", "end", "scope", "part_of", "total_of"}
 
 
 def only(text: str) -> dict:
@@ -404,13 +404,39 @@ def test_stats_aggregate_never_sums_rates():
     assert agg["rectification_rate"]["unit"] == "%"
 
 
-def test_stats_aggregate_no_total_for_repeats_or_a_total_with_its_parts():
+def test_stats_aggregate_a_repeated_figure_counts_once_and_parts_never_add():
     repeated = aggregate_statistics(extract_statistics("发现问题1832个。共向被巡察党组织反馈问题1832个。"))
-    assert repeated["problems_found"]["total"] is None
+    assert repeated["problems_found"]["total"] == 1832  # one figure stated twice
     with_parts = aggregate_statistics(extract_statistics("省委共组织开展了17轮巡视，其中包括2轮巡视“回头看”和1轮专项巡视。"))
     assert with_parts["rounds"]["values"] == [17, 2, 1]
-    assert with_parts["rounds"]["total"] is None
-    assert with_parts["rounds"]["max"] == 17
+    assert with_parts["rounds"]["total"] == 17 and with_parts["rounds"]["max"] == 17
+
+
+def test_stats_parts_know_their_whole():
+    stats = extract_statistics("共发现问题100个，其中党的领导方面问题30个、党的建设方面问题40个、全面从严治党方面问题30个。")
+    assert [(s["value"], s["scope"], s["part_of"]) for s in stats] == [(100, "total", None), (30, "part", 0), (40, "part", 0), (30, "part", 0)]
+    assert stats[0]["total_of"] == [1, 2, 3]
+    assert aggregate_statistics(stats)["problems_found"]["total"] == 100
+
+
+def test_stats_field_subsets_are_problems_found_and_parts_of_the_total():
+    stats = extract_statistics("巡察共发现问题135个。党的领导方面问题32个，扶贫领域问题8条。")
+    assert [(s["metric"], s["value"], s["scope"]) for s in stats] == [
+        ("problems_found", 135, "total"), ("problems_found", 32, "subset"), ("problems_found", 8, "subset")]
+    assert stats[1]["part_of"] == 0
+    assert aggregate_statistics(stats)["problems_found"]["total"] == 135
+
+
+def test_stats_cumulative_and_one_round_figures_are_not_summed():
+    stats = extract_statistics("本轮巡察发现问题312个。十八大以来累计发现问题2.5万余个。")
+    assert [s["scope"] for s in stats] == ["total", "cumulative"]
+    agg = aggregate_statistics(stats)["problems_found"]
+    assert agg["total"] is None and "口径" in agg["why"]
+
+
+def test_stats_an_unlabelled_breakdown_is_not_added_to_its_total():
+    agg = aggregate_statistics(extract_statistics("给予党纪政务处分47人。给予党纪政务处分20人、给予党纪政务处分27人。"))
+    assert agg["people_disciplined"]["total"] == 47
 
 
 def test_stats_aggregate_mixed_units_have_no_unit_max_or_total():

@@ -29,10 +29,10 @@ general cue words and windows so that it carries over (see ``nlp/stats/metrics.p
 
 from __future__ import annotations
 
-from collections import Counter
+from dataclasses import replace
 from typing import Any
 
-from nlp.stats.metrics import PART_OF, Assignment, Context, Metric, classify
+from nlp.stats.metrics import COUNT_UNITS, CUMULATIVE, PART_OF, Assignment, Context, Metric, classify
 from nlp.stats.numbers import SENTENCE_ENDS, NumberMention, Stops, find_numbers
 
 CLAUSE_STOPS = "，,。；;：:！？!?\n"
@@ -73,12 +73,14 @@ def _spelled_out(text: str, prev: NumberMention, mention: NumberMention) -> bool
 
 def _part_of(
     layout: _Layout, found: list[tuple[NumberMention, Assignment]], mention: NumberMention
-) -> tuple[Metric, str] | None:
-    """Metric and unit of the named statistic this figure is a part of: the last one earlier in the
-    sentence, when 其中 stands between them (发现问题135个，其中…方面问题32个，…方面45个)."""
+) -> tuple[int, Metric, str] | None:
+    """Position in ``found``, metric and unit of the named statistic this figure is a part of: the
+    last one earlier in the sentence, when 其中 stands between them (发现问题135个，其中…方面问题32个，
+    …方面45个). The parts listed so far share the whole's metric."""
     sentence_start = layout.sentences.start_before(mention.start)
-    chain: Metric | None = None  # the parts listed so far share the whole's metric
-    for m, a in reversed(found):
+    chain: Metric | None = None
+    for k in range(len(found) - 1, -1, -1):
+        m, a = found[k]
         if m.start < sentence_start:
             break
         if a.metric is Metric.OTHER:
@@ -87,7 +89,24 @@ def _part_of(
             break
         chain = a.metric
         if PART_OF.search(layout.text, m.end, mention.start):
-            return a.metric, m.unit
+            whole = k
+            while found[whole][1].part_of is not None:  # a part of a part: go up to the whole
+                whole = found[whole][1].part_of  # type: ignore[assignment]
+            return whole, a.metric, m.unit
+    return None
+
+
+def _subset_whole(layout: _Layout, found: list[tuple[NumberMention, Assignment]], mention: NumberMention, metric: Metric) -> int | None:
+    """The figure a field subset (…方面问题30个, …领域问题8条) breaks down: the last figure of the same
+    metric and unit earlier in its paragraph that is not itself a part, and is at least as large."""
+    start = layout.lines.start_before(mention.start)
+    for k in range(len(found) - 1, -1, -1):
+        m, a = found[k]
+        if m.start < start:
+            break
+        same_unit = m.unit == mention.unit or {m.unit, mention.unit} <= COUNT_UNITS  # 个/条/项 all count problems
+        if a.metric is metric and a.part_of is None and a.scope != "subset" and same_unit and m.value >= mention.value:
+            return k
     return None
 
 
@@ -100,23 +119,39 @@ def extract_statistics(text: str) -> list[dict[str, Any]]:
         if prev is not None and _spelled_out(text, prev, mention):
             continue  # 312个（三百一十二个）: the same figure again in words
         part_of = _part_of(layout, found, mention)
-        assignment = classify(mention, layout.context(mention, prev.end if prev else 0), part_of)
+        ctx = layout.context(mention, prev.end if prev else 0)
+        assignment = classify(mention, ctx, part_of[1:] if part_of else None)
         prev = mention
-        if assignment is not None:
-            found.append((mention, assignment))
-    found = _drop_restatements(layout, found)
-    return [
-        {
-            "metric": str(a.metric),
-            "value": m.value,
-            "unit": m.unit,
-            "qualifier": m.qualifier,
-            "quote": text[a.quote_start : a.quote_end],
-            "start": a.quote_start,
-            "end": a.quote_end,
-        }
-        for m, a in found
-    ]
+        if assignment is None:
+            continue
+        if part_of is not None and assignment.metric is part_of[1]:
+            assignment = replace(assignment, part_of=part_of[0], scope="part")
+        elif assignment.scope == "subset":
+            assignment = replace(assignment, part_of=_subset_whole(layout, found, mention, assignment.metric))
+        elif assignment.metric is not Metric.OTHER and CUMULATIVE.search(ctx.sentence_left):
+            assignment = replace(assignment, scope="cumulative")
+        found.append((mention, assignment))
+    kept = _drop_restatements(layout, found)
+    position = {id(a): i for i, (_, a) in enumerate(kept)}
+    out: list[dict[str, Any]] = []
+    for m, a in kept:
+        whole = found[a.part_of][1] if a.part_of is not None else None
+        out.append(
+            {
+                "metric": str(a.metric),
+                "value": m.value,
+                "unit": m.unit,
+                "qualifier": m.qualifier,
+                "quote": text[a.quote_start : a.quote_end],
+                "start": a.quote_start,
+                "end": a.quote_end,
+                "scope": a.scope,
+                "part_of": position.get(id(whole)) if whole is not None else None,
+            }
+        )
+    for i, stat in enumerate(out):
+        stat["total_of"] = [k for k, other in enumerate(out) if other["part_of"] == i]
+    return out
 
 
 def _drop_restatements(
@@ -141,20 +176,18 @@ def _drop_restatements(
 
 
 def aggregate_statistics(stats: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Per metric: ``values`` and ``quotes`` in text order, ``unit``, ``max`` and ``total``.
+    """Per metric: ``values`` and ``quotes`` in text order, ``unit``, ``max``, ``total`` and, when
+    there is no total, ``why`` (in Chinese, for the reader).
 
-    - ``unit`` is the unit every value shares, ``None`` when they differ (then ``max`` is ``None`` too,
-      since 3个 and 5人 do not compare).
-    - ``total`` is the sum only when it can be trusted from the figures alone, else ``None``:
-      * never for rates ("%", 百分点);
-      * never when the units differ or a value repeats (a repeat is usually one figure stated twice);
-      * never when one value is the sum of the others, or, with three values or more, at least the
-        sum of the others: that is a total followed by its breakdown (发现问题135个，其中…32个…);
-      * for rounds, units_inspected and other only when there is a single value: reports list a
-        scope and its parts (17轮巡视，其中1轮“回头看”; 28家单位 including 10个省委工作部门), and
-        ``other`` mixes unrelated counts.
-      A single value is its own total. Subsets that do not add up to anything visible (one total,
-      one part) cannot be told from the figures alone; that is why scope metrics are not summed.
+    ``total`` is the document's own figure for the metric, counted once:
+
+    - figures that break another one down (``part_of``: 其中…方面问题30个, …领域问题8条) never add to it;
+    - the same figure stated twice (a heading, a table and the text) counts once;
+    - of the remaining figures, one that is the sum of the others is the total (an unlabelled breakdown);
+      otherwise they are separate counts (per unit, per round of a summary) and are summed;
+    - no total for rates (%, 百分点), for figures in different units, for a cumulative figure (累计,
+      以来) beside a figure of one round (different scopes), and for ``other``, which mixes unrelated
+      counts. A single figure is its own total.
     """
     by_metric: dict[str, list[dict[str, Any]]] = {}
     for s in stats:
@@ -164,27 +197,45 @@ def aggregate_statistics(stats: list[dict[str, Any]]) -> dict[str, dict[str, Any
         values = [s["value"] for s in items]
         units = {s["unit"] for s in items}
         unit = units.pop() if len(units) == 1 else None
-        out[metric] = {
+        total, why = document_total(metric, items)
+        row: dict[str, Any] = {
             "values": values,
-            "total": _total(metric, values, unit),
+            "total": total,
             "max": max(values) if unit is not None else None,
             "unit": unit,
             "quotes": [s["quote"] for s in items],
         }
+        if why:
+            row["why"] = why
+        out[metric] = row
     return out
 
 
-NOT_SUMMED = frozenset({Metric.ROUNDS.value, Metric.UNITS_INSPECTED.value, Metric.OTHER.value})
+NOT_SUMMED = frozenset({Metric.OTHER.value})
+RATE_UNITS = frozenset({"%", "百分点"})
 
 
-def _total(metric: str, values: list[int | float], unit: str | None) -> int | float | None:
-    if unit is None or unit in ("%", "百分点"):
-        return None
-    if len(values) == 1:
-        return values[0]
-    if metric in NOT_SUMMED or max(Counter(values).values()) > 1:
-        return None
-    total = sum(values)
-    if any(v == total - v or (len(values) >= 3 and v >= total - v) for v in values):
-        return None
-    return total
+def document_total(metric: str, items: list[dict[str, Any]]) -> tuple[int | float | None, str | None]:
+    """The document's own figure for ``metric`` from its statistics of that metric, or ``(None, why)``
+    (see :func:`aggregate_statistics`)."""
+    wholes = [s for s in items if s.get("part_of") is None]
+    if not wholes:
+        return None, "只有分项数，没有总数"
+    units = {s["unit"] for s in wholes}
+    if len(units) != 1 and not units <= COUNT_UNITS:
+        return None, "计量单位不同，不能相加"
+    if units & RATE_UNITS:
+        return None, "比率不能相加"
+    scopes = {s.get("scope", "total") for s in wholes}
+    if "cumulative" in scopes and len(scopes) > 1:
+        return None, "累计数与单轮数口径不同，不能相加"
+    distinct = list(dict.fromkeys(s["value"] for s in wholes))  # a figure stated twice counts once
+    if len(distinct) == 1:
+        return distinct[0], None
+    if metric in NOT_SUMMED:
+        return None, "“其他”类数字含义各异，不能相加"
+    total = sum(distinct)
+    for v in distinct:
+        if v == total - v:  # one figure is the sum of the others: the total with its breakdown
+            return v, None
+    return total, None

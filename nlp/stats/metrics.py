@@ -83,6 +83,7 @@ class Cue:
     units: frozenset[str]
     side: Side = Side.LEFT
     requires: str | None = None  # must also occur: in the sentence (left cues), earlier in the clause (right)
+    scope: str = "total"  # "subset": the cue names a field of the metric (…方面问题30个), a part of a total
 
 
 # Between a left cue and its number: 共, 累计, 达到了, 为, 已 … (发现问题共997个, 整改率达到了94%).
@@ -120,6 +121,8 @@ CUES: tuple[Cue, ...] = (
     # 反馈问题共8项，已完成5项: a bare 完成 counts rectified problems in a rectification sentence
     Cue(Metric.PROBLEMS_RECTIFIED, r"(?:已|全部|均已)完成", COUNT_UNITS, requires=r"整改|销号|问题"),
     Cue(Metric.PROBLEMS_FOUND, rf"(?:发现|反馈|查找|查摆|查出|指出|查实)了?{_NO_STOP}{{0,4}}?问题", COUNT_UNITS),
+    # a field of the problems found: 党的建设方面问题45个, 扶贫领域问题8条, 作风类问题12个
+    Cue(Metric.PROBLEMS_FOUND, r"(?:方面|领域|类|环节)(?:的|存在的)?(?:突出|具体)?问题", COUNT_UNITS, scope="subset"),
     Cue(
         Metric.SYSTEMS_ESTABLISHED,
         r"(?:建立|完善|新建|健全|制定|出台|修订|修订完善|形成|建章立制)[^，,。；;\n]{0,40}?(?:制度|机制|办法|规定|规章)(?:机制|体系|文件)?"
@@ -196,7 +199,9 @@ COUNT_CUE = re.compile(
     r"新建了?|制定了?|出台了?|覆盖了?|对|等|达到?了?|(?<![作成])为|有)$"
 )
 INSPECTED = re.compile(r"巡察|巡视|回头看")
-PART_OF = re.compile(r"其中")
+PART_OF = re.compile(r"其中|包括")
+# a figure over several rounds or years, not one round's (累计发现问题2.5万余个, 十八大以来…, 先后…)
+CUMULATIVE = re.compile(r"累计|以来|历年|先后|总共|近[一二三四五六七八九十两0-9]+年|[一二三四五六七八九十两0-9]+年来")
 
 # ---- inspected units -----------------------------------------------------------------------------
 ORG_NOUN = re.compile(
@@ -238,6 +243,8 @@ class Assignment:
     strength: int = 2  # how explicit the cue is (used to pick one of several restatements)
     key: str = ""  # what is counted, for spotting restatements (村, 巡视 …)
     by_cue: bool = False  # a cue word stood right before the number
+    scope: str = "total"  # total | part (of another figure) | subset (a field of the metric) | cumulative
+    part_of: int | None = None  # position, among the figures found so far, of the figure this one breaks down
 
 
 def noun_phrase(right: str, limit: int = 14) -> str:
@@ -334,7 +341,7 @@ def _by_cues(mention: NumberMention, ctx: Context) -> Assignment | None:
                     c.cue.metric is Metric.PEOPLE_DISCIPLINED and PASSIVE.search(before)
                 ):
                     return Assignment(Metric.OTHER, start, mention.end, 1, by_cue=True)
-                return Assignment(c.cue.metric, start, mention.end, 2, m.group(0), by_cue=True)
+                return Assignment(c.cue.metric, start, mention.end, 2, m.group(0), by_cue=True, scope=c.cue.scope)
         else:
             if c.requires and not c.requires.search(ctx.clause_left):
                 continue

@@ -160,6 +160,10 @@ class Statistic(Base):
     quote: Mapped[str] = mapped_column(Text)
     start: Mapped[int] = mapped_column(Integer)
     end: Mapped[int] = mapped_column(Integer)
+    # total | part (of another figure) | subset (a field of the metric) | cumulative (over rounds or years)
+    scope: Mapped[str] = mapped_column(String(20), default="total", server_default="total")
+    # the figure this one breaks down: its position among the document's statistics in text order
+    part_of: Mapped[int | None] = mapped_column(Integer)
 
     document: Mapped[Document] = relationship(back_populates="statistics")
 

@@ -205,7 +205,7 @@ def _ingest_once(
             document.statistics.append(
                 models.Statistic(
                     metric=s["metric"], value=float(s["value"]), unit=s["unit"], qualifier=s["qualifier"],
-                    quote=s["quote"], start=s["start"], end=s["end"],
+                    quote=s["quote"], start=s["start"], end=s["end"], scope=s.get("scope", "total"), part_of=s.get("part_of"),
                 )
             )
         session.commit()
