@@ -447,3 +447,18 @@ def test_stats_aggregate_mixed_units_have_no_unit_max_or_total():
 
 def test_stats_aggregate_empty():
     assert aggregate_statistics([]) == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("县委巡察组对县直12个单位、8所学校、5家医院和6个镇(街道)开展了常规巡察。",
+         [("units_inspected", 12), ("units_inspected", 8), ("units_inspected", 5), ("units_inspected", 6)]),
+        ("本轮巡察共巡察了县教育局、县卫健局等9个县直单位和3个乡镇党委。", [("units_inspected", 9), ("units_inspected", 3)]),
+        ("全年开展两轮专项巡察和一轮机动巡察。", [("rounds", 2), ("rounds", 1)]),
+        ("县委启动新一轮巡察。", []),
+        ("今年开展了三轮脱贫攻坚专项巡察。", [("rounds", 3)]),
+    ],
+)
+def test_stats_inspection_lists_and_rounds(text: str, expected: list[tuple[str, int]]) -> None:
+    assert [(s["metric"], s["value"]) for s in extract_statistics(text)] == expected

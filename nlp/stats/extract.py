@@ -29,10 +29,20 @@ general cue words and windows so that it carries over (see ``nlp/stats/metrics.p
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from typing import Any
 
-from nlp.stats.metrics import COUNT_UNITS, CUMULATIVE, PART_OF, Assignment, Context, Metric, classify
+from nlp.stats.metrics import (
+    COUNT_UNITS,
+    CUMULATIVE,
+    PART_OF,
+    Assignment,
+    Context,
+    Metric,
+    classify,
+    counted_organisation,
+)
 from nlp.stats.numbers import SENTENCE_ENDS, NumberMention, Stops, find_numbers
 
 CLAUSE_STOPS = "，,。；;：:！？!?\n"
@@ -96,6 +106,25 @@ def _part_of(
     return None
 
 
+_LIST_JOIN = re.compile(r"^[^，,。；;：:\n\d]{0,14}?(?:、|和|及|以及|与|并)$")
+
+
+def _joined_units(
+    layout: _Layout, found: list[tuple[NumberMention, Assignment]], mention: NumberMention, ctx: Context
+) -> Assignment | None:
+    """An organisation count listed after an inspected-units figure of the same clause (…9个县直单位和
+    3个乡镇党委, 12个单位、8所学校、5家医院) was inspected too: the list shares its inspection act."""
+    if not found:
+        return None
+    m, a = found[-1]
+    if a.metric is not Metric.UNITS_INSPECTED or not _LIST_JOIN.match(layout.text[m.end : mention.start]):
+        return None
+    counted = counted_organisation(mention, ctx)
+    if counted is None:
+        return None
+    return Assignment(Metric.UNITS_INSPECTED, mention.start, mention.end + counted[1], a.strength, counted[0])
+
+
 def _subset_whole(layout: _Layout, found: list[tuple[NumberMention, Assignment]], mention: NumberMention, metric: Metric) -> int | None:
     """The figure a field subset (…方面问题30个, …领域问题8条) breaks down: the last figure of the same
     metric and unit earlier in its paragraph that is not itself a part, and is at least as large."""
@@ -124,6 +153,9 @@ def extract_statistics(text: str) -> list[dict[str, Any]]:
         prev = mention
         if assignment is None:
             continue
+        joined = _joined_units(layout, found, mention, ctx) if assignment.metric is Metric.OTHER else None
+        if joined is not None:
+            assignment = joined
         if part_of is not None and assignment.metric is part_of[1]:
             assignment = replace(assignment, part_of=part_of[0], scope="part")
         elif assignment.scope == "subset":

@@ -199,6 +199,7 @@ COUNT_CUE = re.compile(
     r"新建了?|制定了?|出台了?|覆盖了?|对|等|达到?了?|(?<![作成])为|有)$"
 )
 INSPECTED = re.compile(r"巡察|巡视|回头看")
+ORDINAL_ROUND = re.compile(r"[新上下本每这该同第]$")  # 新一轮巡察, 上一轮巡察: which round, not how many
 PART_OF = re.compile(r"其中|包括")
 # a figure over several rounds or years, not one round's (累计发现问题2.5万余个, 十八大以来…, 先后…)
 CUMULATIVE = re.compile(r"累计|以来|历年|先后|总共|近[一二三四五六七八九十两0-9]+年|[一二三四五六七八九十两0-9]+年来")
@@ -269,8 +270,8 @@ def counted_noun(right: str, limit: int = 16) -> str:
     return np[: cut.start()] if cut else np
 
 
-def _units_inspected(mention: NumberMention, ctx: Context) -> tuple[int, str, int] | None:
-    """Strength (1-3), organisation noun and noun-phrase length when the figure counts inspected units."""
+def counted_organisation(mention: NumberMention, ctx: Context) -> tuple[str, int] | None:
+    """The organisation noun a figure counts and its quote length (12个单位, 8所学校, 6个镇(街道)), or None."""
     if mention.unit not in UNIT_UNITS:
         return None
     np = noun_phrase(ctx.right)
@@ -278,6 +279,15 @@ def _units_inspected(mention: NumberMention, ctx: Context) -> tuple[int, str, in
     org = ORG_NOUN.search(body)
     if not org or _NOT_ORG.search(body[: org.start()]):
         return None
+    return org.group(), len(counted_noun(ctx.right))
+
+
+def _units_inspected(mention: NumberMention, ctx: Context) -> tuple[int, str, int] | None:
+    """Strength (1-3), organisation noun and noun-phrase length when the figure counts inspected units."""
+    counted = counted_organisation(mention, ctx)
+    if counted is None:
+        return None
+    np = noun_phrase(ctx.right)
     strength = 0
     if _COVERED_BEFORE.search(ctx.near_left) or _COVERED_AFTER.search(ctx.right):
         strength = 3  # 覆盖312个党组织, 120个村(社区)巡察全覆盖
@@ -291,7 +301,7 @@ def _units_inspected(mention: NumberMention, ctx: Context) -> tuple[int, str, in
         strength = 1  # 18个被巡察党组织
     if not strength:
         return None
-    return strength, org.group(), len(counted_noun(ctx.right))
+    return strength, counted[0], counted[1]
 
 
 def classify(
@@ -316,8 +326,13 @@ def classify(
         elif part_of is not None and part_of[1] == mention.unit:
             found = _other(mention, ctx, part_of[0])  # 处分31人，其中县处级干部5人
     if mention.weak and not (found and found.by_cue):
-        # 一个/一项 is mostly the article "a"; other one-character numerals need a count cue
-        if mention.value == 1 or not COUNT_CUE.search(ctx.near_left):
+        # 一个/一项 is mostly the article "a"; other one-character numerals need a count cue — but
+        # 一轮 before an inspection (两轮专项巡察和一轮机动巡察) counts a round, unless it is 新一轮/上一轮
+        one_round = (
+            found is not None and found.metric is Metric.ROUNDS and mention.measure == "轮"
+            and not ORDINAL_ROUND.search(ctx.near_left)
+        )
+        if not one_round and (mention.value == 1 or not COUNT_CUE.search(ctx.near_left)):
             return None
     if found is None:
         return _other(mention, ctx)
