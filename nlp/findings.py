@@ -67,13 +67,16 @@ def split_findings(doc: ReportDoc) -> list[Finding]:
         items.extend(_items_in_paragraph(doc, start, end))
     if table:
         items.extend(_table_items(table))
-    heading_starts = {sec.start for sec in doc.sections}
+    headings = [(sec.start, sec.start + len(sec.title)) for sec in doc.sections]
     findings: list[Finding] = []
     for item in items:
         start, end = _trim(text, item.start, item.end)
+        lead = _CATEGORY_LEAD.match(text, start, end)
+        if lead and end - lead.end() >= 4:  # "一、聚焦党的领导方面，贯彻…有差距": the problem is after the lead
+            start = lead.end()
         if end - start < 4 or _in_caption(doc, start, end):
             continue
-        if not item.by_position and _is_heading(text, start, end, heading_starts):
+        if not item.by_position and _is_heading(text, start, end, headings):
             continue
         snippet = text[start:end]
         section = doc.section_at(start)
@@ -140,16 +143,26 @@ def _paragraphs(doc: ReportDoc) -> list[Paragraph]:
     return out
 
 
+# A category lead before the problem on the same line: 聚焦党的领导方面，… / 在党的建设方面存在的问题：…
+_CATEGORY_LEAD = re.compile(
+    r"\s*(?:\d{1,2}[.、．]|[（(][一二三四五六七八九十\d]{1,3}[）)]|[一二三四五六七八九十]{1,3}[是、])?\s*"
+    r"(?:聚焦|关于|在)[^，,：:。；;]{2,24}方面(?:存在的问题|的问题|问题|主要是|主要有)?[，,：:]\s*"
+)
 _DETAIL_LINE = re.compile(r"^\s*(?:问题表现|具体表现|主要表现|表现为|问题描述|具体问题)\s*[:：]")
 _MARKER_AT_START = re.compile(r"^\s*(?:\d{1,2}[.、．]|[（(][一二三四五六七八九十\d]{1,3}[）)]|[①-⑳]|[一二三四五六七八九十]{1,3}[是、])")
 
 
-def _is_heading(text: str, start: int, end: int, heading_starts: set[int]) -> bool:
-    """A section heading line ("三、存在的主要问题", "（一）党的领导弱化") names a topic, not a finding."""
-    line_start = text.rfind("\n", 0, start) + 1
-    line_end = text.find("\n", start)
-    line_end = len(text) if line_end < 0 else line_end
-    return line_start in heading_starts and end <= line_end and not re.search(r"[。；;]", text[start:end])
+def _is_heading(text: str, start: int, end: int, headings: list[tuple[int, int]]) -> bool:
+    """Whether an item is a section heading that names a topic ("三、存在的主要问题", "（一）党的领导
+    方面", "问题：" before a list on the same line) rather than a problem. A heading that is itself a
+    problem statement ("二、全面从严治党主体责任落实不到位", "（一）党的领导弱化") is a finding; so is the
+    list after a label on the same line."""
+    for h_start, h_end in headings:
+        if h_start <= start < h_end and end <= h_end + 1:
+            title = text[h_start:h_end]
+            body = _MARKER_AT_START.sub("", title).strip()
+            return not (states_problem(body) and non_finding_reason(title, body, in_context=True, enumerated=True) is None)
+    return False
 
 
 _CELL_GAP = re.compile(r"\t+| {2,}|\u3000{2,}")

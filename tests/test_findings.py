@@ -149,3 +149,32 @@ def test_findings_spans_and_ids():
 def test_findings_ideographic_indent_is_not_part_of_a_finding():
     doc = analyze_text("区委办存在的主要问题是：\n\u3000\u3000一是违规发放津补贴。\n\u3000\u3000二是公车私用问题突出。")
     assert [f.text for f in doc.findings] == ["一是违规发放津补贴。", "二是公车私用问题突出。"]
+
+
+def _texts(text: str) -> list[str]:
+    return [f.text.rstrip("。") for f in analyze_bytes(text.encode("utf-8"), "notice.txt").findings]
+
+
+HEAD = "县委第二巡察组向县农业农村局党组反馈巡察情况。\n"
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        # a 问题： label followed by ；-separated items on the same line
+        ("问题：落实“第一议题”制度不严格；“三重一大”事项决策程序不规范；财务报销审核把关不严。\n",
+         ["落实“第一议题”制度不严格", "“三重一大”事项决策程序不规范", "财务报销审核把关不严"]),
+        # headings that are themselves problems, and a category heading that is not
+        ("二、全面从严治党主体责任落实不到位\n三、选人用人把关不严\n（一）党的领导方面\n政治站位不高。\n",
+         ["二、全面从严治党主体责任落实不到位", "三、选人用人把关不严", "政治站位不高"]),
+        # a category lead before the problem on the same line
+        ("一、聚焦党的领导方面，贯彻落实乡村振兴战略有差距，产业发展后劲不足。\n", ["贯彻落实乡村振兴战略有差距，产业发展后劲不足"]),
+        # a reporting sentence carrying the list
+        ("巡察组对发现的项目推进缓慢、扶贫户评定程序不规范、第一书记驻村不住村等问题进行了反馈。\n",
+         ["项目推进缓慢", "扶贫户评定程序不规范", "第一书记驻村不住村"]),
+        ("巡察反馈了政治站位不高、学习贯彻不深入、基层党组织软弱涣散等3个方面12条具体问题。\n",
+         ["政治站位不高", "学习贯彻不深入", "基层党组织软弱涣散"]),
+    ],
+)
+def test_findings_problem_lists_labels_and_headings(body: str, expected: list[str]) -> None:
+    assert _texts(HEAD + body) == expected
