@@ -45,7 +45,7 @@ GAP = "…"
 GAP_CHARS = 10
 CLAUSE_BREAK = re.compile(r"[。；;！？!?\n]")
 FAMILY_ID = re.compile(r"^[a-z][a-z0-9_]{1,60}$")
-FAMILY_FIELDS = {"id", "title", "focus", "livelihood", "specificity", "source", "concepts"}
+FAMILY_FIELDS = {"id", "title", "focus", "livelihood", "specificity", "source", "concepts", "work"}
 CONCEPT_FIELDS = {"name", "forms", "negative", "source"}
 
 
@@ -78,6 +78,7 @@ class Family:
     source: str
     area: str  # the file's area (党的领导 / 党的建设 / …)
     concepts: tuple[str, ...]  # concept keys
+    work: bool = False  # about how a unit does its own work (履职, 监管, 服务): judged in its service's area
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,7 @@ class Thesaurus:
             h.update("\x1f".join((key, *c.forms, "|", *c.negative)).encode("utf-8"))
         for fid in sorted(self.families):
             f = self.families[fid]
-            h.update(f"{fid}\x1f{f.title}\x1f{f.focus}\x1f{f.livelihood}\x1f{f.specificity}".encode())
+            h.update(f"{fid}\x1f{f.title}\x1f{f.focus}\x1f{f.livelihood}\x1f{f.specificity}\x1f{f.work}".encode())
         return h.hexdigest()
 
     def family_of(self, concept_key: str) -> Family:
@@ -374,6 +375,9 @@ def _build_file(
         source = item.get("source")
         if not isinstance(source, str) or not source.strip():
             raise fail(f"问题类别 {fid} 缺少 source（出处）", *keys)
+        work = item.get("work", False)
+        if not isinstance(work, bool):
+            raise fail(f"问题类别 {fid} 的 work 应为 true 或 false", *keys, "work")
         raw_concepts = item.get("concepts")
         if not isinstance(raw_concepts, list) or not raw_concepts:
             raise fail(f"问题类别 {fid} 缺少 concepts 列表", *keys, "concepts")
@@ -405,7 +409,7 @@ def _build_file(
             keys_of_family.append(key)
         families[fid] = Family(
             fid, title.strip(), focus, livelihood.strip() if livelihood else None, specificity, source.strip(),
-            area.strip(), tuple(keys_of_family),
+            area.strip(), tuple(keys_of_family), work,
         )
 
 

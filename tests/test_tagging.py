@@ -181,3 +181,25 @@ def test_tagging_focus_always_answers_and_flags_weak_answers(taxonomy):
     assert len(weak["focus"]) >= 1 and weak["focus"][0].get("review") is True
     strong = tagger.tag("违规发放津补贴，公车私用")
     assert strong["focus"][0]["label"] == "全面从严治党" and "review" not in strong["focus"][0]
+
+
+def test_tagging_livelihood_follows_the_units_service_for_its_own_work():
+    from nlp.concepts import default_thesaurus
+    from nlp.model import Finding, MediaType, ReportDoc
+    from nlp.tagging.livelihood import unit_area
+    from nlp.taxonomy import load_taxonomy as load
+
+    assert unit_area("县卫生健康局党组") == "医疗卫生" and unit_area("区教育工作党委(区教育局)") == "教育"
+    assert unit_area("佘家镇党委") is None
+    tagger = Tagger(load(), thesaurus=default_thesaurus())
+    texts = ["监督检查力度不足，履职尽责不到位", "城关镇卫生院不按规定时间组织换届", "财务报销审核不严格"]
+    doc = ReportDoc(source="t.txt", media_type=MediaType.TEXT, text="。".join(texts), page_starts=[0])
+    pos = 0
+    for i, t in enumerate(texts):
+        doc.findings.append(Finding(id=f"F{i + 1:03d}", text=t, start=pos, end=pos + len(t), page=1, unit="县卫生监督所"))
+        pos += len(t) + 1
+    tagger.tag_document(doc)
+    duty, party, money = (f.tags for f in doc.findings)
+    assert [t["label"] for t in duty["livelihood"]] == ["医疗卫生"] and duty["livelihood"][0]["source"] == "unit"
+    assert "livelihood" not in party  # a party-building problem of a health unit is not a health problem
+    assert "livelihood" not in money  # finance is generic governance wherever it occurs

@@ -32,11 +32,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from nlp.concepts import Thesaurus, default_thesaurus, lead_family
+from nlp.concepts import Family, Thesaurus, default_thesaurus, lead_family
 from nlp.model import ReportDoc
 from nlp.script import analysis_form
 from nlp.tagging.classifier import TagClassifier
 from nlp.tagging.lexicon import Evidence, LexiconTagger
+from nlp.tagging.livelihood import adjust_livelihood
 from nlp.taxonomy import Taxonomy, default_taxonomy, load_taxonomy
 
 MODEL_DIR = Path(__file__).resolve().parents[2] / "models"
@@ -82,10 +83,22 @@ class Tagger:
         return self.tag_texts([text], [offset])[0]
 
     def tag_document(self, doc: ReportDoc) -> None:
-        """Fill ``tags`` of every finding of ``doc`` (one classifier call for the whole document)."""
+        """Fill ``tags`` of every finding of ``doc`` (one classifier call for the whole document); the
+        livelihood area also looks at the finding's unit (``nlp/tagging/livelihood.py``)."""
         results = self.tag_texts([f.text for f in doc.findings], [f.start for f in doc.findings])
+        known = set(self.taxonomy.schemes["livelihood"].names) if "livelihood" in self.taxonomy.schemes else set()
         for finding, tags in zip(doc.findings, results, strict=True):
+            if self.thesaurus is not None and known:
+                adjust_livelihood(tags, self.lead_family(finding.text), finding.unit, known)
             finding.tags = tags
+
+    def lead_family(self, text: str) -> Family | None:
+        """The thesaurus family of the problem ``text`` leads with."""
+        if self.thesaurus is None:
+            return None
+        form = analysis_form(text)
+        family_id = lead_family(self.thesaurus.match(form.text), form.text, self.thesaurus)
+        return self.thesaurus.families[family_id] if family_id else None
 
     def concept_votes(self, text: str) -> dict[str, dict[str, tuple[float, list[Evidence]]]]:
         """Per scheme, the labels the finding's lead concept family votes for, with strength and evidence
