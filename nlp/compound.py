@@ -5,7 +5,7 @@ Feedback notices often run several problems into one sentence: 政治敏锐性�
 findings, while a clause that elaborates the one before (对基层财务监督指导不力，部分下属单位财务管理混乱;
 设备闲置，资产浪费较为突出) belongs with it. The concept thesaurus tells the two apart: each top-level
 clause (split at ，；, never inside quotes or brackets) is matched, and in a run of at least three
-clauses that name concepts (two are usually one statement), a new finding starts where a clause
+problem clauses (two are usually one statement), a new finding starts where a clause
 that states a problem names concepts of other families only than the clauses gathered so far. A clause
 naming no concept, or one sharing a family with the group, stays in the group; so does every clause of a
 finding whose clauses name no concept at all.
@@ -15,6 +15,7 @@ Pure: a document and its findings in, findings out (spans inside the original on
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -64,13 +65,26 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
 def topic_groups(text: str, start: int, end: int, thesaurus: Thesaurus) -> list[tuple[int, int]]:
     """Spans of ``text[start:end]``, one per problem topic (the whole span when it is one).
 
-    Semicolons separate items outright when the pieces on both sides state a problem; within each
-    piece, commas separate topics as the module docstring says.
+    Semicolons separate items outright after a problem statement (unless what follows is only an
+    example or a consequence); within each piece, commas separate topics as the module docstring says.
     """
     pieces = clause_spans(text, start, end, "；;")
-    if len(pieces) > 1 and all(_is_problem(text[a:b], thesaurus) for a, b in pieces):
+    if len(pieces) > 1 and _is_problem(text[pieces[0][0] : pieces[0][1]], thesaurus) and all(
+        _is_item(text[a:b]) for a, b in pieces[1:]
+    ):
         return [g for a, b in pieces for g in _comma_groups(text, *_trim(text, a, b), thesaurus)]
     return _comma_groups(text, start, end, thesaurus)
+
+
+# a clause that states what the problem before it leads to, not a problem of its own
+_CONSEQUENCE = re.compile(r"^\s*(?:存在|带来|形成|埋下|增加了?)[^，,；;。]{0,12}(?:风险|隐患|漏洞)|^\s*(?:导致|造成|致使|影响)")
+_NOT_AN_ITEM = re.compile(r"^\s*(?:如|例如|比如|其中|特别是|尤其是|主要是|包括|即|导致|造成|致使)")
+
+
+def _is_item(piece: str) -> bool:
+    """A ；-separated piece after a problem is another item unless it only gives an example or a
+    consequence (；如…, ；其中…, ；导致…) or is a fragment."""
+    return len(piece.strip(_EDGE)) >= 6 and not _NOT_AN_ITEM.match(piece)
 
 
 def _is_problem(piece: str, thesaurus: Thesaurus) -> bool:
@@ -82,7 +96,8 @@ def _comma_groups(text: str, start: int, end: int, thesaurus: Thesaurus) -> list
     if len(clauses) < 2:
         return [(start, end)]
     families = [{h.family for h in thesaurus.match(simplified(text[a:b]))} for a, b in clauses]
-    if sum(1 for f in families if f) < MIN_LIST_CLAUSES:
+    problems = sum(1 for (a, b), f in zip(clauses, families, strict=True) if f or states_problem(text[a:b]))
+    if problems < MIN_LIST_CLAUSES or sum(1 for f in families if f) < 2:
         return [(start, end)]
     groups: list[list[int]] = [[0]]
     held = set(families[0])
@@ -92,6 +107,7 @@ def _comma_groups(text: str, start: int, end: int, thesaurus: Thesaurus) -> list
         new_topic = (
             families[i] and held and not (families[i] & held)
             and len(piece.strip(_EDGE)) >= MIN_CLAUSE_CHARS and states_problem(piece)
+            and not _CONSEQUENCE.match(piece)
         )
         if new_topic:
             groups.append([i])

@@ -437,6 +437,10 @@ def _members(text: str, start: int, end: int) -> list[tuple[int, int]]:
     already says each member is a problem; in a shorter one, and for fragments of a few characters
     ("初三、高中…"), a member with no problem word joins the next one."""
     parts = _split_on(text, start, end, "、")
+    if len(parts) < 3:  # 存在：A，B，C等问题 — a list written with commas
+        by_comma = _split_on(text, start, end, "，,、")
+        if len(by_comma) >= 3 and sum(1 for a, b in by_comma if states_problem(text[a:b])) >= 2:
+            parts = by_comma
     long_list = len(parts) >= 3
     merged: list[tuple[int, int]] = []
     pending: int | None = None

@@ -34,9 +34,14 @@ def test_compound_same_topic_and_elaboration_stay_together() -> None:
     assert pieces(two) == [two]  # two clauses are one statement
 
 
-def test_compound_semicolon_items_split_when_each_states_a_problem() -> None:
-    assert pieces("县域医共体推进不够有力;医养结合工作长期滞后") == ["县域医共体推进不够有力", "医养结合工作长期滞后"]
-    assert pieces("公车私用问题突出；如节假日") == ["公车私用问题突出；如节假日"]  # "如节假日" states nothing
+def test_compound_semicolon_items_split_after_a_problem() -> None:
+    assert pieces("县域医共体推进不够有力;医养结合工作长期打不开局面") == ["县域医共体推进不够有力", "医养结合工作长期打不开局面"]
+    assert pieces("公车私用问题突出；如节假日驾车外出") == ["公车私用问题突出；如节假日驾车外出"]  # an example, not an item
+
+
+def test_compound_a_consequence_stays_with_its_problem() -> None:
+    text = "“三重一大”事项未经集体研究，公车私用问题突出，存在较大廉政风险"
+    assert pieces(text) == ["“三重一大”事项未经集体研究", "公车私用问题突出，存在较大廉政风险"]
 
 
 TRADITIONAL = (
