@@ -8,7 +8,6 @@ Rounds are ordered by term and number (``InspectionRound.term`` / ``number``: �
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,9 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from nlp.cluster import ClusterInput, cluster_findings, recurrences
-from nlp.numerals import parse_int
 from service.library import EmptyLibraryError
 from service.representations import load_library
+from service.rounds import term_number
 from service.store import models
 
 
@@ -30,12 +29,6 @@ class ClusterQuery:
     min_units: int = 1  # clusters spanning fewer distinct units are left out (unit-less findings count as one)
     limit: int | None = None
     include_singletons: bool = True
-
-
-def term_number(term: str | None) -> int | None:
-    """The number of a committee term as stored with a round (十四届县委 → 14), or None."""
-    m = re.search(r"([0-9零〇一二两三四五六七八九十百]+)届", term or "")
-    return parse_int(m.group(1)) if m else None
 
 
 def common_issues(session: Session, query: ClusterQuery) -> dict[str, Any]:

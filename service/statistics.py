@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from service.rounds import round_key
 from service.store import models
 from service.summary import aggregate_documents, fmt_amount
 from service.tags import finding_labels
@@ -29,7 +30,7 @@ def library_statistics(session: Session) -> dict[str, Any]:
         )
     )
     rounds = {r.label: r for r in session.scalars(select(models.InspectionRound))}
-    order = sorted(rounds, key=lambda label: (rounds[label].number or 0, label))
+    order = sorted(rounds, key=lambda label: round_key(rounds[label]))
     docs_per_round = dict(
         session.execute(
             select(models.InspectionRound.label, func.count(models.Document.id))

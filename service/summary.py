@@ -30,6 +30,7 @@ from nlp.stats import aggregate_statistics
 from nlp.stats.extract import NOT_SUMMED
 from service.clusters import ClusterQuery, common_issues
 from service.library import EmptyLibraryError
+from service.rounds import round_key
 from service.store import models
 from service.tags import finding_labels
 
@@ -61,10 +62,6 @@ QUOTE_CHARS = 160  # a representative finding longer than this is quoted up to a
 
 def _in_scope(f: models.Finding, rounds: list[str] | None) -> bool:
     return not rounds or bool(f.round and any(r in f.round.label for r in rounds))
-
-
-def _round_order(label: str | None, numbers: dict[str, int]) -> tuple[int, str]:
-    return (numbers.get(label or "", 0), label or "")
 
 
 def short_round(label: str | None) -> str:
@@ -386,7 +383,7 @@ def build_summary(session: Session, rounds: list[str] | None = None, top: int = 
     )
     findings = [f for f in session.scalars(stmt.order_by(models.Finding.id)) if _in_scope(f, rounds)]
     by_id = {f.id: f for f in findings}
-    numbers = {f.round.label: f.round.number or 0 for f in findings if f.round}
+    round_of = {f.round.label: f.round for f in findings if f.round}
     doc_stmt = select(models.Document).options(selectinload(models.Document.statistics), selectinload(models.Document.round))
     documents = [
         d for d in session.scalars(doc_stmt.order_by(models.Document.id))
@@ -397,8 +394,8 @@ def build_summary(session: Session, rounds: list[str] | None = None, top: int = 
         raise EmptyLibraryError("所选范围内没有问题，也没有统计数据")
     for d in documents:  # a work summary states figures but no findings: its round still counts
         if d.round:
-            numbers.setdefault(d.round.label, d.round.number or 0)
-    scope_rounds = sorted(numbers, key=lambda r: _round_order(r, numbers))
+            round_of.setdefault(d.round.label, d.round)
+    scope_rounds = sorted(round_of, key=lambda r: round_key(round_of[r]))
     units = sorted({f.unit.name for f in findings if f.unit})
     stats = aggregate_documents(documents)
 

@@ -212,3 +212,15 @@ def test_cluster_large_vector_path_kmeans_merge() -> None:
     from sklearn.metrics import adjusted_rand_score
 
     assert adjusted_rand_score(truth, labels) > 0.95
+
+
+def test_rounds_of_the_library_order_by_term_then_number() -> None:
+    from service.rounds import round_key, term_number
+    from service.store import models
+
+    rounds = [models.InspectionRound(label=label, term=term, number=number) for label, term, number in [
+        ("十四届县委第七轮", "十四届县委", 7), ("十三届县委第九轮", "十三届县委", 9),
+        ("十四届县委第五轮", "十四届县委", 5), ("十四届县委第十二轮", "十四届县委", 12), ("专项巡察", None, None)]]
+    assert [r.label for r in sorted(rounds, key=round_key)] == [
+        "十三届县委第九轮", "十四届县委第五轮", "十四届县委第七轮", "十四届县委第十二轮", "专项巡察"]
+    assert term_number("十四届县委") == 14 and term_number(None) is None
