@@ -108,8 +108,12 @@ def _backfill(session: Session, missing: list[tuple[int, str]], embedder: Embedd
 
 
 def _update_concepts(session: Session, concepts: dict[int, list[str]], model: str, version: str) -> None:
+    """Store concepts recomputed under a new thesaurus version (in batches: a whole library may change)."""
     R = models.FindingRepresentation
-    for row in session.scalars(select(R).where(R.model == model, R.finding_id.in_(list(concepts)))):
-        row.concepts = concepts[row.finding_id]
-        row.thesaurus = version
-    session.commit()
+    ids = list(concepts)
+    for start in range(0, len(ids), BACKFILL_BATCH * 4):
+        batch = ids[start : start + BACKFILL_BATCH * 4]
+        for row in session.scalars(select(R).where(R.model == model, R.finding_id.in_(batch))):
+            row.concepts = concepts[row.finding_id]
+            row.thesaurus = version
+        session.commit()

@@ -47,8 +47,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         from threadpoolctl import threadpool_limits
 
         # A search multiplies small matrices; BLAS threads spinning on both cores for that only take
-        # the CPU from other requests and from the upload worker (same RPS, half the CPU, measured).
-        threadpool_limits(limits=settings.blas_threads)
+        # the CPU from other requests, from the upload worker and from the query encoder's own OpenMP
+        # threads (same RPS, half the CPU, measured). Only BLAS: e5 keeps its OpenMP threads.
+        threadpool_limits(limits=settings.blas_threads, user_api="blas")
         app.state.make_session = session_factory(settings.resolved_database_url)  # migrates to head once
         settings.uploads_dir.mkdir(parents=True, exist_ok=True)
         runner = None
