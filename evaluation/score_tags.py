@@ -18,10 +18,12 @@ Usage: python evaluation/score_tags.py [--verbose] [--no-model]
 from __future__ import annotations
 
 import argparse
-from collections import defaultdict
 
-from common import EVAL_DEV, HELDOUT, eval_dev_text, read_jsonl
+from common import EVAL_DEV, HELDOUT, SHARED, eval_dev_text, read_jsonl
+from sklearn.metrics import accuracy_score, precision_recall_fscore_support
+from sklearn.preprocessing import MultiLabelBinarizer
 
+from nlp.concepts import default_thesaurus
 from nlp.normalize import fold_text
 from nlp.pipeline import analyze_bytes
 from nlp.tagging.classifier import TagClassifier, examples_from_rows
@@ -32,53 +34,34 @@ from nlp.taxonomy import default_taxonomy
 FOCUS = ["党的领导", "党的建设", "全面从严治党"]
 
 
-def prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
-    p = tp / (tp + fp) if tp + fp else 0.0
-    r = tp / (tp + fn) if tp + fn else 0.0
-    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
-
-
 def report(title: str, gold: list[dict], predicted: list[dict], verbose: bool) -> dict[str, float]:
+    """Focus per label and macro (single-label; a missing focus counts against recall) and livelihood
+    micro and per label (multi-label through MultiLabelBinarizer), with scikit-learn's metrics."""
     print(f"\n== {title}  ({len(gold)} findings)")
-    # focus
-    f1s = []
+    g_focus = [g["focus"] or "none" for g in gold]
+    p_focus = [p["focus"] or "none" for p in predicted]
+    prec, rec, f1, support = precision_recall_fscore_support(g_focus, p_focus, labels=list(FOCUS), zero_division=0)
     print(f"{'focus label':14s} {'P':>6s} {'R':>6s} {'F1':>6s} support")
-    for label in FOCUS:
-        tp = sum(1 for g, p in zip(gold, predicted, strict=True) if g["focus"] == label and p["focus"] == label)
-        fp = sum(1 for g, p in zip(gold, predicted, strict=True) if g["focus"] != label and p["focus"] == label)
-        fn = sum(1 for g, p in zip(gold, predicted, strict=True) if g["focus"] == label and p["focus"] != label)
-        p_, r_, f_ = prf(tp, fp, fn)
-        f1s.append(f_)
-        print(f"{label:14s} {p_:6.3f} {r_:6.3f} {f_:6.3f} {tp + fn:7d}")
-    macro = sum(f1s) / len(f1s)
-    accuracy = sum(1 for g, p in zip(gold, predicted, strict=True) if g["focus"] == p["focus"]) / len(gold)
-    print(f"focus macro-F1={macro:.3f}  accuracy={accuracy:.3f}")
-    # livelihood
-    tp = fp = fn = 0
-    per: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
-    for g, p in zip(gold, predicted, strict=True):
-        gs = {g["livelihood"]} if g["livelihood"] else set()
-        ps = set(p["livelihood"])
-        for label in gs & ps:
-            per[label][0] += 1
-        for label in ps - gs:
-            per[label][1] += 1
-        for label in gs - ps:
-            per[label][2] += 1
-        tp, fp, fn = tp + len(gs & ps), fp + len(ps - gs), fn + len(gs - ps)
-    lp, lr, lf = prf(tp, fp, fn)
-    for label, (a, b, c) in sorted(per.items()):
-        pp, rr, ff = prf(a, b, c)
-        print(f"  livelihood {label:10s} P={pp:.3f} R={rr:.3f} F1={ff:.3f} (tp={a} fp={b} fn={c})")
+    for label, p_, r_, f_, n in zip(FOCUS, prec, rec, f1, support, strict=True):
+        print(f"{label:14s} {p_:6.3f} {r_:6.3f} {f_:6.3f} {n:7d}")
+    macro = float(f1.mean())
+    print(f"focus macro-F1={macro:.3f}  accuracy={accuracy_score(g_focus, p_focus):.3f}  "
+          f"no focus {p_focus.count('none') / len(gold):.0%}")
+    g_live = [{g["livelihood"]} if g["livelihood"] else set() for g in gold]
+    p_live = [set(p["livelihood"]) for p in predicted]
+    mlb = MultiLabelBinarizer().fit(g_live + p_live)
+    G, P = mlb.transform(g_live), mlb.transform(p_live)
+    lp, lr, lf, _ = precision_recall_fscore_support(G, P, average="micro", zero_division=0)
+    for label, pp, rr, ff, n in zip(mlb.classes_, *precision_recall_fscore_support(G, P, average=None, zero_division=0), strict=True):
+        print(f"  livelihood {label:10s} P={pp:.3f} R={rr:.3f} F1={ff:.3f} (support {n})")
     print(f"livelihood micro P={lp:.3f} R={lr:.3f} F1={lf:.3f}")
     if verbose:
-        for g, p in zip(gold, predicted, strict=True):
-            gl = {g["livelihood"]} if g["livelihood"] else set()
+        for g, p, gl in zip(gold, predicted, g_live, strict=True):
             if g["focus"] != p["focus"] or gl != set(p["livelihood"]):
                 print(f"   gold={g['focus']}/{sorted(gl)} pred={p['focus']}/{sorted(p['livelihood'])}  {g['text'][:60]}")
                 if p.get("evidence"):
                     print(f"      evidence: {p['evidence']}")
-    return {"focus_macro_f1": macro, "livelihood_micro_f1": lf}
+    return {"focus_macro_f1": macro, "livelihood_micro_f1": float(lf)}
 
 
 def summarize(tags: dict) -> dict:
@@ -113,16 +96,23 @@ def end_to_end(gold: list[dict], tagger: Tagger) -> list[dict]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--verbose", "-v", action="store_true")
-    ap.add_argument("--no-model", action="store_true", help="lexicon only, ignoring the stored classifier")
+    ap.add_argument("--no-model", action="store_true", help="ignore the stored classifier")
+    ap.add_argument("--no-concepts", action="store_true", help="leave the concept families' votes out")
     args = ap.parse_args()
     taxonomy = default_taxonomy()
     classifier = None if args.no_model else TagClassifier.load(default_model_dir())
-    tagger = Tagger(taxonomy, classifier)
-    print(f"tagger: lexicon + {'classifier ' + classifier.meta.get('version', '?') if classifier else 'no classifier'}")
+    tagger = Tagger(taxonomy, classifier, thesaurus=None if args.no_concepts else default_thesaurus())
+    print(f"tagger: lexicon{'' if args.no_concepts else ' + concepts'} + "
+          f"{'classifier ' + classifier.meta.get('version', '?') if classifier else 'no classifier'}")
     gold = list(read_jsonl(EVAL_DEV / "gold_findings.jsonl"))
     on_gold = [summarize(t) for t in tagger.tag_texts([fold_text(g["text"]) for g in gold])]
     report("eval-dev, tagger on gold spans", gold, on_gold, args.verbose)
     report("eval-dev, end to end (splitter + tagger)", gold, end_to_end(gold, tagger), False)
+    dev2 = SHARED / "eval-dev-2" / "gold_findings.jsonl"
+    if dev2.exists():
+        rows = list(read_jsonl(dev2))
+        tagged = [summarize(t) for t in tagger.tag_texts([fold_text(r["text"]) for r in rows])]
+        report("eval-dev-2, tagger on gold spans (no unit context)", rows, tagged, args.verbose)
     heldout = HELDOUT / "gold_tags.jsonl"
     if heldout.exists():
         rows = list(read_jsonl(heldout))
