@@ -15,8 +15,9 @@ The parts behind seams, each replaceable by one module:
 A query is read in its analysis form (Simplified). Its concepts expand the BM25 query with their
 official wording (at ``expansion_weight``) and its vector is that of the query text itself. The
 candidates — the best of the dense and lexical rankings and the findings sharing a query concept —
-are scored on all three signals, fused, cut at the relevance floor, and near-duplicates (identical
-normalised text, or cosine ≥ the embedder's calibrated ``duplicate_cosine``) grouped under the best.
+are scored on all three signals, fused, cut at the relevance floor, and near-duplicates (the same
+text once punctuation and spaces are dropped, or cosine ≥ the embedder's calibrated
+``duplicate_cosine``) grouped under the best.
 Each hit says why it matched: the query terms it holds and the concepts it shares.
 
 Decisions: a blank query raises :class:`EmptyQueryError`; a query with nothing searchable returns
@@ -26,7 +27,6 @@ Decisions: a blank query raises :class:`EmptyQueryError`; a query with nothing s
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -50,6 +50,7 @@ from nlp.segment import Segmenter, make_segmenter
 from nlp.vector_index import VectorIndex, make_vector_index
 
 QUERY_CACHE = 512
+DENSE_POOL = 100  # nearest neighbours the dense side proposes (re-scored exactly with the other signals)
 _NONE = np.zeros(0, dtype=np.int64)
 TEXT_CHECK_COSINE = 0.95  # below this cosine two texts are never the same after normalisation
 CONCEPT_POSTINGS_MAX = 5000  # a concept held by more findings than this adds no candidates (the other rankings do)
@@ -100,9 +101,10 @@ class Hit:
 _NOT_WORD = re.compile(r"[\W_]+")
 
 
-def normalize_text(text: str) -> str:
-    """Text for exact-duplicate checks: NFKC, Simplified, lower case, no whitespace or punctuation."""
-    return _NOT_WORD.sub("", unicodedata.normalize("NFKC", simplified(text)).lower())
+def duplicate_key(text: str) -> str:
+    """A cheap exact-duplicate key (no punctuation or spaces) for the search's hot loop; texts that
+    differ only in script or width are caught by their cosine instead."""
+    return _NOT_WORD.sub("", text)
 
 
 @dataclass
@@ -283,13 +285,13 @@ class SearchIndex:
                 nonzero = nonzero[np.argpartition(-masked[nonzero], pool - 1)[:pool]]
             candidates.append(nonzero)
         if use_dense and q.vector is not None:
-            candidates.append(self.vectors.top(q.vector, pool, allowed)[0])
+            candidates.append(self.vectors.top(q.vector, max(DENSE_POOL, 10 * limit), allowed)[0])
         if use_concept:
             for c in q.concept_weights:
                 post = self._postings.get(c)
                 if post is not None and len(post) <= CONCEPT_POSTINGS_MAX:
                     candidates.append(post if allowed is None else post[allowed[post]])
-        cand = np.unique(np.concatenate(candidates)).astype(np.int64) if candidates else np.zeros(0, dtype=np.int64)
+        cand = self._union(candidates)
         if cand.size == 0:
             return []
         dense = dense_signal(self.vectors.similarity(q.vector, cand), cfg) if use_dense and q.vector is not None else None
@@ -331,6 +333,21 @@ class SearchIndex:
             )
         return hits
 
+    def _union(self, parts: list[np.ndarray]) -> np.ndarray:
+        """Sorted distinct positions of ``parts`` (a mask over the index: linear, no sort)."""
+        if not parts:
+            return _NONE
+        mask = np.zeros(len(self.ids), dtype=bool)
+        for part in parts:
+            mask[part] = True
+        return np.flatnonzero(mask)
+
+    def _member(self, positions: np.ndarray, cand: np.ndarray) -> np.ndarray:
+        """Which of ``cand`` are in ``positions``."""
+        mask = np.zeros(len(self.ids), dtype=bool)
+        mask[positions] = True
+        return mask[cand]
+
     def _concept_signal(self, q: _Query, cand: np.ndarray) -> np.ndarray:
         """The concept signal (see :mod:`nlp.fusion`) of every candidate at once, from the postings."""
         total = sum(q.concept_weights.values())
@@ -338,37 +355,35 @@ class SearchIndex:
         if total <= 0:
             return got
         for concept, weight in q.concept_weights.items():
-            holds = np.isin(cand, self._postings.get(concept, _NONE), assume_unique=False)
-            family = self._family_postings.get(q.families.get(concept, ""), _NONE)
-            in_family = np.isin(cand, family, assume_unique=False) & ~holds
+            holds = self._member(self._postings.get(concept, _NONE), cand)
+            in_family = self._member(self._family_postings.get(q.families.get(concept, ""), _NONE), cand) & ~holds
             got += weight * holds + self.config.family_credit * weight * in_family
         return got / total
 
     def _heads(self, ranked: np.ndarray, limit: int) -> tuple[list[int], dict[int, list[str]]]:
         """The first ``limit`` positions of ``ranked`` that are no near-duplicate of an earlier head
-        (identical normalised text, or cosine ≥ ``duplicate_cosine``), each with the ids grouped under it."""
+        (cosine ≥ ``duplicate_cosine``, or the same text once punctuation and spaces are gone), each
+        with the ids grouped under it."""
         if ranked.size == 0:
             return [], {}
         rows = self.vectors.rows(ranked)
-        sims = (rows @ rows.T).tolist()  # a few hundred candidates: one product, then plain floats
         threshold = self.config.duplicate_cosine
         heads: list[int] = []
         head_rows: list[int] = []
         groups: dict[int, list[str]] = {}
         keys: dict[int, str] = {}
-        positions = ranked.tolist()
-        for j, pos in enumerate(positions):
-            row = sims[j]
+        sims = np.empty((ranked.size, 0), dtype=np.float32)  # cosines of every candidate to each head so far
+        for j, pos in enumerate(ranked.tolist()):
             dup_of = None
-            best = -1.0
-            for h, hj in zip(heads, head_rows, strict=True):
-                if row[hj] >= threshold:
-                    dup_of = h
-                    break
-                best = max(best, row[hj])
-            if dup_of is None and best >= TEXT_CHECK_COSINE:  # the same text after normalisation has a near-1 cosine
-                key = normalize_text(self.texts[pos])
-                dup_of = next((h for h in heads if keys[h] == key), None)
+            if head_rows:
+                row = sims[j]
+                k = int(row.argmax())
+                best = float(row[k])
+                if best >= threshold:
+                    dup_of = heads[k]
+                elif best >= TEXT_CHECK_COSINE:  # the same text has a near-1 cosine
+                    key = duplicate_key(self.texts[pos])
+                    dup_of = next((h for h in heads if keys[h] == key), None)
             if dup_of is not None:
                 groups[dup_of].append(self.ids[pos])
                 continue
@@ -376,6 +391,7 @@ class SearchIndex:
                 continue  # go on scanning: a later near-duplicate of a shown head is still grouped
             heads.append(pos)
             head_rows.append(j)
-            keys[pos] = normalize_text(self.texts[pos])
+            keys[pos] = duplicate_key(self.texts[pos])
             groups[pos] = []
+            sims = np.hstack([sims, (rows @ rows[j])[:, None]])
         return heads, groups

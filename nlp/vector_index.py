@@ -72,7 +72,7 @@ class HnswVectorIndex(ExactVectorIndex):
     millisecond with the best few hundred candidates, which the fusion then re-scores exactly.
     """
 
-    def __init__(self, vectors: np.ndarray, connectivity: int = 16, expansion_search: int = 256) -> None:
+    def __init__(self, vectors: np.ndarray, connectivity: int = 16, expansion_search: int = 128) -> None:
         super().__init__(vectors)
         from usearch.index import Index
 

@@ -8,7 +8,7 @@ import pytest
 
 from nlp.concepts import load_thesaurus
 from nlp.fusion import RankingConfig
-from nlp.search import EmptyQueryError, SearchIndex, SearchMode, UnknownFindingError, normalize_text
+from nlp.search import EmptyQueryError, SearchIndex, SearchMode, UnknownFindingError, duplicate_key
 
 DATA = Path(__file__).parent / "data"
 
@@ -98,7 +98,7 @@ def test_search_floor_cuts_the_weak_tail() -> None:
 
 
 def test_search_groups_near_duplicates(index: SearchIndex) -> None:
-    assert normalize_text(FINDINGS[10][1]) == normalize_text(FINDINGS[12][1])
+    assert duplicate_key(FINDINGS[10][1]) == duplicate_key(FINDINGS[12][1])
     hits = index.search("接待超标准", limit=5)
     assert hits[0].finding_id in {"f11", "f13"}
     other = ({"f11", "f13"} - {hits[0].finding_id}).pop()
