@@ -28,6 +28,7 @@ from nlp.normalize import fold_text
 from nlp.pipeline import analyze_bytes
 from nlp.tagging.classifier import TagClassifier, examples_from_rows
 from nlp.tagging.combine import Tagger, default_model_dir
+from nlp.tagging.focus_model import FocusModel
 from nlp.tagging.training import BUNDLED_LABELS, is_dev, read_label_rows, score_tagger
 from nlp.taxonomy import default_taxonomy
 
@@ -98,12 +99,24 @@ def main() -> None:
     ap.add_argument("--verbose", "-v", action="store_true")
     ap.add_argument("--no-model", action="store_true", help="ignore the stored classifier")
     ap.add_argument("--no-concepts", action="store_true", help="leave the concept families' votes out")
+    ap.add_argument("--no-focus-model", action="store_true", help="the rule scores decide the focus")
     args = ap.parse_args()
     taxonomy = default_taxonomy()
     classifier = None if args.no_model else TagClassifier.load(default_model_dir())
-    tagger = Tagger(taxonomy, classifier, thesaurus=None if args.no_concepts else default_thesaurus())
+    focus_model = None if args.no_focus_model else FocusModel.load(default_model_dir())
+    tagger = Tagger(taxonomy, classifier, thesaurus=None if args.no_concepts else default_thesaurus(), focus_model=focus_model)
     print(f"tagger: lexicon{'' if args.no_concepts else ' + concepts'} + "
-          f"{'classifier ' + classifier.meta.get('version', '?') if classifier else 'no classifier'}")
+          f"{'classifier ' + classifier.meta.get('version', '?') if classifier else 'no classifier'}"
+          f"{' + focus model ' + focus_model.meta.get('version', '?') if focus_model else ''}")
+    if focus_model:
+        cv, held = focus_model.meta.get("grouped_cv", {}), focus_model.meta.get("heldout", {})
+        print(f"focus model: trained on {focus_model.meta.get('n_rows')} real findings of {focus_model.meta.get('n_documents')} "
+              f"documents (eval-dev and eval-dev-2: the figures below on those sets are in-sample for focus).\n"
+              f"  document-grouped {6}-fold CV: macro-F1 {cv.get('macro_f1', 0):.3f} (rules alone "
+              f"{focus_model.meta.get('rules_grouped_cv', {}).get('macro_f1', 0):.3f}), ECE {cv.get('ece', 0):.3f}, "
+              f"review flag on {cv.get('review_share', 0):.0%} (accuracy {cv.get('accuracy_flagged', 0):.0%} flagged / "
+              f"{cv.get('accuracy_unflagged', 0):.0%} not)\n"
+              f"  blind held-out set: macro-F1 {held.get('macro_f1', 0):.3f} (rules alone {held.get('rules_macro_f1', 0):.3f})")
     gold = list(read_jsonl(EVAL_DEV / "gold_findings.jsonl"))
     on_gold = [summarize(t) for t in tagger.tag_texts([fold_text(g["text"]) for g in gold])]
     report("eval-dev, tagger on gold spans", gold, on_gold, args.verbose)

@@ -13,6 +13,11 @@ because it learns from few labels while a cue hit is direct evidence:
 Evidence is the cue and concept spans; a label supported by the classifier alone gets as evidence the
 words of the finding that weigh most in its model.
 
+Focus, last: where a learned focus model is stored (``focus_model.py``: the finding's sentence vector
+and the three rule scores above → calibrated probabilities, trained on real labelled findings), its
+probabilities replace the rule scores of the focus rows; the rule evidence stays and the source gains
+``+model``. Without the model, or without vectors of its embedder, the rule scores answer.
+
 Single-label schemes (focus) always answer: when no label clears ``SINGLE_MIN`` the best one is still
 given, and any answer below ``REVIEW_BELOW`` carries ``"review": true`` (needs an analyst's look).
 
@@ -27,15 +32,21 @@ above); multi-label schemes list every label scoring at least ``MULTI_MIN``.
 
 from __future__ import annotations
 
+import logging
 import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from nlp.concepts import Family, Thesaurus, default_thesaurus, lead_family
+from nlp.embedders import Embedder, make_embedder
+from nlp.errors import BackendUnavailableError
 from nlp.model import ReportDoc
 from nlp.script import analysis_form
 from nlp.tagging.classifier import TagClassifier
+from nlp.tagging.focus_model import FocusModel, rule_focus_scores
 from nlp.tagging.lexicon import Evidence, LexiconTagger
 from nlp.tagging.livelihood import adjust_livelihood
 from nlp.taxonomy import Taxonomy, default_taxonomy, load_taxonomy
@@ -62,30 +73,85 @@ class Tagger:
         classifier: TagClassifier | None = None,
         classifier_weight: float = CLASSIFIER_WEIGHT,
         thesaurus: Thesaurus | None = None,
+        focus_model: FocusModel | None = None,
+        embedder: Embedder | None = None,
     ) -> None:
         self.taxonomy = taxonomy
         self.lexicon = LexiconTagger(taxonomy)
         self.classifier = classifier
         self.classifier_weight = classifier_weight
         self.thesaurus = thesaurus
+        usable = focus_model is not None and "focus" in taxonomy.schemes and set(focus_model.labels) == set(taxonomy.schemes["focus"].names)
+        self.focus_model = focus_model if usable else None
+        self._embedder = embedder
 
     @property
     def model_version(self) -> str | None:
         return self.classifier.meta.get("version") if self.classifier else None
 
-    def tag_texts(self, texts: list[str], offsets: list[int] | None = None) -> list[dict[str, list[dict[str, Any]]]]:
-        """Tags for each text; evidence offsets are shifted by ``offsets`` (document coordinates)."""
+    def tag_texts(
+        self, texts: list[str], offsets: list[int] | None = None, vectors: np.ndarray | None = None
+    ) -> list[dict[str, list[dict[str, Any]]]]:
+        """Tags for each text; evidence offsets are shifted by ``offsets`` (document coordinates).
+        ``vectors``: the texts' sentence vectors when the caller has them (else the focus model, if
+        any, embeds the texts itself)."""
         offsets = offsets or [0] * len(texts)
         probs = self.classifier.predict(texts) if self.classifier else [{} for _ in texts]
-        return [self._tag_one(t, o, p) for t, o, p in zip(texts, offsets, probs, strict=True)]
+        results = [self._tag_one(t, o, p) for t, o, p in zip(texts, offsets, probs, strict=True)]
+        if self.focus_model is not None and texts:
+            vectors = vectors if vectors is not None else self._vectors(texts)
+            if vectors is not None:
+                self._apply_focus_model(texts, offsets, results, vectors)
+        return results
+
+    def _vectors(self, texts: list[str]) -> np.ndarray | None:
+        """The texts' vectors from the embedder the focus model was trained with, or None (the rule
+        scores then answer) when that embedder is not available here."""
+        assert self.focus_model is not None
+        try:
+            embedder = self._embedder or make_embedder()
+        except BackendUnavailableError as exc:
+            logging.getLogger(__name__).warning("聚焦模型所需的向量模型不可用，仅使用规则标注：%s", exc)
+            return None
+        if embedder.name != self.focus_model.embedder:
+            logging.getLogger(__name__).warning(
+                "聚焦模型由 %s 向量训练，当前为 %s，仅使用规则标注", self.focus_model.embedder, embedder.name
+            )
+            return None
+        return embedder.embed(texts)
+
+    def _apply_focus_model(
+        self, texts: list[str], offsets: list[int], results: list[dict[str, list[dict[str, Any]]]], vectors: np.ndarray
+    ) -> None:
+        """Replace the rule scores of each text's focus rows with the model's probabilities."""
+        assert self.focus_model is not None
+        labels = self.focus_model.labels
+        rules = np.array([rule_focus_scores(tags, labels) for tags in results])
+        probabilities = self.focus_model.predict_proba(vectors, rules)
+        for text, offset, tags, probs in zip(texts, offsets, results, probabilities, strict=True):
+            by_label = {row["label"]: row for row in tags.get("focus", [])}
+            order = sorted(range(len(labels)), key=lambda i: (-probs[i], labels[i]))
+            kept = [i for i in order if probs[i] >= SINGLE_MIN] or order[:1]
+            rows = []
+            for i in kept:
+                rule = by_label.get(labels[i])
+                if rule is not None:
+                    source, evidence = rule["source"] + "+model", rule["evidence"]
+                else:  # the model alone: its classifier words (if any) are the evidence
+                    source = "model"
+                    evidence = [e.to_dict(offset) for e in self.classifier.explain(text, "focus", labels[i])] if self.classifier else []
+                rows.append({"label": labels[i], "score": round(float(probs[i]), 4), "source": source, "evidence": evidence})
+            if rows[0]["score"] < REVIEW_BELOW:
+                rows[0]["review"] = True
+            tags["focus"] = rows
 
     def tag(self, text: str, offset: int = 0) -> dict[str, list[dict[str, Any]]]:
         return self.tag_texts([text], [offset])[0]
 
-    def tag_document(self, doc: ReportDoc) -> None:
+    def tag_document(self, doc: ReportDoc, vectors: np.ndarray | None = None) -> None:
         """Fill ``tags`` of every finding of ``doc`` (one classifier call for the whole document); the
         livelihood area also looks at the finding's unit (``nlp/tagging/livelihood.py``)."""
-        results = self.tag_texts([f.text for f in doc.findings], [f.start for f in doc.findings])
+        results = self.tag_texts([f.text for f in doc.findings], [f.start for f in doc.findings], vectors)
         known = set(self.taxonomy.schemes["livelihood"].names) if "livelihood" in self.taxonomy.schemes else set()
         for finding, tags in zip(doc.findings, results, strict=True):
             if self.thesaurus is not None and known:
@@ -173,7 +239,9 @@ class Tagger:
 @lru_cache(maxsize=4)
 def _cached_tagger(taxonomy_path: str | None, model_dir: str) -> Tagger:
     taxonomy = load_taxonomy(taxonomy_path) if taxonomy_path else default_taxonomy()
-    return Tagger(taxonomy, TagClassifier.load(Path(model_dir)), thesaurus=default_thesaurus())
+    return Tagger(
+        taxonomy, TagClassifier.load(Path(model_dir)), thesaurus=default_thesaurus(), focus_model=FocusModel.load(Path(model_dir))
+    )
 
 
 def make_tagger(taxonomy_path: str | Path | None = None, model_dir: str | Path | None = None) -> Tagger:

@@ -16,7 +16,7 @@ from service.cli.ingest import ingest_paths
 from service.cli.output import error_line, print_json, stderr
 from service.cli.output import stdout as _stdout
 from service.cli.segment import SegmenterChoice, render_tokens, segment_text
-from service.cli.train import render_report, run_training
+from service.cli.train import render_focus_report, render_report, run_training
 from service.store.repository import Overrides
 
 app = typer.Typer(
@@ -206,18 +206,21 @@ def train(
     bootstrap: Annotated[bool, typer.Option(help="Add confident lexicon tags of the sample corpus as pseudo-labels.")] = True,
     force: Annotated[bool, typer.Option(help="Replace the model even if it scores worse.")] = False,
     confirmed: Annotated[bool, typer.Option(help="Also learn from tags analysts confirmed in the findings library.")] = True,
+    focus: Annotated[bool, typer.Option(help="Also retrain the focus model (real labelled findings + the labels above).")] = True,
     format: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.TABLE,
 ) -> None:
-    """Retrain the tag classifier; the model is replaced only if it scores no worse on the dev split."""
+    """Retrain the tag classifier and the focus model; each is replaced only if it scores no worse."""
     try:
-        report = run_training(labels, model_dir, taxonomy, bundled, bootstrap, force, confirmed)
+        report, focus_report = run_training(labels, model_dir, taxonomy, bundled, bootstrap, force, confirmed, focus)
     except XunchaError as exc:
         error_line(exc.source, exc.code, exc.message)
         raise typer.Exit(code=1) from None
     if format is OutputFormat.JSON:
-        print_json(report.to_dict())
+        print_json({**report.to_dict(), "focus_model": focus_report.to_dict() if focus_report else None})
     else:
         render_report(report)
+        if focus_report:
+            render_focus_report(focus_report)
 
 
 @app.command()
