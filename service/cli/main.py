@@ -21,7 +21,7 @@ from service.store.repository import Overrides
 
 app = typer.Typer(
     name="xuncha",
-    help="xuncha：巡察报告离线分析（提取文本、切分问题）。Offline mining of Chinese inspection reports.",
+    help="xuncha：巡察报告离线分析——提取文本、切分问题、标注、检索、共性问题、统计（全程离线）。",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -35,14 +35,14 @@ def _root() -> None:
 
 @app.command()
 def analyze(
-    files: Annotated[list[Path], typer.Argument(help="Report files: PDF, DOCX, TXT/MD (UTF-8/GBK/UTF-16), HTML.")],
-    format: Annotated[OutputFormat, typer.Option("--format", "-f", help="json: machine-readable on stdout; table: for people.")] = OutputFormat.TABLE,
-    pdf_backend: Annotated[PdfBackend, typer.Option(help="pdfium (fast, default) or pdfplumber (layout-aware).")] = PdfBackend.PDFIUM,
-    max_size_mb: Annotated[float | None, typer.Option(help="Refuse files larger than this (default: XUNCHA_MAX_FILE_MB or 50).")] = None,
-    no_text: Annotated[bool, typer.Option("--no-text", help="Leave the full document text out of the JSON.")] = False,
-    debug: Annotated[bool, typer.Option(help="Show tracebacks for internal errors.")] = False,
+    files: Annotated[list[Path], typer.Argument(help="报告文件：PDF、DOCX、TXT/MD（UTF-8/GBK/UTF-16）、HTML。")],
+    format: Annotated[OutputFormat, typer.Option("--format", "-f", help="json：机器可读，仅输出到标准输出；table：供人阅读的表格。")] = OutputFormat.TABLE,
+    pdf_backend: Annotated[PdfBackend, typer.Option(help="pdfium（快，默认）或 pdfplumber（保留版面）。")] = PdfBackend.PDFIUM,
+    max_size_mb: Annotated[float | None, typer.Option(help="拒绝大于此值（MB）的文件（默认：XUNCHA_MAX_FILE_MB 或 50）。")] = None,
+    no_text: Annotated[bool, typer.Option("--no-text", help="JSON 中不输出全文。")] = False,
+    debug: Annotated[bool, typer.Option(help="内部错误时显示调用栈（供排查）。")] = False,
 ) -> None:
-    """Extract text from reports, split findings, print one result per file (exit 1 if any file failed)."""
+    """提取报告文本并切分问题，每个文件输出一条结果（任一文件失败则退出码为 1）。"""
     max_bytes = int(max_size_mb * 1024 * 1024) if max_size_mb is not None else None
     results, failures = analyze_paths(files, max_bytes=max_bytes, pdf_backend=pdf_backend, debug=debug)
     render(results, format, include_text=not no_text)
@@ -51,14 +51,14 @@ def analyze(
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Report files or folders of reports.")],
-    round: Annotated[str | None, typer.Option("--round", help="Inspection round, e.g. 十四届县委第六轮 (default: from the text).")] = None,
-    unit: Annotated[str | None, typer.Option("--unit", help="Inspected unit (default: from the text).")] = None,
-    kind: Annotated[str | None, typer.Option("--kind", help="常规/专项/机动/回头看/交叉/提级/联动/村(社区) (default: from the text).")] = None,
-    date: Annotated[str | None, typer.Option("--date", help="Report date YYYY-MM-DD (default: from the text).")] = None,
-    format: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.TABLE,
+    paths: Annotated[list[Path], typer.Argument(help="报告文件或存放报告的文件夹。")],
+    round: Annotated[str | None, typer.Option("--round", help="巡察轮次，如“十四届县委第六轮”（默认：从正文识别）。")] = None,
+    unit: Annotated[str | None, typer.Option("--unit", help="被巡察单位（默认：从正文识别）。")] = None,
+    kind: Annotated[str | None, typer.Option("--kind", help="巡察类型：常规/专项/机动/回头看/交叉/提级/联动/村(社区)（默认：从正文识别）。")] = None,
+    date: Annotated[str | None, typer.Option("--date", help="报告日期 YYYY-MM-DD（默认：从正文识别）。")] = None,
+    format: Annotated[OutputFormat, typer.Option("--format", "-f", help="json：机器可读，仅输出到标准输出；table：供人阅读的表格。")] = OutputFormat.TABLE,
 ) -> None:
-    """Analyse reports and store them in the findings library (idempotent; one transaction per file)."""
+    """分析报告并存入问题库（重复入库不会重复存储；每个文件一个事务）。"""
     results, failures = ingest_paths(paths, Overrides(round=round, unit=unit, kind=kind, date=date))
     if format is OutputFormat.JSON:
         print_json(results)
@@ -72,13 +72,13 @@ def ingest(
 
 @app.command()
 def search(
-    query: Annotated[str | None, typer.Argument(help="What to look for, in your own words.")] = None,
-    like: Annotated[int | None, typer.Option("--like", help="Find findings like this finding id instead.")] = None,
-    round: Annotated[str | None, typer.Option("--round", help="Only this round (substring of its label).")] = None,
-    unit: Annotated[str | None, typer.Option("--unit", help="Only this unit (substring of its name).")] = None,
-    label: Annotated[str | None, typer.Option("--label", help="Only findings tagged with this label.")] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, max=200)] = 10,
-    format: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.TABLE,
+    query: Annotated[str | None, typer.Argument(help="要查找的问题，用自己的话描述即可。")] = None,
+    like: Annotated[int | None, typer.Option("--like", help="改为查找与该问题编号相似的问题。")] = None,
+    round: Annotated[str | None, typer.Option("--round", help="只查该轮次（轮次名称的一部分即可）。")] = None,
+    unit: Annotated[str | None, typer.Option("--unit", help="只查该单位（单位名称的一部分即可）。")] = None,
+    label: Annotated[str | None, typer.Option("--label", help="只查带有该标签的问题。")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=200, help="最多返回的结果数。")] = 10,
+    format: Annotated[OutputFormat, typer.Option("--format", "-f", help="json：机器可读，仅输出到标准输出；table：供人阅读的表格。")] = OutputFormat.TABLE,
 ) -> None:
     """检索问题库：语义向量、BM25 与概念匹配融合，低于相关度下限的结果不显示，并说明匹配原因。"""
     from service.library import Filters, search_library
@@ -109,14 +109,14 @@ def search(
 
 @app.command()
 def clusters(
-    rounds: Annotated[list[str], typer.Option("--rounds", help="Only these rounds (repeat the option).")] = [],  # noqa: B006
-    units: Annotated[list[str], typer.Option("--units", help="Only these units (repeat the option).")] = [],  # noqa: B006
-    min_units: Annotated[int, typer.Option("--min-units", min=1, help="Only issues found in at least N units.")] = 1,
-    limit: Annotated[int | None, typer.Option("--limit", min=1)] = None,
-    singletons: Annotated[bool, typer.Option(help="List one-off findings as singleton clusters.")] = True,
-    format: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.TABLE,
+    rounds: Annotated[list[str], typer.Option("--rounds", help="只看这些轮次（可重复本选项）。")] = [],  # noqa: B006
+    units: Annotated[list[str], typer.Option("--units", help="只看这些单位（可重复本选项）。")] = [],  # noqa: B006
+    min_units: Annotated[int, typer.Option("--min-units", min=1, help="只列出至少在 N 个单位出现的问题。")] = 1,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="最多列出的共性问题数（默认全部）。")] = None,
+    singletons: Annotated[bool, typer.Option(help="把只出现一次的问题也列为单独一类。")] = True,
+    format: Annotated[OutputFormat, typer.Option("--format", "-f", help="json：机器可读，仅输出到标准输出；table：供人阅读的表格。")] = OutputFormat.TABLE,
 ) -> None:
-    """Common issues (共性问题) across units and rounds, ranked by how widely they recur."""
+    """跨单位、跨轮次的共性问题，按出现范围排序，并列出同一单位在后续轮次中的反复问题。"""
     from service.clusters import ClusterQuery, common_issues
     from service.store.db import session_factory
 
@@ -148,12 +148,12 @@ class SummaryFormat(StrEnum):
 
 @app.command()
 def summary(
-    rounds: Annotated[list[str], typer.Option("--rounds", help="Only these rounds (repeat the option).")] = [],  # noqa: B006
-    top: Annotated[int, typer.Option("--top", min=1, help="How many common issues to report.")] = 8,
-    format: Annotated[SummaryFormat, typer.Option("--format", "-f")] = SummaryFormat.MARKDOWN,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write (required for docx).")] = None,
+    rounds: Annotated[list[str], typer.Option("--rounds", help="只看这些轮次（可重复本选项）。")] = [],  # noqa: B006
+    top: Annotated[int, typer.Option("--top", min=1, help="报告列出的共性问题数量。")] = 8,
+    format: Annotated[SummaryFormat, typer.Option("--format", "-f", help="markdown、json 或 docx（Word 报告文件，需 --output）。")] = SummaryFormat.MARKDOWN,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="输出文件（docx 格式必填）。")] = None,
 ) -> None:
-    """共性问题分析报告: the common issues across the stored library, each sentence traceable to findings."""
+    """生成共性问题分析报告：基于问题库的共性问题，每句话都可追溯到具体问题。"""
     from service.store.db import session_factory
     from service.summary import build_summary, render_docx, render_markdown
 
@@ -181,11 +181,11 @@ def summary(
 
 @app.command()
 def export(
-    output: Annotated[Path, typer.Option("--output", "-o", help="The .xlsx file to write.")] = Path("问题清单.xlsx"),
-    rounds: Annotated[list[str], typer.Option("--rounds", help="Only these rounds (repeat the option).")] = [],  # noqa: B006
-    format: Annotated[str, typer.Option("--format", "-f", help="xlsx (the only format).")] = "xlsx",
+    output: Annotated[Path, typer.Option("--output", "-o", help="要写入的 .xlsx 文件。")] = Path("问题清单.xlsx"),
+    rounds: Annotated[list[str], typer.Option("--rounds", help="只看这些轮次（可重复本选项）。")] = [],  # noqa: B006
+    format: Annotated[str, typer.Option("--format", "-f", help="xlsx（唯一支持的格式）。")] = "xlsx",
 ) -> None:
-    """Export the 问题清单 and a 整改台账 sheet as an Excel/WPS workbook."""
+    """导出问题清单和整改台账（Excel/WPS 工作簿）。"""
     from service.export import export_xlsx
     from service.store.db import session_factory
 
@@ -199,17 +199,17 @@ def export(
 
 @app.command()
 def train(
-    labels: Annotated[list[Path], typer.Option("--labels", help="JSONL of confirmed tags: {\"text\", \"focus\": …, \"livelihood\": [...], …}.")] = [],  # noqa: B006
-    model_dir: Annotated[Path | None, typer.Option(help="Where the model lives (default: models/ or XUNCHA_MODEL_DIR).")] = None,
-    taxonomy: Annotated[Path | None, typer.Option(help="Taxonomy YAML (default: corpora/taxonomy.yaml).")] = None,
-    bundled: Annotated[bool, typer.Option(help="Also use corpora/training/sample_labels.jsonl.")] = True,
-    bootstrap: Annotated[bool, typer.Option(help="Add confident lexicon tags of the sample corpus as pseudo-labels.")] = True,
-    force: Annotated[bool, typer.Option(help="Replace the model even if it scores worse.")] = False,
-    confirmed: Annotated[bool, typer.Option(help="Also learn from tags analysts confirmed in the findings library.")] = True,
-    focus: Annotated[bool, typer.Option(help="Also retrain the focus model (real labelled findings + the labels above).")] = True,
-    format: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.TABLE,
+    labels: Annotated[list[Path], typer.Option("--labels", help="已确认标签的 JSONL 文件，每行如 {\"text\", \"focus\": …, \"livelihood\": [...], …}.")] = [],  # noqa: B006
+    model_dir: Annotated[Path | None, typer.Option(help="模型所在文件夹（默认：models/ 或 XUNCHA_MODEL_DIR）。")] = None,
+    taxonomy: Annotated[Path | None, typer.Option(help="分类体系 YAML（默认：corpora/taxonomy.yaml）。")] = None,
+    bundled: Annotated[bool, typer.Option(help="同时使用 corpora/training/sample_labels.jsonl 中的标注。")] = True,
+    bootstrap: Annotated[bool, typer.Option(help="把样例语料中词典高置信度的标签作为伪标注加入训练。")] = True,
+    force: Annotated[bool, typer.Option(help="即使得分更低也替换模型。")] = False,
+    confirmed: Annotated[bool, typer.Option(help="同时学习问题库中分析员确认过的标签。")] = True,
+    focus: Annotated[bool, typer.Option(help="同时重新训练“三个聚焦”模型（真实标注问题 + 以上标注）。")] = True,
+    format: Annotated[OutputFormat, typer.Option("--format", "-f", help="json：机器可读，仅输出到标准输出；table：供人阅读的表格。")] = OutputFormat.TABLE,
 ) -> None:
-    """Retrain the tag classifier and the focus model; each is replaced only if it scores no worse."""
+    """重新训练标签分类模型和“三个聚焦”模型；只有得分不降低时才替换。"""
     try:
         report, focus_report = run_training(labels, model_dir, taxonomy, bundled, bootstrap, force, confirmed, focus)
     except XunchaError as exc:
@@ -225,13 +225,13 @@ def train(
 
 @app.command()
 def segment(
-    text: Annotated[str, typer.Argument(help="Text to segment, or '-' to read standard input.")],
-    backend: Annotated[SegmenterChoice, typer.Option(help="auto (rjieba, same tokens as jieba), jieba, rjieba, hanlp.")] = SegmenterChoice.AUTO,
-    model_path: Annotated[Path | None, typer.Option(help="Local HanLP model folder (for --backend hanlp).")] = None,
-    content: Annotated[bool, typer.Option("--content", help="Drop stop words, punctuation and numbers.")] = False,
-    json_output: Annotated[bool, typer.Option("--json", help="Print a JSON array of tokens.")] = False,
+    text: Annotated[str, typer.Argument(help="要分词的文本；“-”表示从标准输入读取。")],
+    backend: Annotated[SegmenterChoice, typer.Option(help="auto（rjieba，与 jieba 切分结果相同）、jieba、rjieba、hanlp。")] = SegmenterChoice.AUTO,
+    model_path: Annotated[Path | None, typer.Option(help="本地 HanLP 模型文件夹（用于 --backend hanlp）。")] = None,
+    content: Annotated[bool, typer.Option("--content", help="去掉停用词、标点和数字。")] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="以 JSON 数组输出分词结果。")] = False,
 ) -> None:
-    """Segment Chinese text with the domain dictionary (分词)."""
+    """用领域词典对中文文本分词。"""
     if text == "-":
         text = sys.stdin.read()
     try:
@@ -242,7 +242,7 @@ def segment(
     render_tokens(tokens, json_output)
 
 
-user_app = typer.Typer(help="Accounts: add users, list them, issue API tokens.", no_args_is_help=True)
+user_app = typer.Typer(help="账户管理：添加用户、列出用户、签发 API 令牌。", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 
 
@@ -254,10 +254,10 @@ class RoleChoice(StrEnum):
 
 @user_app.command("add")
 def user_add(
-    name: Annotated[str, typer.Argument(help="User name (汉字, letters, digits, . - _ @).")],
-    role: Annotated[RoleChoice, typer.Option("--role", help="viewer (read), analyst (+upload, correct tags), admin (+users, delete, audit).")] = RoleChoice.VIEWER,
+    name: Annotated[str, typer.Argument(help="用户名（汉字、字母、数字及 . - _ @）。")],
+    role: Annotated[RoleChoice, typer.Option("--role", help="viewer（只读）、analyst（另可上传、修正标签）、admin（另可管理用户、删除、查看审计）。")] = RoleChoice.VIEWER,
 ) -> None:
-    """Create a user; the password is read twice from standard input. Prints an API token as the last word."""
+    """创建用户；从标准输入读取两次密码。最后一个词是 API 令牌。"""
     from service.accounts import Role
     from service.cli.accounts import add_user, read_password_twice
 
@@ -271,10 +271,10 @@ def user_add(
 
 @user_app.command("token")
 def user_token(
-    name: Annotated[str, typer.Argument(help="An existing user.")],
-    label: Annotated[str | None, typer.Option(help="What the token is for.")] = None,
+    name: Annotated[str, typer.Argument(help="已有的用户名。")],
+    label: Annotated[str | None, typer.Option(help="令牌用途说明。")] = None,
 ) -> None:
-    """Issue another API token for a user (printed as the last word)."""
+    """为用户再签发一个 API 令牌（输出的最后一个词）。"""
     from service.cli.accounts import new_token
 
     try:
@@ -286,8 +286,8 @@ def user_token(
 
 
 @user_app.command("list")
-def user_list(format: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.TABLE) -> None:
-    """List the users and their roles."""
+def user_list(format: Annotated[OutputFormat, typer.Option("--format", "-f", help="json：机器可读，仅输出到标准输出；table：供人阅读的表格。")] = OutputFormat.TABLE) -> None:
+    """列出用户及其角色。"""
     from service.cli.accounts import users
 
     rows = users()
@@ -300,12 +300,12 @@ def user_list(format: Annotated[OutputFormat, typer.Option("--format", "-f")] = 
 
 @app.command("audit")
 def audit_log(
-    user: Annotated[str | None, typer.Option("--user", help="Only this user's entries.")] = None,
-    action: Annotated[str | None, typer.Option("--action", help="Only this action (login_failed, search, tags_changed…).")] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, max=100000)] = 50,
-    format: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.TABLE,
+    user: Annotated[str | None, typer.Option("--user", help="只看该用户的记录。")] = None,
+    action: Annotated[str | None, typer.Option("--action", help="只看该操作（login_failed、search、tags_changed…）。")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=100000, help="最多列出的记录数。")] = 50,
+    format: Annotated[OutputFormat, typer.Option("--format", "-f", help="json：机器可读，仅输出到标准输出；table：供人阅读的表格。")] = OutputFormat.TABLE,
 ) -> None:
-    """The audit log (who viewed, searched, changed, exported what, and failed logins), newest first."""
+    """审计日志（谁查看、检索、修改、导出了什么，以及登录失败），最新的在前。"""
     from service.cli.accounts import audit_rows
 
     rows = audit_rows(user, action, limit)
@@ -319,12 +319,12 @@ def audit_log(
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="Address to listen on (default: this machine only).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
-    workers: Annotated[int, typer.Option(min=1, max=16, help="Worker processes.")] = 1,
-    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    host: Annotated[str, typer.Option(help="监听地址（默认：仅本机）。")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="监听端口。")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=16, help="工作进程数。")] = 1,
+    log_level: Annotated[str, typer.Option(help="uvicorn 日志级别。")] = "info",
 ) -> None:
-    """Serve the API (/api/v1, docs at /docs) and the web page on the embedded default (SQLite, local files)."""
+    """启动服务：API（/api/v1，文档见 /docs）和网页，默认使用内置存储（SQLite、本地文件）。"""
     import uvicorn
 
     from service.settings import get_settings
@@ -341,11 +341,11 @@ def serve(
 
 @app.command()
 def demo(
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
-    serve_page: Annotated[bool, typer.Option("--serve/--no-serve", help="Start the server after preparing the demo.")] = True,
+    host: Annotated[str, typer.Option(help="监听地址。")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="监听端口。")] = 8000,
+    serve_page: Annotated[bool, typer.Option("--serve/--no-serve", help="准备好演示数据后启动服务。")] = True,
 ) -> None:
-    """Ingest the bundled sample corpus, create the demo login, and serve the web page."""
+    """导入自带样例语料，创建演示账户，并启动网页服务。"""
     from service.cli.demo import DEMO_PASSWORD, DEMO_USER, prepare_demo
 
     counts = prepare_demo()
