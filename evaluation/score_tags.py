@@ -74,6 +74,21 @@ def summarize(tags: dict) -> dict:
     }
 
 
+def with_units(rows: list[dict], units: dict[tuple[str, str], str | None], tagger: Tagger) -> list[dict]:
+    """Tag gold spans as findings of their document with their gold unit (``Tagger.tag_document``), so
+    the livelihood rules that read the unit take part, as they do in the pipeline."""
+    from nlp.model import Finding, MediaType, ReportDoc
+
+    out = []
+    for row in rows:
+        text = fold_text(row["text"])
+        doc = ReportDoc(source=row["doc"], media_type=MediaType.TEXT, text=text, page_starts=[0])
+        doc.findings.append(Finding(id="F001", text=text, start=0, end=len(text), page=1, unit=units.get((row["doc"], row["text"]))))
+        tagger.tag_document(doc)
+        out.append(summarize(doc.findings[0].tags))
+    return out
+
+
 def end_to_end(gold: list[dict], tagger: Tagger) -> list[dict]:
     docs = {}
     out = []
@@ -126,11 +141,15 @@ def main() -> None:
         rows = list(read_jsonl(dev2))
         tagged = [summarize(t) for t in tagger.tag_texts([fold_text(r["text"]) for r in rows])]
         report("eval-dev-2, tagger on gold spans (no unit context)", rows, tagged, args.verbose)
+        units = {(r["doc"], r["text"]): r.get("unit") for r in rows}
+        report("eval-dev-2, gold spans with their gold unit", rows, with_units(rows, units, tagger), False)
     heldout = HELDOUT / "gold_tags.jsonl"
     if heldout.exists():
         rows = list(read_jsonl(heldout))
         tagged = [summarize(t) for t in tagger.tag_texts([fold_text(r["text"]) for r in rows])]
         report("heldout (labelled blind, never tuned on), tagger on gold spans", rows, tagged, args.verbose)
+        units = {(r["doc"], r["text"]): r.get("unit") for r in read_jsonl(HELDOUT / "gold_findings.jsonl")}
+        report("heldout, gold spans with their gold unit", rows, with_units(rows, units, tagger), False)
     if BUNDLED_LABELS.exists():
         rows = read_label_rows(BUNDLED_LABELS, taxonomy)
         dev = [e for e in examples_from_rows(rows, list(taxonomy.schemes)) if is_dev(e.text)]

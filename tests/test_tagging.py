@@ -203,3 +203,35 @@ def test_tagging_livelihood_follows_the_units_service_for_its_own_work():
     assert [t["label"] for t in duty["livelihood"]] == ["医疗卫生"] and duty["livelihood"][0]["source"] == "unit"
     assert "livelihood" not in party  # a party-building problem of a health unit is not a health problem
     assert "livelihood" not in money  # finance is generic governance wherever it occurs
+
+
+def test_tagging_livelihood_from_the_field_the_statement_names_and_the_village_collective():
+    from nlp.concepts import default_thesaurus
+    from nlp.model import Finding, MediaType, ReportDoc
+    from nlp.tagging.livelihood import is_village_unit, text_area
+    from nlp.taxonomy import load_taxonomy as load
+
+    assert text_area("推动教育高质量发展仍有不足") == ("教育", 2, 4)
+    assert text_area("警示教育、党性教育开展不经常") is None  # political education is not the field 教育
+    assert is_village_unit("徽城镇所辖村(社区)党组织") and is_village_unit("城关社区党委")
+    assert not is_village_unit("新村镇党委") and not is_village_unit("佘家镇党委")
+    tagger = Tagger(load(), thesaurus=default_thesaurus())
+    rows = [
+        ("落实教育领域改革要求、推动教育高质量发展仍有不足", None),  # carrying out decisions in a field it names
+        ("警示教育工作开展不经常，效果不明显", None),
+        ("财务管理制度执行不严格，廉政风险较大", "桥头村党支部"),  # a village's finances are its collective's 三资
+        ("财务管理制度执行不严格，廉政风险较大", "县财政局党组"),
+        ("缺少学科带头人", "古贤镇卫生院"),  # unplaced by the thesaurus, in a health unit
+    ]
+    doc = ReportDoc(source="t.txt", media_type=MediaType.TEXT, text="。".join(t for t, _ in rows), page_starts=[0])
+    pos = 0
+    for i, (t, unit) in enumerate(rows):
+        doc.findings.append(Finding(id=f"F{i + 1:03d}", text=t, start=pos, end=pos + len(t), page=1, unit=unit))
+        pos += len(t) + 1
+    tagger.tag_document(doc)
+    field, political, village, bureau, hospital = (f.tags.get("livelihood", []) for f in doc.findings)
+    assert [t["label"] for t in field] == ["教育"] and field[0]["evidence"] == [{"text": "教育", "start": doc.findings[0].start + 2, "end": doc.findings[0].start + 4, "source": "text"}]
+    assert political == []
+    assert [t["label"] for t in village] == ["农村集体三资"] and village[0]["source"] == "unit"
+    assert bureau == []  # finance elsewhere is generic governance
+    assert [t["label"] for t in hospital] == ["医疗卫生"]

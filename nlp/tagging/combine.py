@@ -155,7 +155,13 @@ class Tagger:
         known = set(self.taxonomy.schemes["livelihood"].names) if "livelihood" in self.taxonomy.schemes else set()
         for finding, tags in zip(doc.findings, results, strict=True):
             if self.thesaurus is not None and known:
-                adjust_livelihood(tags, self.lead_family(finding.text), finding.unit, known)
+                form = analysis_form(finding.text)
+
+                def locate(a: int, b: int, form: Any = form, finding: Any = finding) -> dict[str, Any]:
+                    start, end = form.original_span(a, b)
+                    return {"text": finding.text[start:end], "start": finding.start + start, "end": finding.start + end}
+
+                adjust_livelihood(tags, self.lead_family(finding.text), finding.unit, known, form.text, locate)
             finding.tags = tags
 
     def lead_family(self, text: str) -> Family | None:

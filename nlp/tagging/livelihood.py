@@ -9,9 +9,15 @@ dev sets, which is how inspection offices read a 民生 problem). So, after the 
   党的建设, no livelihood of its own) has no livelihood area, whatever service its unit provides
   (卫生院党支部换届不及时 is a party-building problem, not a health one);
 - a problem of how the unit does its own work (families marked ``work`` in the thesaurus: 履职尽责,
-  重点工作, 行业监管, 为民服务, 政务服务) in a unit that provides a livelihood service (卫健局, 县卫生监督所,
-  教育局, 乡村振兴局 …) lies in that service's area; learning, discipline, finance and decision-rule
-  problems stay generic governance wherever they occur.
+  重点工作, 行业监管, 为民服务, 政务服务, and carrying out decisions) in a unit that provides a livelihood
+  service (卫健局, 县卫生监督所, 教育局, 乡村振兴局 …) lies in that service's area; where the unit says
+  nothing, the area the statement itself names as the field of that work does (推动教育高质量发展,
+  卫健系统人才队伍 …; 警示教育, 党性教育 and the like are not the field 教育);
+- a problem the thesaurus cannot place at all (经济效益和社会效益不平衡, 缺少学科带头人), in a unit that
+  provides a service, is taken to concern that service;
+- a village's or community's money, assets and resources are its collective's 三资, so a finance
+  problem of a 村/社区 unit is 农村集体三资;
+- learning, discipline and decision-rule problems, and finance elsewhere, stay generic governance.
 
 The unit words are general knowledge of Chinese administrative naming, kept here as data.
 """
@@ -19,6 +25,7 @@ The unit words are general knowledge of Chinese administrative naming, kept here
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from nlp.concepts import Family
@@ -42,6 +49,15 @@ UNIT_AREAS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     )
 )
 UNIT_SCORE = 0.6
+UNPLACED_SCORE = 0.5  # the unit's area for a problem the thesaurus cannot place: weaker evidence
+TEXT_SCORE = 0.55
+# families of "how the unit does its job" beyond those marked work: carrying out decisions in a field
+FIELD_FAMILIES = frozenset({"lead_central_decisions"})
+# 教育 compounds that name a kind of political or disciplinary education, not the field of education
+_NOT_THE_FIELD = re.compile(r"(?:警示|廉政|廉洁|党性|理论|主题|思想|党员|法治|爱国主义|政治|宣传|党风|纪律|作风|革命传统)教育")
+# a village or community as the inspected unit (not a town that has 村 in its name: 新村镇党委)
+_VILLAGE_UNIT = re.compile(r"(?:村|社区)(?:\(社区\)|（社区）)?(?:党组织|党支部|党总支|党委|“?两委”?|村委会|居委会|村民委员会)|村级|村集体|[^镇乡街]村$")
+FINANCE_PREFIX = "res_"  # the thesaurus's 资金、资产、资源 families
 
 
 def unit_area(unit: str | None) -> str | None:
@@ -54,17 +70,58 @@ def unit_area(unit: str | None) -> str | None:
     return None
 
 
-def adjust_livelihood(tags: dict[str, list[dict[str, Any]]], family: Family | None, unit: str | None, known: set[str]) -> None:
+def text_area(text: str) -> tuple[str, int, int] | None:
+    """The service field a statement names as the field of the work it is about, and where the word
+    that names it stands (推动教育高质量发展 → 教育, 2, 4), read with the same words as unit names;
+    political education is not the field 教育."""
+    cleaned = _NOT_THE_FIELD.sub(lambda m: "\u3000" * len(m.group()), text)
+    for pattern, area in UNIT_AREAS:
+        found = pattern.search(cleaned)
+        if found:
+            return area, found.start(), found.end()
+    return None
+
+
+def is_village_unit(unit: str | None) -> bool:
+    return bool(unit) and bool(_VILLAGE_UNIT.search(unit or ""))
+
+
+def _set(tags: dict[str, list[dict[str, Any]]], area: str, score: float, evidence: dict[str, Any]) -> None:
+    tags["livelihood"] = [{"label": area, "score": score, "source": evidence["source"], "evidence": [evidence]}]
+
+
+def adjust_livelihood(
+    tags: dict[str, list[dict[str, Any]]],
+    family: Family | None,
+    unit: str | None,
+    known: set[str],
+    text: str = "",
+    locate: Callable[[int, int], dict[str, Any]] | None = None,
+) -> None:
     """Apply the unit and family rules above to a finding's ``tags`` in place (``known``: the
-    livelihood labels of the taxonomy)."""
+    livelihood labels of the taxonomy; ``text``: the finding's analysis form, for the field it names;
+    ``locate``: a span of ``text`` → its evidence in document coordinates)."""
+    if tags.get("livelihood") and (family is None or family.livelihood is not None or family.focus != "党的建设"):
+        return  # the statement's own evidence stands
     if family is None:
+        area = unit_area(unit)
+        if area in known and unit:
+            _set(tags, area, UNPLACED_SCORE, {"text": unit, "source": "unit"})
         return
     if family.focus == "党的建设" and family.livelihood is None:
         tags.pop("livelihood", None)
         return
-    if tags.get("livelihood") or not family.work:
+    if family.id.startswith(FINANCE_PREFIX) and is_village_unit(unit) and "农村集体三资" in known:
+        _set(tags, "农村集体三资", UNIT_SCORE, {"text": unit, "source": "unit"})
+        return
+    if not (family.work or family.id in FIELD_FAMILIES):
         return  # learning, discipline, finance, decision rules: generic governance wherever they occur
     area = unit_area(unit)
-    if area is None or area not in known:
+    if area in known and unit:
+        _set(tags, area, UNIT_SCORE, {"text": unit, "source": "unit"})
         return
-    tags["livelihood"] = [{"label": area, "score": UNIT_SCORE, "source": "unit", "evidence": [{"text": unit, "source": "unit"}]}]
+    named = text_area(text)
+    if named and named[0] in known:
+        area, start, end = named
+        where = locate(start, end) if locate else {"text": text[start:end]}
+        _set(tags, area, TEXT_SCORE, {**where, "source": "text"})
