@@ -235,3 +235,26 @@ def test_tagging_livelihood_from_the_field_the_statement_names_and_the_village_c
     assert [t["label"] for t in village] == ["农村集体三资"] and village[0]["source"] == "unit"
     assert bureau == []  # finance elsewhere is generic governance
     assert [t["label"] for t in hospital] == ["医疗卫生"]
+
+
+def test_tagging_livelihood_of_a_special_inspection_comes_from_its_field():
+    from nlp.concepts import default_thesaurus
+    from nlp.model import Finding, MediaType, ReportDoc
+    from nlp.tagging.livelihood import inspection_field
+    from nlp.taxonomy import load_taxonomy as load
+
+    assert inspection_field("县委巡察组对3个乡镇开展了脱贫攻坚专项巡察") == ("扶贫/乡村振兴", "县委巡察组对3个乡镇开展了脱贫攻坚专项巡察")
+    assert inspection_field("“两个100%”改革任务专项巡察存在以下问题") is None  # no service field
+    assert inspection_field("县委第三巡察组对县民政局开展常规巡察") is None
+    head = "县委巡察组对3个乡镇开展了脱贫攻坚专项巡察。发现的问题有："
+    problem = "部分项目推进缓慢"
+    doc = ReportDoc(source="t.txt", media_type=MediaType.TEXT, text=head + problem, page_starts=[0])
+    doc.findings.append(Finding(id="F001", text=problem, start=len(head), end=len(head) + len(problem), page=1, unit=None))
+    Tagger(load(), thesaurus=default_thesaurus()).tag_document(doc)
+    live = doc.findings[0].tags["livelihood"]
+    assert [t["label"] for t in live] == ["扶贫/乡村振兴"] and live[0]["source"] == "inspection"
+    # the same problem in a report of an ordinary inspection has no area
+    plain = ReportDoc(source="t.txt", media_type=MediaType.TEXT, text="巡察发现：" + problem, page_starts=[0])
+    plain.findings.append(Finding(id="F001", text=problem, start=5, end=5 + len(problem), page=1, unit=None))
+    Tagger(load(), thesaurus=default_thesaurus()).tag_document(plain)
+    assert "livelihood" not in plain.findings[0].tags

@@ -44,11 +44,11 @@ from nlp.concepts import Family, Thesaurus, default_thesaurus, lead_family
 from nlp.embedders import Embedder, make_embedder
 from nlp.errors import BackendUnavailableError
 from nlp.model import ReportDoc
-from nlp.script import analysis_form
+from nlp.script import analysis_form, simplified
 from nlp.tagging.classifier import TagClassifier
 from nlp.tagging.focus_model import FocusModel, rule_focus_scores
 from nlp.tagging.lexicon import Evidence, LexiconTagger
-from nlp.tagging.livelihood import adjust_livelihood
+from nlp.tagging.livelihood import adjust_livelihood, inspection_field
 from nlp.taxonomy import Taxonomy, default_taxonomy, load_taxonomy
 
 MODEL_DIR = Path(__file__).resolve().parents[2] / "models"
@@ -60,6 +60,7 @@ REVIEW_BELOW = 0.5
 CONCEPT_FOCUS = {1: 0.55, 2: 0.75, 3: 0.85}
 CONCEPT_LIVELIHOOD = 0.8
 CONCEPT_SCHEMES = ("focus", "livelihood")
+DOCUMENT_HEAD = 3000  # where a report says what kind of inspection it reports
 
 
 def default_model_dir() -> Path:
@@ -153,6 +154,7 @@ class Tagger:
         livelihood area also looks at the finding's unit (``nlp/tagging/livelihood.py``)."""
         results = self.tag_texts([f.text for f in doc.findings], [f.start for f in doc.findings], vectors)
         known = set(self.taxonomy.schemes["livelihood"].names) if "livelihood" in self.taxonomy.schemes else set()
+        field = inspection_field(simplified(doc.text[:DOCUMENT_HEAD])) if known and self.thesaurus is not None else None
         for finding, tags in zip(doc.findings, results, strict=True):
             if self.thesaurus is not None and known:
                 form = analysis_form(finding.text)
@@ -161,7 +163,7 @@ class Tagger:
                     start, end = form.original_span(a, b)
                     return {"text": finding.text[start:end], "start": finding.start + start, "end": finding.start + end}
 
-                adjust_livelihood(tags, self.lead_family(finding.text), finding.unit, known, form.text, locate)
+                adjust_livelihood(tags, self.lead_family(finding.text), finding.unit, known, form.text, locate, field)
             finding.tags = tags
 
     def lead_family(self, text: str) -> Family | None:

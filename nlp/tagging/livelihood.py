@@ -13,6 +13,8 @@ dev sets, which is how inspection offices read a 民生 problem). So, after the 
   service (卫健局, 县卫生监督所, 教育局, 乡村振兴局 …) lies in that service's area; where the unit says
   nothing, the area the statement itself names as the field of that work does (推动教育高质量发展,
   卫健系统人才队伍 …; 警示教育, 党性教育 and the like are not the field 教育);
+- in a special inspection of one field (脱贫攻坚专项巡察, 对5个卫生院开展专项巡察), the unit's work problems
+  lie in that field when neither the unit nor the statement names another;
 - a problem the thesaurus cannot place at all (经济效益和社会效益不平衡, 缺少学科带头人), in a unit that
   provides a service, is taken to concern that service;
 - a village's or community's money, assets and resources are its collective's 三资, so a finance
@@ -34,7 +36,7 @@ from nlp.concepts import Family
 UNIT_AREAS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern), area)
     for pattern, area in (
-        (r"乡村振兴|扶贫", "扶贫/乡村振兴"),
+        (r"乡村振兴|扶贫|脱贫", "扶贫/乡村振兴"),
         (r"卫健|卫生健康|卫生监督|卫生院|医院|医保|医疗保障|疾控|疾病预防|妇幼|卫生局|卫计", "医疗卫生"),
         (r"教育|教体|学校|中学|小学|幼儿园|职业学院|学院|职校", "教育"),
         (r"民政|人社|人力资源和社会保障|社保|养老|残联|退役军人", "社保/养老/低保"),
@@ -82,6 +84,21 @@ def text_area(text: str) -> tuple[str, int, int] | None:
     return None
 
 
+# what a special inspection was about: the words before 专项巡察/专项巡视 in the same clause
+_SPECIAL = re.compile(r"([^，,。；;：:\n]{2,25}?)专项巡[察视]")
+
+
+def inspection_field(text: str) -> tuple[str, str] | None:
+    """The service field of a special inspection the document reports (its analysis form in), with
+    the phrase that names it: 对…3个乡镇开展了脱贫攻坚专项巡察 → 扶贫/乡村振兴. None for other inspections,
+    or when the field is no service area (“两个100%”改革任务专项巡察)."""
+    for found in _SPECIAL.finditer(text):
+        named = text_area(found.group(1))
+        if named:
+            return named[0], found.group(0)
+    return None
+
+
 def is_village_unit(unit: str | None) -> bool:
     return bool(unit) and bool(_VILLAGE_UNIT.search(unit or ""))
 
@@ -97,10 +114,12 @@ def adjust_livelihood(
     known: set[str],
     text: str = "",
     locate: Callable[[int, int], dict[str, Any]] | None = None,
+    field: tuple[str, str] | None = None,
 ) -> None:
     """Apply the unit and family rules above to a finding's ``tags`` in place (``known``: the
     livelihood labels of the taxonomy; ``text``: the finding's analysis form, for the field it names;
-    ``locate``: a span of ``text`` → its evidence in document coordinates)."""
+    ``locate``: a span of ``text`` → its evidence in document coordinates; ``field``: the special
+    inspection's field and the phrase naming it, from :func:`inspection_field`)."""
     if tags.get("livelihood") and (family is None or family.livelihood is not None or family.focus != "党的建设"):
         return  # the statement's own evidence stands
     if family is None:
@@ -125,3 +144,6 @@ def adjust_livelihood(
         area, start, end = named
         where = locate(start, end) if locate else {"text": text[start:end]}
         _set(tags, area, TEXT_SCORE, {**where, "source": "text"})
+        return
+    if field and field[0] in known:
+        _set(tags, field[0], UNPLACED_SCORE, {"text": field[1], "source": "inspection"})
