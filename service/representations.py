@@ -51,6 +51,18 @@ def represent_texts(texts: Sequence[str]) -> Representation:
     return represent(texts, configured_embedder(), default_thesaurus())
 
 
+def represent_with_vectors(texts: Sequence[str], vectors: np.ndarray) -> Representation:
+    """Representation of finding texts whose vectors the caller computed already (under the
+    configured model): only the concepts are added."""
+    thesaurus = default_thesaurus()
+    return Representation(
+        vectors=np.asarray(vectors, dtype=np.float32),
+        concepts=[thesaurus.concepts_in(simplified(t)) for t in texts],
+        model=configured_embedder().name,
+        thesaurus=thesaurus.version,
+    )
+
+
 @dataclass
 class LibraryVectors:
     """Every stored finding with its representation, ordered by id."""

@@ -69,7 +69,7 @@ def test_cli_analyze_table_format():
     assert "共分析 1/1 个文件" in result.stdout
 
 
-@pytest.mark.parametrize("command", [[], ["analyze"], ["segment"], ["ingest"], ["search"], ["clusters"], ["train"], ["summary"], ["export"]])
+@pytest.mark.parametrize("command", [[], ["analyze"], ["segment"], ["ingest"], ["search"], ["clusters"], ["train"], ["summary"], ["export"], ["import"]])
 def test_cli_help_texts(command):
     result = run(*command, "--help")
     assert result.returncode == 0
@@ -83,6 +83,7 @@ def test_cli_help_texts(command):
         "train": ("--labels", "--model-dir", "--force"),
         "summary": ("--rounds", "--top", "--format", "--output"),
         "export": ("--output", "--rounds"),
+        "import": ("--map", "--format", "问题清单"),
     }
     for option in expected.get(command[0] if command else "", ()):
         assert option in result.stdout

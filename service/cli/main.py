@@ -70,6 +70,29 @@ def ingest(
     raise typer.Exit(code=1 if failures else 0)
 
 
+@app.command("import")
+def import_sheet(
+    path: Annotated[Path, typer.Argument(help="问题清单或整改台账：.xlsx、.csv（UTF-8/GBK）或 .jsonl，每行一条问题。")],
+    map: Annotated[list[str], typer.Option("--map", help="指定列的含义：列名=字段（字段：问题描述、被巡察单位、巡察轮次、巡察类型、日期、整改状态），可重复。")] = [],  # noqa: B006
+    format: Annotated[OutputFormat, typer.Option("--format", "-f", help="json：机器可读，仅输出到标准输出；table：供人阅读的表格。")] = OutputFormat.TABLE,
+) -> None:
+    """导入问题清单：每行一条问题，与报告中的问题一样标注、入库、可检索；有错误的行报告行号后跳过。"""
+    from service.cli.importer import import_path
+
+    try:
+        result = import_path(path, map)
+    except XunchaError as exc:
+        error_line(exc.source or str(path), exc.code, exc.message)
+        raise typer.Exit(code=1) from None
+    for skipped in result.skipped:
+        error_line(str(path), "bad_row", skipped.message)
+    if format is OutputFormat.JSON:
+        print_json(result.to_dict())
+    else:
+        verb = "已导入" if result.status == "stored" else "该清单已导入过"
+        stdout_print(f"{verb}：{result.findings} 条问题，跳过 {len(result.skipped)} 行（文档 {result.document_id}）。")
+
+
 @app.command()
 def search(
     query: Annotated[str | None, typer.Argument(help="要查找的问题，用自己的话描述即可。")] = None,

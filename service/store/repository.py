@@ -9,17 +9,19 @@ fails, the orphan file is harmless (same bytes, same name) and a re-run finds it
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from nlp.model import ReportDoc
 from nlp.numerals import parse_int
-from service.representations import represent_texts, representation_rows
+from service.representations import represent_texts, represent_with_vectors, representation_rows
 from service.store import models
 from service.store.files import sha256_of, store_bytes
 
@@ -70,17 +72,26 @@ def _round(session: Session, doc: ReportDoc, overrides: Overrides, date: str | N
     if not label:
         return None
     number = doc.round.number if doc.round and not overrides.round else None
+    term = doc.round.term if doc.round and not overrides.round else None
+    return round_for_label(session, label, date, kind, number=number, term=term)
+
+
+def round_for_label(
+    session: Session, label: str, date: str | None, kind: str | None, *, number: int | None = None, term: str | None = None
+) -> models.InspectionRound:
+    """The stored round called ``label``, created with the number and term its label states
+    (第六轮 → 6; 十四届县委第五轮 → term 十四届县委) unless they are given."""
     if number is None:
         m = re.search(r"第\s*([0-9一二三四五六七八九十百]+)\s*轮", label)
         number = parse_int(m.group(1)) if m else parse_int(label)
-    term = doc.round.term if doc.round and not overrides.round else None
     if term is None:  # a label given at upload names its term too: 十四届县委第五轮
         t = re.search(r"[0-9零〇一二两三四五六七八九十百]+届[^第\s]{0,8}", label)
         term = t.group(0) if t else None
     year = int(date[:4]) if date and date[:4].isdigit() else None
-    return _get_or_create(
+    found: models.InspectionRound = _get_or_create(
         session, models.InspectionRound, {"label": label}, {"term": term, "number": number, "year": year, "kind": kind}
     )
+    return found
 
 
 def _unit(session: Session, name: str | None, aliases: dict[str, str]) -> models.Unit | None:
@@ -120,15 +131,25 @@ def ingest_bytes(
     files_root: Path,
     overrides: Overrides | None = None,
     tagger_version: str | None = None,
+    *,
+    vectors: np.ndarray | None = None,
+    finding_rounds: Sequence[tuple[str | None, str | None, str | None]] | None = None,
 ) -> IngestResult:
     """Store an analysed document (idempotent by sha256) and commit; roll back everything on error.
+
+    ``vectors``: the findings' vectors when the caller has computed them already (an imported sheet
+    of thousands of rows). ``finding_rounds``: per finding, its own round (label, kind, date), for
+    documents whose findings come from many rounds (a 问题清单); otherwise every finding is in the
+    document's round.
 
     A unique violation means another process stored the same file (→ ``duplicate``) or the same new
     round/unit at the same moment (→ roll back and try again: it now exists).
     """
     for attempt in range(RETRIES):
         try:
-            return _ingest_once(session, data, source, doc, files_root, overrides or Overrides(), tagger_version)
+            return _ingest_once(
+                session, data, source, doc, files_root, overrides or Overrides(), tagger_version, vectors, finding_rounds
+            )
         except IntegrityError:
             session.rollback()
             again = find_document(session, sha256_of(data))
@@ -147,13 +168,18 @@ def _ingest_once(
     files_root: Path,
     overrides: Overrides,
     tagger_version: str | None,
+    vectors: np.ndarray | None = None,
+    finding_rounds: Sequence[tuple[str | None, str | None, str | None]] | None = None,
 ) -> IngestResult:
     digest = sha256_of(data)
     existing = find_document(session, digest)
     if existing is not None:
         return IngestResult(source, "duplicate", existing.id, len(existing.findings), digest)
     # vectors before the first write: under SQLite the write lock is held from the first INSERT on
-    representation = representation_rows(represent_texts([f.text for f in doc.findings]))
+    texts = [f.text for f in doc.findings]
+    representation = representation_rows(represent_texts(texts) if vectors is None else represent_with_vectors(texts, vectors))
+    if finding_rounds is not None and len(finding_rounds) != len(doc.findings):
+        raise ValueError("finding_rounds must give one round per finding")
     stored = store_bytes(files_root, data, str(doc.media_type), digest)
     try:
         date = overrides.date or (doc.dates[0] if doc.dates else None)
@@ -176,10 +202,15 @@ def _ingest_once(
             tagger_version=tagger_version,
         )
         session.add(document)
+        rounds: dict[str | None, models.InspectionRound | None] = {None: inspection_round}
+        for label, row_kind, row_date in finding_rounds or []:
+            if label not in rounds:
+                rounds[label] = round_for_label(session, label, row_date, row_kind) if label else None
         default_unit = overrides.unit or (doc.unit_names()[0] if len(doc.unit_names()) == 1 else None)
         units: dict[str | None, models.Unit | None] = {}  # one lookup per unit name, not per finding
-        for f, rep_row in zip(doc.findings, representation, strict=True):
+        for k, (f, rep_row) in enumerate(zip(doc.findings, representation, strict=True)):
             name = overrides.unit or f.unit or default_unit  # the user's word wins over the text
+            own_round = rounds[finding_rounds[k][0]] if finding_rounds else inspection_round
             if name not in units:
                 units[name] = _unit(session, name, doc.unit_aliases)
             finding = models.Finding(
@@ -189,7 +220,7 @@ def _ingest_once(
                 end=f.end,
                 page=f.page,
                 unit=units[name],
-                round=inspection_round,
+                round=own_round,
                 section=f.section,
                 marker=f.marker,
                 detail=f.detail,
