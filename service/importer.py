@@ -172,13 +172,14 @@ def parse_kind(value: str) -> str | None:
     raise ValueError(value)
 
 
-def read_table(data: bytes, source: str) -> Table:
-    """The header row and data rows of a workbook's first sheet that has one, a CSV or a JSONL file."""
+def read_table(data: bytes, source: str, mapping: dict[str, str] | None = None) -> Table:
+    """The header row and data rows of a workbook's first sheet that has one, a CSV or a JSONL file
+    (``mapping``: the user's header → field mapping, which also tells which row is the header)."""
     suffix = Path(source).suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
-        return _read_xlsx(data, source)
+        return _read_xlsx(data, source, mapping)
     if suffix in (".csv", ".tsv", ".txt"):
-        return _read_csv(data, source)
+        return _read_csv(data, source, mapping)
     if suffix in (".jsonl", ".ndjson", ".json"):
         return _read_jsonl(data, source)
     if suffix == ".xls":
@@ -186,13 +187,13 @@ def read_table(data: bytes, source: str) -> Table:
     raise ImportFormatError(f"不支持的清单格式：{suffix or '无扩展名'}（支持 .xlsx、.csv、.jsonl）", source=source)
 
 
-def _with_header(rows: list[tuple[int, list[Any]]], source: str, sheet: str | None) -> Table | None:
+def _with_header(rows: list[tuple[int, list[Any]]], sheet: str | None, mapping: dict[str, str] | None) -> Table | None:
     """The table under its header row: among the first rows, the one naming the most fields, one of
     them the description (a title line above it, 某某问题清单, names one field at most)."""
     best: tuple[int, int] | None = None  # (fields named, row index)
     for k, (_, cells) in enumerate(rows[:HEADER_SCAN_ROWS]):
         headers = [_cell(c) for c in cells]
-        named = match_columns(headers)
+        named = match_columns(headers, mapping)
         if "text" in named and (best is None or len(named) > best[0]):
             best = (len(named), k)
     if best is None:
@@ -201,7 +202,7 @@ def _with_header(rows: list[tuple[int, list[Any]]], source: str, sheet: str | No
     return Table(headers=[_cell(c) for c in rows[k][1]], rows=rows[k + 1 :], sheet=sheet)
 
 
-def _read_xlsx(data: bytes, source: str) -> Table:
+def _read_xlsx(data: bytes, source: str, mapping: dict[str, str] | None) -> Table:
     import zipfile
 
     from openpyxl import load_workbook
@@ -218,7 +219,7 @@ def _read_xlsx(data: bytes, source: str) -> Table:
                 if number > MAX_ROWS + HEADER_SCAN_ROWS:
                     raise ImportFormatError(f"工作表“{sheet.title}”超过 {MAX_ROWS} 行，请拆分后导入", source=source)
                 rows.append((number, list(cells)))
-            table = _with_header(rows, source, sheet.title)
+            table = _with_header(rows, sheet.title, mapping)
             if table is not None:
                 return table
             if not first_headers and rows:
@@ -235,7 +236,7 @@ def _no_text_column(headers: list[str], source: str) -> ImportFormatError:
     )
 
 
-def _read_csv(data: bytes, source: str) -> Table:
+def _read_csv(data: bytes, source: str, mapping: dict[str, str] | None) -> Table:
     text, _ = decode_text(data, source)
     sample = text[:20000]
     try:
@@ -251,7 +252,7 @@ def _read_csv(data: bytes, source: str) -> Table:
             rows.append((reader.line_num, cells))
     except csv.Error as exc:
         raise ImportFormatError(f"CSV 第 {reader.line_num} 行格式错误（{exc}）", source=source) from None
-    table = _with_header(rows, source, None)
+    table = _with_header(rows, None, mapping)
     if table is None:
         raise _no_text_column([_cell(c) for c in rows[0][1]] if rows else [], source)
     return table
@@ -377,7 +378,7 @@ def import_bytes(
     from service.store.repository import find_document, ingest_bytes
 
     existing = find_document(session, sha256_of(data))
-    parsed = parse_rows(read_table(data, source), mapping, source)
+    parsed = parse_rows(read_table(data, source, mapping), mapping, source)
     if existing is not None:
         return ImportResult(source, "duplicate", existing.id, len(existing.findings), parsed.errors, parsed.columns)
     if not parsed.rows:

@@ -98,12 +98,15 @@ def item_lock(staged: str | None) -> Iterator[bool]:
 
 
 def create_job(
-    make_session: sessionmaker[Session], uploads_dir: Path, uploads: list[Upload], overrides: Overrides, user: str | None
+    make_session: sessionmaker[Session], uploads_dir: Path, uploads: list[Upload], overrides: Overrides, user: str | None,
+    extra: dict[str, Any] | None = None,
 ) -> models.Job:
+    """A queued job of ``uploads``; ``extra`` is kept with the overrides (``import_map``: the items are
+    问题清单 to import with that column mapping, not reports)."""
     job_id = secrets.token_hex(8)
     folder = uploads_dir / job_id
     folder.mkdir(parents=True, exist_ok=True)
-    job = models.Job(id=job_id, created_by=user, overrides=overrides.__dict__.copy())
+    job = models.Job(id=job_id, created_by=user, overrides={**overrides.__dict__, **(extra or {})})
     for position, upload in enumerate(uploads):
         item = models.JobItem(position=position, name=upload.name, status="queued", attempts=0)
         if upload.data is None:
@@ -274,19 +277,27 @@ class JobRunner:
             assert item is not None
             job = item.job
             overrides = Overrides(**{k: v for k, v in (job.overrides or {}).items() if k in Overrides.__dataclass_fields__})
+            import_map = (job.overrides or {}).get("import_map")
             name, staged, attempts = item.name, item.staged_path, item.attempts
         result: dict[str, Any]
         try:
             if attempts > MAX_ATTEMPTS:
                 raise JobItemGaveUpError()
             data = Path(staged or "").read_bytes()
-            from nlp.pipeline import analyze_bytes
+            if import_map is not None:  # a 问题清单: one finding per row (service/importer.py)
+                from service.importer import import_bytes
 
-            tagger = self.tagger()
-            doc = analyze_bytes(data, name, max_bytes=self.max_bytes, tagger=tagger)
-            with self.make_session() as session:
-                stored = ingest_bytes(session, data, name, doc, self.files_dir, overrides, tagger.model_version)
-            result = {"status": stored.status, "document_id": stored.document_id, "findings": stored.findings}
+                with self.make_session() as session:
+                    imported = import_bytes(session, data, name, self.files_dir, mapping=dict(import_map))
+                result = {"status": imported.status, "document_id": imported.document_id, "findings": imported.findings}
+            else:
+                from nlp.pipeline import analyze_bytes
+
+                tagger = self.tagger()
+                doc = analyze_bytes(data, name, max_bytes=self.max_bytes, tagger=tagger)
+                with self.make_session() as session:
+                    stored = ingest_bytes(session, data, name, doc, self.files_dir, overrides, tagger.model_version)
+                result = {"status": stored.status, "document_id": stored.document_id, "findings": stored.findings}
         except XunchaError as exc:
             result = {"status": "error", "error_code": exc.code, "error_message": exc.message}
         except FileNotFoundError:

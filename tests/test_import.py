@@ -147,3 +147,46 @@ def test_import_cell_grammar():
     with pytest.raises(ValueError):
         parse_kind("飞行检查")
     assert match_columns(["序号", "问题描述（简要）", "责任单位"]) == {"text": 1, "unit": 2}
+
+
+def test_post_imports_checks_the_sheet_at_once_and_stores_it_in_the_background(tmp_path: Path):
+    from api_helpers import all_findings, running_app, wait_for_job
+
+    from service.accounts import Role
+
+    sheet = workbook(tmp_path / "清单.xlsx").read_bytes()
+    with running_app(tmp_path / "lib") as api:
+        files = {"file": ("清单.xlsx", sheet, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")}
+        viewer = api.call("POST", "/imports", Role.VIEWER, files=files)
+        assert viewer.status_code == 403
+        accepted = api.call("POST", "/imports", Role.ANALYST, files=files)
+        assert accepted.status_code == 202, accepted.text
+        body = accepted.json()
+        assert body["rows"] == 3 and [s["row"] for s in body["skipped"]] == [5, 7, 8]
+        assert body["columns"]["问题描述"] == "存在问题（必填）"
+        job = wait_for_job(api.client, body["job_id"], api.headers(Role.ANALYST))
+        assert [(i["status"], i["findings"]) for i in job["items"]] == [("stored", 3)], job
+        findings = all_findings(api)
+        assert sorted((f["unit"], f["round"]) for f in findings) == [
+            ("县卫生健康局党组", "十四届县委第五轮"), ("县教育局党组", "十四届县委第五轮"), ("桥头村党支部", "第6轮")]
+        hits = api.ok("GET", "/search", Role.VIEWER, params={"q": "发放津补贴"})
+        assert hits["results"][0]["text"] == "违规发放津补贴，以“加班费”名义发放"
+
+        no_column = api.call("POST", "/imports", Role.ANALYST, files={"file": ("x.csv", "甲,乙\n1,2\n".encode(), "text/csv")})
+        assert no_column.status_code == 422 and "找不到“问题描述”列" in no_column.json()["error"]["message"]
+        mapped = api.call("POST", "/imports", Role.ANALYST, files={"file": ("x.csv", "甲,乙\n公车私用,县水利局\n".encode(), "text/csv")},
+                          data={"map": ["甲=问题描述", "乙=被巡察单位"]})
+        assert mapped.status_code == 202 and mapped.json()["rows"] == 1
+        second = wait_for_job(api.client, mapped.json()["job_id"], api.headers(Role.ANALYST))
+        assert [(i["status"], i["findings"]) for i in second["items"]] == [("stored", 1)]
+        assert ("县水利局", "公车私用") in {(f["unit"], f["text"]) for f in all_findings(api)}
+
+
+def test_import_a_csv_whose_header_only_the_map_names(data_dir: Path, tmp_path: Path):
+    sheet = tmp_path / "odd.csv"
+    sheet.write_text("备注\n甲,乙\n公务接待超标准,县水利局党组\n", encoding="utf-8")  # a note line above the header
+    result = xuncha("import", str(sheet), "--map", "甲=问题描述", "--map", "乙=被巡察单位", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["columns"] == {"问题描述": "甲", "被巡察单位": "乙"}
+    assert rows_of(data_dir / "xuncha.db", "select f.text, u.name from findings f join units u on u.id = f.unit_id") == [
+        ("公务接待超标准", "县水利局党组")]

@@ -11,9 +11,11 @@ from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, Respon
 from fastapi.responses import JSONResponse
 from starlette.datastructures import UploadFile as FormFile
 
+from nlp.errors import XunchaError
 from service.api.deps import Admin, Analyst, AuditDep, MakeSessionDep, SessionDep, SettingsDep, Viewer
 from service.api.errors import ApiError, error_body, status_for
 from service.documents import delete_document, document_detail, list_documents, load_document
+from service.importer import FIELD_NAMES
 from service.jobs import Upload, check_upload, create_job, job_dict, safe_name
 from service.store import models
 from service.store.repository import Overrides
@@ -114,6 +116,50 @@ def upload_documents(
         assert stored is not None
         body = job_dict(stored)
     return JSONResponse({"job_id": job.id, **body}, status_code=202, headers={"Location": f"/api/v1/jobs/{job.id}"})
+
+
+@router.post("/imports", status_code=202, summary="导入问题清单/整改台账（xlsx、csv、jsonl；后台入库，返回任务编号）")
+def import_sheet(
+    request: Request,
+    user: Analyst,
+    settings: SettingsDep,
+    make_session: MakeSessionDep,
+    audit: AuditDep,
+    file: Annotated[UploadFile, File(description="问题清单：.xlsx、.csv（UTF-8/GBK）或 .jsonl，每行一条问题")],
+    map: Annotated[list[str], Form(description="列名=字段（字段：问题描述、被巡察单位、巡察轮次、巡察类型、日期、整改状态），可多项")] = [],  # noqa: B006
+) -> JSONResponse:
+    """The sheet is read and checked at once (a file that cannot be read, or a column that cannot be
+    found, is refused here with a Chinese message; bad rows are listed with their row numbers); the
+    rows are embedded, tagged and stored by the background job, like an uploaded report."""
+    from service.importer import parse_mapping, parse_rows, read_table
+
+    name = safe_name(file.filename)
+    max_bytes = int(settings.max_file_mb * 1024 * 1024)
+    data = _read_limited(file, max_bytes)
+    if data is None:
+        raise ApiError(413, "file_too_large", f"文件超过 {settings.max_file_mb:g} MB 上限")
+    try:
+        mapping = parse_mapping(map)
+        parsed = parse_rows(read_table(data, name, mapping), mapping, name)
+    except XunchaError as exc:
+        audit("document_uploaded", name, {"import": True, "rejected": exc.message}, ok=False)
+        raise ApiError(422, exc.code, exc.message) from None
+    if not parsed.rows:
+        raise ApiError(422, "bad_import_file", "清单中没有可导入的问题（每一行都缺少问题描述或有错误）")
+    job = create_job(make_session, settings.uploads_dir, [Upload(name, data)], Overrides(), user.name, extra={"import_map": mapping})
+    runner = getattr(request.app.state, "runner", None)
+    if runner is not None:
+        runner.submit(job.id)
+    audit("document_uploaded", name, {"job_id": job.id, "import": True, "rows": len(parsed.rows), "skipped": len(parsed.errors)})
+    with make_session() as session:
+        stored = session.get(models.Job, job.id)
+        assert stored is not None
+        body = job_dict(stored)
+    return JSONResponse(
+        {"job_id": job.id, **body, "rows": len(parsed.rows), "skipped": [e.to_dict() for e in parsed.errors],
+         "columns": {FIELD_NAMES[k]: v for k, v in parsed.columns.items()}},
+        status_code=202, headers={"Location": f"/api/v1/jobs/{job.id}"},
+    )
 
 
 @router.get("/jobs/{job_id}", summary="上传任务进度与逐个文件的结果")
