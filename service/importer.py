@@ -46,6 +46,7 @@ KINDS = ("常规", "专项", "机动", "回头看", "交叉", "提级", "联动"
 MAX_ROWS = 200_000
 MAX_TEXT_CHARS = 5_000
 HEADER_SCAN_ROWS = 20  # a title or notes may stand above the header row
+FULL_LOAD_BYTES = 20 * 1024 * 1024  # workbooks up to this size are loaded whole (merged cells known)
 
 
 class ImportFormatError(XunchaError):
@@ -207,18 +208,25 @@ def _read_xlsx(data: bytes, source: str, mapping: dict[str, str] | None) -> Tabl
 
     from openpyxl import load_workbook
 
+    # merged cells (a unit written once beside all its rows) are only known to a fully loaded workbook;
+    # a very large one is streamed instead, and its merged cells read as written (top-left only)
+    streamed = len(data) > FULL_LOAD_BYTES
     try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        workbook = load_workbook(io.BytesIO(data), read_only=streamed, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
         raise ImportFormatError(f"不是有效的 .xlsx 工作簿（{type(exc).__name__}）", source=source) from None
     first_headers: list[str] = []
     try:
         for sheet in workbook.worksheets:
+            if not streamed and sheet.max_row > MAX_ROWS + HEADER_SCAN_ROWS:
+                raise ImportFormatError(f"工作表“{sheet.title}”超过 {MAX_ROWS} 行，请拆分后导入", source=source)
             rows: list[tuple[int, list[Any]]] = []
             for number, cells in enumerate(sheet.iter_rows(values_only=True), 1):
                 if number > MAX_ROWS + HEADER_SCAN_ROWS:
                     raise ImportFormatError(f"工作表“{sheet.title}”超过 {MAX_ROWS} 行，请拆分后导入", source=source)
                 rows.append((number, list(cells)))
+            if not streamed:
+                _fill_merged(sheet, rows)
             table = _with_header(rows, sheet.title, mapping)
             if table is not None:
                 return table
@@ -227,6 +235,18 @@ def _read_xlsx(data: bytes, source: str, mapping: dict[str, str] | None) -> Tabl
     finally:
         workbook.close()
     raise _no_text_column(first_headers, source)
+
+
+def _fill_merged(sheet: Any, rows: list[tuple[int, list[Any]]]) -> None:
+    """Give every cell of a merged range the value its top-left cell holds, as the reader sees it."""
+    for merged in sheet.merged_cells.ranges:
+        value = sheet.cell(row=merged.min_row, column=merged.min_col).value
+        for r in range(merged.min_row, min(merged.max_row, len(rows)) + 1):
+            cells = rows[r - 1][1]
+            for c in range(merged.min_col, merged.max_col + 1):
+                while len(cells) < c:
+                    cells.append(None)
+                cells[c - 1] = value
 
 
 def _no_text_column(headers: list[str], source: str) -> ImportFormatError:

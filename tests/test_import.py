@@ -190,3 +190,18 @@ def test_import_a_csv_whose_header_only_the_map_names(data_dir: Path, tmp_path: 
     assert json.loads(result.stdout)["columns"] == {"问题描述": "甲", "被巡察单位": "乙"}
     assert rows_of(data_dir / "xuncha.db", "select f.text, u.name from findings f join units u on u.id = f.unit_id") == [
         ("公务接待超标准", "县水利局党组")]
+
+
+def test_import_reads_a_unit_merged_across_its_rows(data_dir: Path, tmp_path: Path):
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["被巡察单位", "问题描述"])
+    ws.append(["县医保局党组", "医保基金监管不严，违规报销"])
+    ws.append([None, "定点医药机构串换项目"])
+    ws.append(["县财政局党组", "预算执行不严格"])
+    ws.merge_cells("A2:A3")  # the unit written once beside both its problems
+    path = tmp_path / "merged.xlsx"
+    wb.save(path)
+    assert xuncha("import", str(path)).exit_code == 0
+    assert rows_of(data_dir / "xuncha.db", "select f.text, u.name from findings f join units u on u.id = f.unit_id order by f.id") == [
+        ("医保基金监管不严，违规报销", "县医保局党组"), ("定点医药机构串换项目", "县医保局党组"), ("预算执行不严格", "县财政局党组")]
