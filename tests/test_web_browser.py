@@ -295,6 +295,26 @@ def test_rejected_upload_shows_the_chinese_reasons(web: Page) -> None:
     web.shot("03b_upload_rejected")
 
 
+def test_import_a_sheet_through_the_page(web: Page) -> None:
+    pg = web.page
+    web.login(ANALYST)
+    web.goto("#/upload")
+    bad = "甲,乙\n公车私用,县水利局\n".encode()
+    pg.set_input_files("#import-input", {"name": "无表头.csv", "mimeType": "text/csv", "buffer": bad})
+    pg.click("#import-submit")
+    pg.wait_for_selector("#import-error p")
+    assert "找不到“问题描述”列" in (pg.text_content("#import-error") or "")
+    sheet = "被巡察单位,问题描述,日期\n县水利局党组,防汛物资管理混乱、账实不符,2024-05-06\n县水利局党组,,2024-05-06\n县粮食局党组,粮库轮换中以次充好,2024-05-07\n"
+    pg.set_input_files("#import-input", {"name": "问题清单.csv", "mimeType": "text/csv", "buffer": sheet.encode("gbk")})
+    pg.click("#import-submit")
+    pg.wait_for_selector("#import-summary")
+    assert "已读取 2 行问题，跳过 1 行" in (pg.text_content("#import-summary") or "")
+    assert "第 3 行缺少问题描述" in (pg.text_content("#import-skipped") or "")
+    pg.wait_for_selector("#job-status[data-status=done], #job-status[data-status=failed]", timeout=T_JOB)
+    assert pg.get_attribute("#job-status", "data-status") == "done"
+    web.shot("03c_import_sheet")
+
+
 def test_search_and_similar(web: Page) -> None:
     pg = web.page
     web.login(ANALYST)

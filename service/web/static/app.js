@@ -992,16 +992,73 @@
         if (v) fd.append(key, v);
       }
       submit.disabled = true;
-      startUpload(fd, files, { progress, progressText, formError, submit, input, selected });
+      startUpload(fd, files, { progress, progressText, formError, submit, input, selected, wrap: "#upload-progress-wrap" });
     });
     const jobPanel = h("section", { id: "job-panel", class: "panel", hidden: true });
-    add(root, pageHeader("上传报告"), form, jobPanel);
+    add(root, pageHeader("上传报告"), form, importForm(), jobPanel);
     if (state.job) renderJob();
+  }
+
+  /** 问题清单 / 整改台账 import: one finding per row (POST /imports), stored by the same background job. */
+  function importForm() {
+    const input = h("input", {
+      id: "import-input",
+      type: "file",
+      name: "file",
+      accept: ".xlsx,.csv,.jsonl,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet,text/csv",
+    });
+    const selected = h("ul", { id: "import-selected", class: "file-list" });
+    const progress = h("progress", { id: "import-progress", max: 100, value: 0 });
+    const progressText = h("span", { id: "import-progress-text", class: "muted" });
+    const submit = h("button", { id: "import-submit", type: "submit" }, "导入清单");
+    const formError = h("div", { id: "import-error", class: "form-error", role: "alert" });
+    const result = h("div", { id: "import-result" });
+    input.addEventListener("change", () => {
+      const f = (input.files || [])[0];
+      fill(selected, f ? h("li", null, f.name, h("span", { class: "muted" }, ` ${fmtSize(f.size)}`)) : null);
+    });
+    const form = h(
+      "form",
+      { id: "import-form", class: "panel upload-form", novalidate: true },
+      h("h2", null, "导入问题清单"),
+      h("p", { class: "muted small" },
+        "Excel（.xlsx）、CSV（UTF-8/GBK）或 JSONL，每行一条问题。需有“问题描述”列（如 问题、存在问题、问题表现）；",
+        "被巡察单位、巡察轮次、巡察类型、日期、整改状态 各列可选。有错误的行会列出行号并跳过。"),
+      h("label", { class: "button file-button", for: "import-input" }, "选择清单文件"),
+      input,
+      selected,
+      h("div", { class: "upload-actions" }, submit, h("div", { class: "progress-wrap", id: "import-progress-wrap", hidden: true }, progress, progressText)),
+      formError,
+      result
+    );
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      fill(formError);
+      fill(result);
+      const f = (input.files || [])[0];
+      if (!f) {
+        formError.textContent = "请先选择要导入的清单文件";
+        return;
+      }
+      const fd = new FormData();
+      fd.append("file", f, f.name);
+      submit.disabled = true;
+      startUpload(fd, [f], {
+        progress, progressText, formError, submit, input, selected, wrap: "#import-progress-wrap", url: `${API}/imports`,
+        onAccepted: (data) => {
+          const skipped = Array.isArray(data.skipped) ? data.skipped : [];
+          fill(result,
+            h("p", { id: "import-summary" }, `已读取 ${data.rows} 行问题，跳过 ${skipped.length} 行；正在向量化、标注并入库…`),
+            skipped.length ? h("ul", { class: "item-errors", id: "import-skipped" }, skipped.map((s) => h("li", null, s.message))) : null);
+        },
+      });
+    });
+    return form;
   }
 
   function startUpload(fd, files, ui) {
     const xhr = new XMLHttpRequest();
-    $("#upload-progress-wrap").hidden = false;
+    $(ui.wrap).hidden = false;
     ui.progress.value = 0;
     ui.progressText.textContent = "正在上传…";
     xhr.upload.addEventListener("progress", (ev) => {
@@ -1033,6 +1090,7 @@
       ui.progressText.textContent = "上传完成，正在分析…";
       ui.input.value = "";
       fill(ui.selected);
+      if (ui.onAccepted) ui.onAccepted(data);
       state.job = {
         id: data.job_id,
         status: data.status || "queued",
@@ -1049,7 +1107,7 @@
       ui.progressText.textContent = "上传失败";
       ui.formError.textContent = "网络错误，上传未完成";
     });
-    xhr.open("POST", `${API}/documents`);
+    xhr.open("POST", ui.url || `${API}/documents`);
     xhr.setRequestHeader("X-Requested-With", "xuncha");
     xhr.setRequestHeader("Accept", "application/json");
     xhr.send(fd);
