@@ -8,6 +8,7 @@ labels" is kept as one confirmed tag with an empty label, so a wrong automatic t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, or_, select
@@ -32,10 +33,18 @@ def single_label_schemes() -> list[str]:
 def finding_labels(finding: models.Finding, scheme: str) -> list[models.Tag]:
     """The finding's tags in ``scheme``, best first (only the best in a single-label scheme);
     confirmed tags, when there are any, replace auto ones."""
-    tags = [t for t in finding.tags if t.scheme == scheme]
+    return effective_tags([t for t in finding.tags if t.scheme == scheme], scheme)
+
+
+def effective_tags(tags: Sequence[Any], scheme: str, single: bool | None = None) -> list[Any]:
+    """Of one finding's tags in ``scheme`` (ORM tags or rows with ``label``, ``score``, ``id`` and
+    ``source``), those that count, best first: confirmed ones replace auto ones, and a single-label
+    scheme (``single``; looked up when not given) keeps its best only."""
     confirmed = [t for t in tags if t.source == "confirmed"]
     ranked = sorted((t for t in (confirmed or tags) if t.label), key=lambda t: (-t.score, t.id or 0))
-    return ranked[:1] if scheme in single_label_schemes() else ranked
+    if single is None:
+        single = scheme in single_label_schemes()
+    return ranked[:1] if single else ranked
 
 
 def has_effective_label(label: str) -> ColumnElement[bool]:

@@ -193,3 +193,33 @@ def test_store_settings_default_to_sqlite_under_the_data_dir(monkeypatch, tmp_pa
     settings = Settings()
     assert settings.resolved_database_url == f"sqlite:///{(tmp_path / 'd' / 'xuncha.db').as_posix()}"
     assert settings.files_dir == tmp_path / "d" / "files"
+
+
+def test_statistics_label_counts_in_sql_follow_the_effective_labels(db_url: str, tmp_path: Path, report_text: str):
+    """The SQL counts of GET /statistics agree with ``finding_labels`` finding by finding, on both
+    engines, after an analyst replaces one finding's focus and clears another's problem types."""
+    from collections import Counter
+
+    from sqlalchemy.orm import selectinload
+
+    from service.statistics import library_statistics
+    from nlp.taxonomy import default_taxonomy
+    from service.tags import finding_labels, set_confirmed_tags
+
+    path = tmp_path / "report.txt"
+    path.write_text(report_text, encoding="utf-8")
+    ingest(db_url, path, tmp_path / "files", Overrides(round="十四届区委第七轮"))
+    with session_factory(db_url)() as session:
+        first, second = session.scalars(select(models.Finding).order_by(models.Finding.id)).all()[:2]
+        set_confirmed_tags(session, first, {"focus": ["党的建设"]}, default_taxonomy(), "analyst")
+        set_confirmed_tags(session, second, {"problem_type": []}, default_taxonomy(), "analyst")
+        session.commit()
+    with session_factory(db_url)() as session:
+        stats = library_statistics(session)
+        findings = session.scalars(select(models.Finding).options(selectinload(models.Finding.tags))).all()
+        for scheme in ("focus", "livelihood", "problem_type", "four_implementations"):
+            expected = Counter(t.label for f in findings for t in finding_labels(f, scheme))
+            assert {r["label"]: r["count"] for r in stats["by_label"][scheme]} == dict(expected), scheme
+            assert stats["label_by_round"][scheme].get("十四届区委第七轮", {}) == dict(expected), scheme
+    assert stats["findings"] == len(findings) >= 4 and stats["by_round"] == [{"round": "十四届区委第七轮", "documents": 1, "findings": len(findings)}]
+    assert {r["label"]: r["count"] for r in stats["by_label"]["focus"]}.get("党的建设", 0) >= 1
