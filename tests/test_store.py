@@ -202,8 +202,8 @@ def test_statistics_label_counts_in_sql_follow_the_effective_labels(db_url: str,
 
     from sqlalchemy.orm import selectinload
 
-    from service.statistics import library_statistics
     from nlp.taxonomy import default_taxonomy
+    from service.statistics import library_statistics
     from service.tags import finding_labels, set_confirmed_tags
 
     path = tmp_path / "report.txt"
