@@ -224,3 +224,22 @@ def test_rounds_of_the_library_order_by_term_then_number() -> None:
     assert [r.label for r in sorted(rounds, key=round_key)] == [
         "十三届县委第九轮", "十四届县委第五轮", "十四届县委第七轮", "十四届县委第十二轮", "专项巡察"]
     assert term_number("十四届县委") == 14 and term_number(None) is None
+
+
+def test_recurrences_report_each_later_finding_once_against_the_earlier_one_it_repeats(thesaurus) -> None:
+    # one unit, three rounds, the same problem each time and a near-copy in the first round: each later
+    # statement is reported once, against its most similar earlier one — not every similar pair
+    texts = [
+        ("a5", "以“加班补助”名义违规发放津补贴", ROUNDS[0]),
+        ("b5", "以“值班补助”名义违规发放津补贴", ROUNDS[0]),
+        ("a6", "以“加班补助”名义违规发放津补贴", ROUNDS[1]),
+        ("a7", "以“加班补助”名义违规发放津补贴问题仍然存在", ROUNDS[2]),
+    ]
+    findings = [ClusterInput(i, t, "县教育局党组", r, n, tuple(thesaurus.concepts_in(t))) for i, t, (r, n) in texts]
+    pairs = recurrences(findings, vectors_of(findings))
+    later = [p.later_id for p in pairs]
+    assert sorted(later) == ["a6", "a7"] and len(later) == len(set(later))
+    by_later = {p.later_id: p for p in pairs}
+    assert by_later["a6"].earlier_id == "a5"  # the identical statement, not its near-copy b5
+    assert by_later["a7"].earlier_id in {"a5", "a6"} and by_later["a7"].earlier_round != by_later["a7"].later_round
+    assert [p.similarity for p in pairs] == sorted((p.similarity for p in pairs), reverse=True)
