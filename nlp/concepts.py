@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -328,9 +329,18 @@ def load_thesaurus(paths: Iterable[str | Path] | str | Path | None = None) -> Th
     return Thesaurus(families, concepts, tuple(str(p) for p in files))
 
 
-@lru_cache(maxsize=2)
+_DEFAULT_LOCK = threading.Lock()
+
+
 def default_thesaurus() -> Thesaurus:
-    """The bundled thesaurus, parsed once per process."""
+    """The bundled thesaurus, parsed once per process (the first requests of a server arrive
+    together: one parses, the others wait for it rather than parsing it again beside it)."""
+    with _DEFAULT_LOCK:
+        return _bundled_thesaurus()
+
+
+@lru_cache(maxsize=1)
+def _bundled_thesaurus() -> Thesaurus:
     return load_thesaurus()
 
 

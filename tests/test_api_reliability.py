@@ -83,12 +83,13 @@ class Server:
             env["XUNCHA_DATABASE_URL"] = self.database_url
         if self.model_dir:
             env["XUNCHA_MODEL_DIR"] = str(self.model_dir)
+        env["PYTHONFAULTHANDLER"] = "1"  # a worker that crashes in native code leaves its stack in the log
         env.update(self.extra_env)
         self.port = free_port()
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "service", "serve", "--host", "127.0.0.1", "--port", str(self.port),
-                 "--workers", str(self.workers), "--log-level", "warning"],
+                 "--workers", str(self.workers), "--log-level", os.environ.get("XUNCHA_TEST_SERVER_LOG_LEVEL", "warning")],
                 cwd=self.data_dir.parent, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )
         return self
@@ -422,7 +423,7 @@ def test_api_uploads_beside_reads_never_5xx_nor_locked(tmp_path: Path, library_u
     for t in threads:
         t.join(timeout=LOAD_SECONDS + 120)
     assert not any(t.is_alive() for t in threads), "a load thread is stuck"
-    assert not tally.problems, tally.problems[:10]
+    assert not tally.problems, (tally.problems[:10], server.log_text()[-4000:])
     assert tally.requests["upload"] >= 3 and all(tally.requests[k] for k in ("search", "clusters", "statistics")), tally.requests
 
     with server.client(token) as client:

@@ -105,6 +105,22 @@ def test_extract_pdf_owner_password_only_is_readable(tmp_path: Path, backend: Pd
 # ---------------------------------------------------------------- DOCX
 
 
+def test_extract_pdf_from_many_threads_at_once(tmp_path: Path) -> None:
+    """PDFium is not thread-safe; a server worker checks uploads on several threads. Unserialised,
+    this crashed the process (a segmentation fault in get_textpage); now every thread gets its text."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    files = [
+        make_pdf(tmp_path / f"r{i}.pdf", [[f"第{i}份报告", "一是党建工作不到位。"], [f"二是财务管理不规范{i}笔。"]] * 6)
+        for i in range(6)
+    ]
+    expected = [[squash(p) for p in extract_file(f).pages] for f in files]
+    assert all(len(pages) == 12 for pages in expected)
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        got = list(pool.map(lambda f: [squash(p) for p in extract_file(f).pages], files * 8))
+    assert got == expected * 8
+
+
 def test_extract_docx_paragraphs_and_table_in_document_order(tmp_path: Path) -> None:
     path = make_docx(
         tmp_path / "report.docx",

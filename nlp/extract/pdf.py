@@ -9,6 +9,7 @@ with ``backend="pdfplumber"``. ``evaluation/bench_ingest.py`` measures both on t
 from __future__ import annotations
 
 import re
+import threading
 from enum import StrEnum
 
 from nlp.errors import CorruptPdfError, EncryptedPdfError, ScannedPdfError
@@ -17,6 +18,11 @@ from nlp.model import ExtractedText, MediaType
 # A page with fewer visible characters than this is treated as having no text layer.
 MIN_TEXT_CHARS_PER_PAGE = 5
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\ufffe\uffff]")
+# PDFium is not thread-safe: two threads inside it at once (two uploads checked by two request threads
+# of one server worker) crash the whole process with a segmentation fault. Every call into it, from
+# opening a document to closing it, is made under this one process-wide lock; at ~700 pages/s the
+# wait is short.
+PDFIUM_LOCK = threading.RLock()
 
 
 class PdfBackend(StrEnum):
@@ -44,6 +50,11 @@ def extract_pdf(data: bytes, source: str, backend: PdfBackend | str = PdfBackend
 
 
 def _pages_pdfium(data: bytes, source: str) -> list[str]:
+    with PDFIUM_LOCK:
+        return _pages_pdfium_locked(data, source)
+
+
+def _pages_pdfium_locked(data: bytes, source: str) -> list[str]:
     import pypdfium2 as pdfium
 
     try:
