@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 import numpy as np
@@ -227,10 +227,12 @@ class SearchIndex:
         *,
         mode: SearchMode | str = SearchMode.HYBRID,
         expand: bool = True,
+        exclude_ids: Iterable[str] = (),
     ) -> list[Hit]:
         """The best ``limit`` findings for ``query`` above the relevance floor (near-duplicates grouped).
 
-        ``filter_ids`` restricts the search to those findings (unknown ids are ignored).
+        ``filter_ids`` restricts the search to those findings (unknown ids are ignored);
+        ``exclude_ids`` are never returned (findings deleted since the index was built).
         Raises :class:`EmptyQueryError` for a blank query.
         """
         if not query or not query.strip():
@@ -238,32 +240,49 @@ class SearchIndex:
         mode = SearchMode(mode)
         vector = self.query_vector(query) if mode in (SearchMode.HYBRID, SearchMode.SEMANTIC) else None
         q = self._query(query, vector=vector, expand=expand)
-        return self._rank(q, limit, self._allowed(filter_ids), mode)
+        return self._rank(q, limit, self._allowed(filter_ids, exclude_ids), mode)
 
-    def more_like_this(self, finding_id: str, limit: int = 10, filter_ids: Iterable[str] | None = None) -> list[Hit]:
-        """Findings like ``finding_id`` (its stored vector, its terms and concepts), itself excluded."""
+    def representation(self, finding_id: str) -> tuple[str, np.ndarray, tuple[str, ...]]:
+        """The text, stored vector and concepts of an indexed finding."""
         try:
             pos = self._position[finding_id]
         except KeyError:
             raise UnknownFindingError(source=finding_id) from None
-        allowed = self._allowed(filter_ids)
-        if allowed is None:
-            allowed = np.ones(len(self.ids), dtype=bool)
-        allowed[pos] = False
-        vector = self.vectors.rows(np.asarray([pos]))[0]
-        q = self._query(self.texts[pos], vector=vector, concepts=self.concepts[pos])
-        return self._rank(q, limit, allowed, SearchMode.HYBRID)
+        return self.texts[pos], self.vectors.rows(np.asarray([pos]))[0], self.concepts[pos]
+
+    def more_like_this(
+        self, finding_id: str, limit: int = 10, filter_ids: Iterable[str] | None = None,
+        exclude_ids: Iterable[str] = (),
+    ) -> list[Hit]:
+        """Findings like ``finding_id`` (its stored vector, its terms and concepts), itself excluded."""
+        text, vector, concepts = self.representation(finding_id)
+        return self.similar_to(text, vector, concepts, limit, filter_ids, [*exclude_ids, finding_id])
+
+    def similar_to(
+        self, text: str, vector: np.ndarray, concepts: Sequence[str], limit: int = 10,
+        filter_ids: Iterable[str] | None = None, exclude_ids: Iterable[str] = (),
+    ) -> list[Hit]:
+        """Findings like a finding given by its representation (which may be held by another index
+        over the same library: the live library splits into a base and the findings added since)."""
+        q = self._query(text, vector=vector, concepts=concepts)
+        return self._rank(q, limit, self._allowed(filter_ids, exclude_ids), SearchMode.HYBRID)
 
     # ranking ----------------------------------------------------------------------------
 
-    def _allowed(self, filter_ids: Iterable[str] | None) -> np.ndarray | None:
-        if filter_ids is None:
+    def _allowed(self, filter_ids: Iterable[str] | None, exclude_ids: Iterable[str] = ()) -> np.ndarray | None:
+        """The mask of positions a search may return (``None``: all)."""
+        excluded = [p for p in (self._position.get(fid) for fid in exclude_ids) if p is not None]
+        if filter_ids is None and not excluded:
             return None
-        allowed = np.zeros(len(self.ids), dtype=bool)
-        for fid in filter_ids:
-            pos = self._position.get(fid)
-            if pos is not None:
-                allowed[pos] = True
+        if filter_ids is None:
+            allowed = np.ones(len(self.ids), dtype=bool)
+        else:
+            allowed = np.zeros(len(self.ids), dtype=bool)
+            for fid in filter_ids:
+                pos = self._position.get(fid)
+                if pos is not None:
+                    allowed[pos] = True
+        allowed[excluded] = False
         return allowed
 
     def _rank(self, q: _Query, limit: int, allowed: np.ndarray | None, mode: SearchMode) -> list[Hit]:
@@ -395,3 +414,30 @@ class SearchIndex:
             groups[pos] = []
             sims = np.hstack([sims, (rows @ rows[j])[:, None]])
         return heads, groups
+
+
+def merge_hits(parts: Sequence[tuple[SearchIndex, list[Hit]]], limit: int) -> list[Hit]:
+    """One ranking from the hits of several indexes over disjoint parts of one library (the live
+    library's base and the findings added since): best score first, and a hit that is a near-duplicate
+    (cosine ≥ ``duplicate_cosine``) of a better hit from another part grouped under it."""
+    scored = [(hit, index) for index, hits in parts for hit in hits]
+    if len(parts) <= 1:
+        return [hit for hit, _ in scored][:limit]
+    scored.sort(key=lambda pair: -pair[0].score)
+    kept: list[tuple[Hit, SearchIndex, np.ndarray]] = []
+    folded: dict[int, list[str]] = {}
+    for hit, index in scored:
+        vector = index.representation(hit.finding_id)[1]
+        threshold = index.config.duplicate_cosine
+        for k, (_, head_index, head_vector) in enumerate(kept):
+            if head_index is not index and float(head_vector @ vector) >= threshold:
+                folded.setdefault(k, []).extend([hit.finding_id, *hit.duplicates])
+                break
+        else:
+            if len(kept) < limit:
+                kept.append((hit, index, vector))
+    out = []
+    for k, (head, _, _) in enumerate(kept):
+        extra = folded.get(k)
+        out.append(head if not extra else replace(head, duplicates=[*head.duplicates, *extra]))
+    return out

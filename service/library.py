@@ -2,15 +2,14 @@
 
 The index is derived data built from the stored representation of every finding (vectors and
 concepts, :mod:`service.representations`): nothing is re-embedded or refitted to build it. It is
-kept in memory per process and rebuilt when the findings table changes, detected by a fingerprint
-of the table (count, highest id, latest document); several processes sharing one database
-(PostgreSQL) therefore each search an index that matches the database.
+kept in memory per process and caught up from the library's change log (:mod:`service.live_index`);
+several processes sharing one database (PostgreSQL) therefore each search an index that matches the
+database.
 """
 
 from __future__ import annotations
 
 import hashlib
-import threading
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, cast
@@ -21,8 +20,8 @@ from sqlalchemy.orm import Session
 from nlp.concepts import default_thesaurus
 from nlp.errors import XunchaError
 from nlp.script import analysis_form
-from nlp.search import Hit, SearchIndex
-from service.representations import configured_embedder, load_library
+from nlp.search import Hit
+from service.live_index import LiveView, current_view
 from service.store import models
 from service.tags import finding_labels, has_effective_label
 
@@ -38,33 +37,21 @@ class UnknownFindingIdError(XunchaError):
 
 
 def library_state(session: Session) -> str:
+    """A fingerprint of the findings table (count, highest id, latest document): what the clusters
+    cache is keyed by."""
     count, top = session.execute(select(func.count(models.Finding.id), func.max(models.Finding.id))).one()
     latest = session.scalar(select(func.max(models.Document.created_at)))
     return hashlib.sha1(f"{count}:{top}:{latest}".encode()).hexdigest()[:16]
 
 
-_LOADED: dict[str, tuple[str, SearchIndex]] = {}  # per process: database url → (state, index)
-_LOADED_LOCK = threading.Lock()
-
-
-def load_index(session: Session) -> SearchIndex:
-    """The index matching the database now: kept in memory per process, else built from the
-    stored representations. A long-running server thus pays one cheap state query per search."""
-    embedder = configured_embedder()
-    state = f"{embedder.name}-{default_thesaurus().version}-{library_state(session)}"
-    key = str(session.get_bind().engine.url)
-    with _LOADED_LOCK:
-        cached = _LOADED.get(key)
-        if cached is not None and cached[0] == state:
-            return cached[1]
-        library = load_library(session, embedder)
-        if not library.ids:
-            raise EmptyLibraryError()
-        index = SearchIndex(
-            [str(i) for i in library.ids], library.texts, library.vectors, library.concepts, embedder
-        )
-        _LOADED[key] = (state, index)
-        return index
+def load_index(session: Session) -> LiveView:
+    """The library's search index as of its latest change (see :mod:`service.live_index`): kept per
+    process and caught up from the change log, so a long-running server pays one cheap query per search
+    and a few milliseconds after an upload, never a rebuild on the request."""
+    view = current_view(session)
+    if not view.size:
+        raise EmptyLibraryError()
+    return view
 
 
 @dataclass
@@ -134,7 +121,7 @@ def search_library(
     index = load_index(session)
     allowed = filtered_ids(session, filters)
     if like is not None:
-        if str(like) not in index.ids:
+        if not index.holds(str(like)):
             raise UnknownFindingIdError(f"没有编号为 {like} 的问题")
         hits = index.more_like_this(str(like), limit, filter_ids=allowed)
     else:

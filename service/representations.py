@@ -11,8 +11,9 @@ substring matching) when the thesaurus has changed since a row was written.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from sqlalchemy import select
@@ -74,25 +75,35 @@ class LibraryVectors:
     model: str
 
 
-def load_library(session: Session, embedder: Embedder | None = None) -> LibraryVectors:
+def load_library(
+    session: Session, embedder: Embedder | None = None, *, after_id: int | None = None,
+    only_ids: Collection[int] | None = None,
+) -> LibraryVectors:
     """All findings with their vectors and concepts under ``embedder`` (default: configured);
-    missing rows are computed and committed first."""
+    missing rows are computed and committed first. ``after_id`` keeps the findings with a larger id
+    and ``only_ids`` those listed (the live search index reads just what changed)."""
     emb = embedder or configured_embedder()
     thesaurus = default_thesaurus()
     F, R = models.Finding, models.FindingRepresentation
-    rows = session.execute(
-        select(F.id, F.text, R.vector, R.concepts, R.thesaurus)
-        .outerjoin(R, (R.finding_id == F.id) & (R.model == emb.name))
-        .order_by(F.id)
-    ).all()
+    wanted: list[Any] = []
+    if after_id is not None:
+        wanted.append(F.id > after_id)
+    if only_ids is not None:
+        wanted.append(F.id.in_(list(only_ids)))
+
+    def read(join: Any) -> list[Any]:
+        query = select(F.id, F.text, R.vector, R.concepts, R.thesaurus)
+        query = join(query, R, (R.finding_id == F.id) & (R.model == emb.name))
+        return list(session.execute(query.where(*wanted).order_by(F.id)).all())
+
+    if only_ids is not None and not only_ids:
+        rows: list[Any] = []
+    else:
+        rows = read(lambda q, *on: q.outerjoin(*on))
     missing = [(fid, text) for fid, text, vector, _, _ in rows if vector is None]
     if missing:
         _backfill(session, missing, emb)
-        rows = session.execute(
-            select(F.id, F.text, R.vector, R.concepts, R.thesaurus)
-            .join(R, (R.finding_id == F.id) & (R.model == emb.name))
-            .order_by(F.id)
-        ).all()
+        rows = read(lambda q, *on: q.join(*on))
     version = thesaurus.version
     stale = [(fid, text) for fid, text, _, _, th in rows if th != version]
     fresh_concepts = {fid: thesaurus.concepts_in(simplified(text)) for fid, text in stale}

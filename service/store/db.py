@@ -14,6 +14,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from service.store import changes as _changes  # noqa: F401  (registers the change log on every session)
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 

@@ -242,3 +242,17 @@ class JobItem(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
 
     job: Mapped[Job] = relationship(back_populates="items")
+
+
+class LibraryChange(Base):
+    """One finding added to or removed from the library, in commit order: the change sequence that
+    every search index (each worker, each server on a shared database) replays to catch up without
+    rebuilding. Written by :mod:`service.store.changes` in the transaction that makes the change;
+    rows are never deleted, so ``seq`` only grows (AUTOINCREMENT on SQLite: never reused)."""
+
+    __tablename__ = "library_changes"
+    __table_args__ = {"sqlite_autoincrement": True}
+    seq: Mapped[int] = mapped_column(primary_key=True)
+    finding_id: Mapped[int] = mapped_column(Integer)
+    change: Mapped[str] = mapped_column(String(8))  # add / remove
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
