@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     db_pool_timeout: float = 30.0  # seconds a request waits for a connection
     blas_threads: int = 1  # numpy/BLAS threads per server process: requests, not matrix products, are the parallel unit
     run_jobs: bool = True  # process uploads in this process (off for a read-only replica)
+    warm_search_index: bool = True  # build the search index on a background thread at start-up
 
     @property
     def resolved_database_url(self) -> str:

@@ -440,6 +440,62 @@ def test_api_uploads_beside_reads_never_5xx_nor_locked(tmp_path: Path, library_u
     )
 
 
+# ---------------------------------------------------------------- (d) two servers, separate folders, one database
+
+
+def _shown(client: httpx.Client, query: str) -> set[int]:
+    response = client.get(f"{API}/search", params={"q": query, "limit": 10})
+    assert response.status_code == 200, response.text
+    hits = response.json()["results"] if isinstance(response.json(), dict) else response.json()
+    return {h["finding_id"] for h in hits} | {d["finding_id"] for h in hits for d in h.get("duplicates", [])}
+
+
+def _within(seconds: float, check: Callable[[], bool]) -> float | None:
+    """Seconds until ``check()`` holds, or None after ``seconds``."""
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        if check():
+            return time.monotonic() - started
+        time.sleep(0.2)
+    return None
+
+
+def test_api_upload_through_one_server_is_found_through_the_other(tmp_path: Path, library_url: str, servers) -> None:
+    """Two servers with their own data folders on one database (each its own search index in memory):
+    a report uploaded through one is searchable through the other within 10 s, and a document deleted
+    through one vanishes from the other's results within 10 s."""
+    if library_url.startswith("sqlite"):
+        library_url = f"sqlite:///{(tmp_path / 'shared.db').as_posix()}"
+    token = make_token(library_url)
+    make_session = session_factory(library_url)
+    for name in ("r5_jiaoyuju_feedback.pdf", "r6_weijianju_special_feedback.txt"):
+        data = (SAMPLES / name).read_bytes()
+        with make_session() as session:
+            ingest_bytes(session, data, name, analyze_bytes(data, name), tmp_path / "seed-files", Overrides())
+    a = servers("one", tmp_path / "data-one", database_url=library_url)
+    b = servers("two", tmp_path / "data-two", database_url=library_url)
+    a.wait_ready()
+    b.wait_ready()
+    with a.client(token) as ca, b.client(token) as cb:
+        assert _shown(cb, "财务管理不规范")  # the second server has built its index before the upload
+        upload = ca.post(f"{API}/documents", files=[("files", generated_file(tmp_path / "gen", 7, "shared"))])
+        assert upload.status_code == 202, upload.text
+        job = wait_job(ca, upload.json()["job_id"])
+        assert job["status"] == "done" and job["items"][0]["status"] == "stored", job
+        document_id = job["items"][0]["document_id"]
+        findings = ca.get(f"{API}/documents/{document_id}").json()["findings"]
+        target = next(f for f in findings if "白条入账" in f["text"])
+        found = _within(10, lambda: target["id"] in _shown(cb, target["text"]))
+        assert found is not None, "the upload through one server was not found through the other within 10 s"
+        assert ca.delete(f"{API}/documents/{document_id}").status_code == 204
+        gone = _within(10, lambda: not ({f["id"] for f in findings} & _shown(cb, target["text"])))
+        assert gone is not None, "a document deleted through one server still shows through the other after 10 s"
+    for server in (a, b):
+        assert "Traceback" not in server.log_text(), server.log_text()[-3000:]
+    print(f"\ntwo servers on {library_url.split(':', 1)[0]}: upload found through the other after {found:.2f} s, "
+          f"deletion gone after {gone:.2f} s")
+
+
 # ---------------------------------------------------------------- (c) two servers, one SQLite file
 
 
