@@ -37,7 +37,9 @@ from sqlalchemy.orm import Session
 
 from nlp.concepts import default_thesaurus
 from nlp.embedders import Embedder
+from nlp.lexical import finding_tokens
 from nlp.search import Hit, SearchIndex, UnknownFindingError, merge_hits
+from nlp.segment import make_segmenter
 from service.representations import LibraryVectors, configured_embedder, load_library
 from service.store.changes import REMOVE, WINDOW, change_window, changes_after, latest_change
 
@@ -56,10 +58,13 @@ class Rows:
     texts: tuple[str, ...] = ()
     vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
     concepts: tuple[tuple[str, ...], ...] = ()
+    tokens: tuple[tuple[str, ...], ...] = ()  # segmented once: a delta is re-indexed on every change
 
     @classmethod
     def of(cls, library: LibraryVectors) -> Rows:
-        return cls(tuple(library.ids), tuple(library.texts), library.vectors, tuple(tuple(c) for c in library.concepts))
+        segmenter = make_segmenter()
+        return cls(tuple(library.ids), tuple(library.texts), library.vectors, tuple(tuple(c) for c in library.concepts),
+                   tuple(tuple(finding_tokens(t, segmenter)) for t in library.texts))
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -69,7 +74,7 @@ class Rows:
         if len(keep) == len(self.ids):
             return self
         return Rows(tuple(self.ids[i] for i in keep), tuple(self.texts[i] for i in keep),
-                    self.vectors[keep], tuple(self.concepts[i] for i in keep))
+                    self.vectors[keep], tuple(self.concepts[i] for i in keep), tuple(self.tokens[i] for i in keep))
 
     def plus(self, other: Rows) -> Rows:
         if not len(other):
@@ -77,11 +82,12 @@ class Rows:
         if not len(self):
             return other
         return Rows(self.ids + other.ids, self.texts + other.texts, np.vstack([self.vectors, other.vectors]),
-                    self.concepts + other.concepts)
+                    self.concepts + other.concepts, self.tokens + other.tokens)
 
     def index(self, embedder: Embedder) -> SearchIndex:
         vectors = self.vectors if len(self) else np.zeros((0, embedder.dim), dtype=np.float32)
-        return SearchIndex([str(i) for i in self.ids], list(self.texts), vectors, [list(c) for c in self.concepts], embedder)
+        return SearchIndex([str(i) for i in self.ids], list(self.texts), vectors, [list(c) for c in self.concepts], embedder,
+                           tokens=[list(t) for t in self.tokens])
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from nlp.stats import aggregate_statistics
 from nlp.stats.extract import NOT_SUMMED
-from service.clusters import ClusterQuery, common_issues
+from service.cluster_cache import cached_common_issues
+from service.clusters import ClusterQuery
 from service.library import EmptyLibraryError
 from service.rounds import round_key
 from service.store import models
@@ -400,7 +401,8 @@ def build_summary(session: Session, rounds: list[str] | None = None, top: int = 
     stats = aggregate_documents(documents)
 
     if findings:
-        issues = common_issues(session, ClusterQuery(rounds=list(rounds or []), min_units=2, include_singletons=False))
+        issues = cached_common_issues(session, ClusterQuery(rounds=list(rounds or []), min_units=2, include_singletons=False),
+                                      fresh=True)
     else:  # a library of work summaries: statistics only
         issues = {"clusters": [], "recurrences": []}
     clusters = [c for c in issues["clusters"] if not c["singleton"] and len(c["units"]) >= 2][:top]

@@ -153,7 +153,8 @@ def test_similar_of_unknown_finding_is_404(api: Api):
 
 
 def clusters(api: Api, **body: Any) -> dict[str, Any]:
-    return api.ok("POST", "/clusters", Role.VIEWER, json=body)
+    """Every cluster with every finding (the API pages by default: 100 clusters, 20 findings each)."""
+    return api.ok("POST", "/clusters", Role.VIEWER, json={"limit": None, "members": None, "recurrences": None, **body})
 
 
 def test_clusters_are_ranked_by_systemic_score(api: Api, findings: list[dict[str, Any]]):
@@ -203,6 +204,25 @@ def test_clusters_report_recurrences_in_round_order(api: Api):
     allowance = [r for r in repeats if "津补贴" in r["earlier"]["text"] and "津补贴" in r["later"]["text"]]
     assert any(r["unit"] == "县教育局党组" and r["earlier"]["round"] == "十四届县委第五轮"
                and r["later"]["round"] == "十四届县委第七轮" for r in allowance), repeats
+
+
+def test_clusters_page_slices_one_kept_result(api: Api, findings: list[dict[str, Any]]):
+    whole = clusters(api, include_singletons=True)
+    default = api.ok("POST", "/clusters", Role.VIEWER, json={"include_singletons": True})
+    assert default["clusters_total"] == whole["clusters_total"] == len(whole["clusters"]) > 3
+    assert len(default["clusters"]) == min(100, whole["clusters_total"])
+    assert default["as_of_change"] == whole["as_of_change"] > 0 and default["stale"] is False
+    big = max(whole["clusters"], key=lambda c: c["size"])
+    assert big["size"] >= 3
+    small = api.ok("POST", "/clusters", Role.VIEWER, json={"include_singletons": True, "members": 2, "limit": 2, "offset": 1})
+    assert [c["cluster_id"] for c in small["clusters"]] == [c["cluster_id"] for c in whole["clusters"][1:3]]
+    assert all(len(c["findings"]) == min(2, c["size"]) for c in small["clusters"])
+    one = api.ok("POST", "/clusters", Role.VIEWER, json={"include_singletons": True, "cluster_id": big["cluster_id"], "members": None})
+    assert [c["cluster_id"] for c in one["clusters"]] == [big["cluster_id"]]
+    assert [f["finding_id"] for f in one["clusters"][0]["findings"]] == [f["finding_id"] for f in big["findings"]]
+    assert len(one["clusters"][0]["findings"]) == big["size"]
+    none = api.ok("POST", "/clusters", Role.VIEWER, json={"recurrences": 0})
+    assert none["recurrences"] == [] and none["recurrences_total"] == len(clusters(api)["recurrences"]) >= 1
 
 
 @pytest.mark.parametrize(("body", "status", "code"), [

@@ -186,3 +186,28 @@ def test_replaced_database_is_rebuilt_not_mixed(tmp_path: Path) -> None:
         new = current_view(session, background=False)
         count = session.scalar(select(func.count(models.Finding.id)))
     assert new.base is not old.base and new.size == count < old.size
+
+
+def test_common_issues_served_stale_while_recomputed_then_fresh(library: tuple[str, Path]) -> None:
+    from service.cluster_cache import cached_common_issues, wait_for_refresh
+    from service.clusters import ClusterQuery
+
+    url, files = library
+    scope = ClusterQuery(include_singletons=True)
+    with session_factory(url)() as session:
+        first = cached_common_issues(session, scope)
+        assert first["stale"] is False and first["as_of_change"] == latest_change(session)
+        assert cached_common_issues(session, scope)["computed_at"] == first["computed_at"]  # kept, not recomputed
+    add(url, files, FEEDBACK[2])
+    with session_factory(url)() as session:
+        total = session.scalar(select(func.count(models.Finding.id)))
+        served = cached_common_issues(session, scope)
+        assert served["stale"] is True and served["findings"] == first["findings"] < total
+        assert wait_for_refresh(120)
+        refreshed = cached_common_issues(session, scope)
+        assert refreshed["stale"] is False and refreshed["findings"] == total
+        assert refreshed["as_of_change"] == latest_change(session) > first["as_of_change"]
+    add(url, files, FEEDBACK[3])
+    with session_factory(url)() as session:
+        now = cached_common_issues(session, scope, fresh=True)  # the summary asks for the library as it is
+        assert now["stale"] is False and now["findings"] == session.scalar(select(func.count(models.Finding.id)))

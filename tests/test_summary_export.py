@@ -92,16 +92,16 @@ def test_summary_recurrence_sentence(library, monkeypatch):
     """A recurrence touching a section's findings is reported in that section with both ids."""
     import service.summary as summary_module
 
-    real = summary_module.common_issues
+    real = summary_module.cached_common_issues
 
-    def with_recurrence(session, query):
-        issues = real(session, query)
+    def with_recurrence(session, query, **kwargs):
+        issues = dict(real(session, query, **kwargs))  # a copy: the kept result is shared
         cluster = issues["clusters"][0]
         early, late = cluster["findings"][0], cluster["findings"][1]
         issues["recurrences"] = [{"unit": early["unit"], "earlier": early, "later": late, "similarity": 0.9}]
         return issues
 
-    monkeypatch.setattr(summary_module, "common_issues", with_recurrence)
+    monkeypatch.setattr(summary_module, "cached_common_issues", with_recurrence)
     with session_factory(library)() as session:
         first = build_summary(session, top=1)["sections"][0]
     assert len(first["recurrences"]) == 1

@@ -41,13 +41,18 @@ def api_router() -> APIRouter:
 
 
 def _warm_search_index(make_session: Any) -> None:
-    """Build the search index before the first search asks for it: at 20k findings that takes seconds,
-    which the first analyst after a restart would otherwise wait. A failure only costs the warm-up."""
+    """Build the search index and load the taggers before the first search or upload asks for them: at
+    20k findings that takes seconds, which the first analyst after a restart would otherwise wait (and
+    every search beside a worker's first upload). A failure only costs the warm-up."""
     from service.live_index import current_view
 
     try:
         with make_session() as session:
             current_view(session)
+        # the taggers and their models load on first use; a first upload should not pay it beside searches
+        from nlp.pipeline import analyze_bytes
+
+        analyze_bytes("巡察发现的主要问题：一是落实全面从严治党主体责任不到位。".encode(), "warm-up.txt")
     except Exception:
         logging.getLogger(__name__).warning("启动时预建检索索引失败（首次检索时再建）", exc_info=True)
 

@@ -12,7 +12,8 @@ from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
 from service.api.deps import AuditDep, SessionDep, Viewer
-from service.clusters import ClusterQuery, common_issues
+from service.cluster_cache import cached_common_issues, page
+from service.clusters import ClusterQuery
 from service.export import export_xlsx
 from service.statistics import library_statistics
 from service.summary import build_summary, render_docx, render_markdown
@@ -28,7 +29,11 @@ class ClusterRequest(BaseModel):
     rounds: Names = Field(default_factory=list, description="只看这些轮次（轮次名称的一部分）")
     units: Names = Field(default_factory=list, description="只看这些单位（单位名称的一部分）")
     min_units: int = Field(default=1, ge=1, le=1000, description="至少出现在几个单位")
-    limit: int | None = Field(default=None, ge=1, le=1000)
+    limit: int | None = Field(default=100, ge=1, le=100000, description="本页共性问题个数（null：全部）")
+    offset: int = Field(default=0, ge=0, le=10**7, description="从第几个共性问题起（分页）")
+    members: int | None = Field(default=20, ge=0, le=100000, description="每个共性问题列出的问题条数（null：全部；size 为总数）")
+    recurrences: int | None = Field(default=200, ge=0, le=100000, description="列出的反复问题条数（null：全部）")
+    cluster_id: str | None = Field(default=None, max_length=40, description="只取这一个共性问题（如展开全部问题）")
     include_singletons: bool = False
 
 
@@ -39,9 +44,11 @@ def _download(content: bytes, media_type: str, filename: str) -> Response:
 
 @router.post("/clusters", summary="共性问题聚类（按系统性得分排序）")
 def clusters(body: ClusterRequest, user: Viewer, session: SessionDep, audit: AuditDep) -> dict[str, Any]:
-    result = common_issues(
-        session, ClusterQuery(body.rounds, body.units, body.min_units, body.limit, body.include_singletons)
-    )
+    """Served from the last clustering of this scope (see :mod:`service.cluster_cache`): at once, and
+    marked ``stale`` while the library's latest changes are being clustered beside the request."""
+    kept = cached_common_issues(session, ClusterQuery(body.rounds, body.units, body.min_units, None, body.include_singletons))
+    result = page(kept, offset=body.offset, limit=body.limit, members=body.members, cluster_id=body.cluster_id,
+                  recurrences=body.recurrences)
     audit("clusters", None, {"rounds": body.rounds, "units": body.units, "clusters": len(result["clusters"])})
     return result
 

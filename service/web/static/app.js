@@ -1409,14 +1409,47 @@
       return;
     }
     const clusters = (data.clusters || []).slice().sort((a, b) => (b.systemic_score || 0) - (a.systemic_score || 0));
-    summary.textContent = `在 ${fmtNumber(data.findings)} 条问题中发现 ${clusters.length} 个共性问题`;
-    clusters.forEach((c, i) => list.appendChild(clusterItem(c, i)));
+    const total = data.clusters_total ?? clusters.length;
+    summary.textContent = `在 ${fmtNumber(data.findings)} 条问题中发现 ${fmtNumber(total)} 个共性问题`
+      + (total > clusters.length ? `，显示前 ${clusters.length} 个` : "")
+      + (data.stale ? "（最新入库的报告正在后台归并，稍后刷新可见）" : "");
+    clusters.forEach((c, i) => list.appendChild(clusterItem(c, i, body)));
     if (!clusters.length) list.appendChild(h("li", { class: "muted" }, "所选范围内没有跨单位的共性问题，可降低“至少涉及单位数”或勾选“包含个别问题”。"));
     renderTrendChart(trendChart, clusters, shownRounds);
     renderRecurrences(recurrences, data.recurrences || []);
   }
 
-  function clusterItem(c, i) {
+  function memberItem(r) {
+    return h("li", null, h("span", null, r.text), h("span", { class: "muted small" }, ` — ${[r.unit, r.round].filter(Boolean).join(" · ")}`));
+  }
+
+  // The server sends the first findings of each cluster (``size`` says how many it has); opening
+  // "全部 N 条问题" fetches the rest of that one cluster.
+  function clusterMembers(c, body) {
+    const all = c.findings || [];
+    const size = c.size ?? all.length;
+    const list = h("ul", null, all.map(memberItem));
+    const box = h("details", { class: "cluster-all" }, h("summary", null, `全部 ${size} 条问题`), list);
+    if (size > all.length) {
+      list.appendChild(h("li", { class: "muted small more" }, `……另有 ${size - all.length} 条，展开时载入`));
+      let loaded = false;
+      box.addEventListener("toggle", async () => {
+        if (!box.open || loaded) return;
+        loaded = true;
+        try {
+          const one = await api("POST", "/clusters", { body: { ...body, limit: 1, offset: 0, members: null, recurrences: 0, cluster_id: c.cluster_id } });
+          const full = (one.clusters || [])[0];
+          if (full) fill(list, ...(full.findings || []).map(memberItem));
+        } catch (e) {
+          loaded = false;
+          showError(e);
+        }
+      });
+    }
+    return box;
+  }
+
+  function clusterItem(c, i, body) {
     const rounds = c.rounds || sortRounds(Object.keys(c.per_round || {}));  // the server orders rounds by number
     const per = c.per_round || {};
     const all = c.findings || [];
@@ -1440,12 +1473,7 @@
             h("span", null, r.text),
             h("span", { class: "muted small" }, ` — ${[r.unit, r.round].filter(Boolean).join(" · ")} `),
             h("a", { class: "small", href: `#/search?like=${encodeURIComponent(r.finding_id)}` }, "相似问题")))),
-      all.length > (c.representatives || []).length
-        ? h("details", { class: "cluster-all" },
-          h("summary", null, `全部 ${all.length} 条问题`),
-          h("ul", null, all.map((r) =>
-            h("li", null, h("span", null, r.text), h("span", { class: "muted small" }, ` — ${[r.unit, r.round].filter(Boolean).join(" · ")}`)))))
-        : null
+      (c.size ?? all.length) > (c.representatives || []).length ? clusterMembers(c, body) : null
     );
   }
 

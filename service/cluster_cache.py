@@ -1,0 +1,138 @@
+"""Common issues served from the last computation, refreshed beside the requests.
+
+Clustering the whole library is a batch computation — 12 s over 20k findings on 2 cores — while the
+web page, the API and the summary ask for it on every visit. Each process therefore keeps the last
+result per scope (rounds, units, minimum units, singletons) with the library's change sequence
+number (:mod:`service.store.changes`) it was computed at:
+
+- nothing changed since: the kept result is returned at once;
+- the library changed: the kept result is returned at once marked ``stale`` (with the change number it
+  is as of), and one background thread computes the new one; the next request gets it;
+- nothing kept yet (or ``fresh=True``, as the summary for the party committee asks): computed now.
+
+A result is never mixed from two computations; paging (:func:`page`) only slices a kept result.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import astuple, dataclass, field, replace
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from service.clusters import ClusterQuery, common_issues
+from service.store.changes import latest_change
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Kept:
+    seq: int
+    computed_at: float
+    result: dict[str, Any]
+
+
+@dataclass
+class _Cache:
+    kept: dict[tuple[Any, ...], _Kept] = field(default_factory=dict)
+    running: set[tuple[Any, ...]] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+_CACHE = _Cache()
+
+
+def _scope(engine: Engine, query: ClusterQuery) -> tuple[Any, ...]:
+    whole = astuple(replace(query, limit=None))
+    return (str(engine.url), *(tuple(v) if isinstance(v, list) else v for v in whole))
+
+
+def _compute(engine: Engine, query: ClusterQuery, session: Session | None = None) -> _Kept:
+    own = session is None
+    session = session or Session(engine)
+    try:
+        seq = latest_change(session)  # read first: a change made during the computation makes it stale
+        result = common_issues(session, replace(query, limit=None))
+    finally:
+        if own:
+            session.close()
+    kept = _Kept(seq, time.time(), result)
+    with _CACHE.lock:
+        old = _CACHE.kept.get(_scope(engine, query))
+        if old is None or old.seq <= seq:
+            _CACHE.kept[_scope(engine, query)] = kept
+    return kept
+
+
+def _refresh(engine: Engine, query: ClusterQuery, scope: tuple[Any, ...]) -> None:
+    try:
+        _compute(engine, query)
+    except Exception:  # the kept result goes on serving; the next request retries
+        log.warning("共性问题后台重算失败", exc_info=True)
+    finally:
+        with _CACHE.lock:
+            _CACHE.running.discard(scope)
+
+
+def cached_common_issues(session: Session, query: ClusterQuery, *, fresh: bool = False) -> dict[str, Any]:
+    """The common issues of ``query``'s scope (all clusters: ``query.limit`` is applied by :func:`page`),
+    with ``as_of_change``, ``computed_at`` (Unix time) and ``stale``."""
+    engine = session.get_bind().engine
+    scope = _scope(engine, query)
+    seq = latest_change(session)
+    with _CACHE.lock:
+        kept = _CACHE.kept.get(scope)
+    if kept is None or (fresh and kept.seq != seq):
+        kept = _compute(engine, query, session)
+    elif kept.seq != seq:
+        with _CACHE.lock:
+            start = scope not in _CACHE.running
+            _CACHE.running.add(scope)
+        if start:
+            threading.Thread(target=_refresh, args=(engine, query, scope), name="xuncha-clusters", daemon=True).start()
+    return {**kept.result, "as_of_change": kept.seq, "computed_at": kept.computed_at, "stale": kept.seq != seq}
+
+
+def wait_for_refresh(timeout: float = 120.0) -> bool:
+    """Wait until no background computation runs (tests, benchmarks); False on timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with _CACHE.lock:
+            if not _CACHE.running:
+                return True
+        time.sleep(0.05)
+    return False
+
+
+def forget() -> None:
+    with _CACHE.lock:
+        _CACHE.kept.clear()
+
+
+def page(
+    result: dict[str, Any], *, offset: int = 0, limit: int | None = None, members: int | None = None,
+    cluster_id: str | None = None, recurrences: int | None = None,
+) -> dict[str, Any]:
+    """A page of a kept result: clusters ``offset``…``offset+limit`` (or the one ``cluster_id``), each
+    with its first ``members`` findings (``None``: all; ``size`` always says how many it has), and the
+    first ``recurrences`` recurrences; the totals say what the whole result holds."""
+    clusters = result["clusters"]
+    if cluster_id is not None:
+        clusters = [c for c in clusters if c["cluster_id"] == cluster_id]
+    shown = clusters[offset:] if limit is None else clusters[offset : offset + limit]
+    if members is not None:
+        shown = [{**c, "findings": c["findings"][:members]} for c in shown]
+    repeats = result["recurrences"] if recurrences is None else result["recurrences"][:recurrences]
+    return {
+        **result,
+        "clusters": shown,
+        "recurrences": repeats,
+        "clusters_total": len(clusters),
+        "recurrences_total": len(result["recurrences"]),
+        "offset": offset,
+    }
