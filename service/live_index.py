@@ -238,7 +238,8 @@ def _rebuild(held: _Library, engine: Engine, embedder: Embedder) -> None:
         started = time.monotonic()
         with Session(engine) as session:
             fresh = build_view(session, embedder)
-        with Session(engine) as session, held.lock:
+            fresh = caught_up(session, fresh, embedder)  # the changes made during the build, outside the lock
+        with Session(engine) as session, held.lock:  # searches wait only for the last few changes
             current = held.view
             if current is not None and current.version != fresh.version:
                 return
