@@ -12,7 +12,8 @@ The library (a copy; the original is never written) is served by ``python -m ser
    meanwhile (the index catches up from the change log: no rebuild on the request);
 4. a 问题清单 of ``--batch`` rows imported through POST /imports, enough to make a worker rebuild its
    base on a background thread: search latency p95 / max while that runs, and when the rebuild is done;
-5. the baseline in the same run: what the first search after any change cost before the live index —
+6. POST /clusters (first, kept, right after an upload), the summary and the statistics, with sizes;
+7. the baseline in the same run: what the first search after any change cost before the live index —
    a full rebuild from the stored representations (``rebuild_now`` in-process on the same library) —
    and the ratio of the slowest search in 3–4 to it.
 """
@@ -88,6 +89,37 @@ class Searcher(threading.Thread):
             elapsed, _ = timed_search(self.client, self.queries[k % len(self.queries)])
             self.latencies.append(elapsed)
             k += 1
+
+
+def timed(client: httpx.Client, method: str, path: str, **kwargs: object) -> tuple[float, httpx.Response]:
+    t0 = time.perf_counter()
+    response = client.request(method, path, **kwargs)  # type: ignore[arg-type]
+    elapsed = time.perf_counter() - t0
+    response.raise_for_status()
+    return elapsed, response
+
+
+def analysis_reads(client: httpx.Client) -> None:
+    """6. POST /clusters (default page) the first time, again (kept), and after one more upload (stale,
+    served at once), with response sizes; the summary and the statistics."""
+    first, r1 = timed(client, "POST", f"{API}/clusters", json={})
+    again = [timed(client, "POST", f"{API}/clusters", json={}) for _ in range(3)]
+    body = r1.json()
+    print(f"6. POST /clusters (default page: {len(body['clusters'])} of {body['clusters_total']} clusters, "
+          f"{len(body['recurrences'])} of {body['recurrences_total']} recurrences): first {first:.1f} s "
+          f"({len(r1.content) / 1e6:.2f} MB); kept {max(t for t, _ in again):.2f} s at most "
+          f"({len(again[0][1].content) / 1e6:.2f} MB; each worker computes its first)")
+    report = ("关于县委第十轮巡察县第九十八试点局党组的反馈通报\n县第九十八试点局党组存在的主要问题是：\n"
+              "一是公务接待超标准，白条入账7笔。\n").encode()
+    job = client.post(f"{API}/documents", files=[("files", ("stale.txt", report))]).json()["job_id"]
+    while client.get(f"{API}/jobs/{job}").json()["status"] not in ("done", "failed"):
+        time.sleep(0.1)
+    stale, r3 = timed(client, "POST", f"{API}/clusters", json={})
+    print(f"   after an upload: {stale:.2f} s, stale={r3.json()['stale']} (reclustered beside the request)")
+    summary, r4 = timed(client, "GET", f"{API}/summaries/common-issues")
+    print(f"   GET /summaries/common-issues: {summary:.1f} s ({len(r4.content) / 1e3:.0f} kB)")
+    stats = [timed(client, "GET", f"{API}/statistics")[0] for _ in range(3)]
+    print(f"   GET /statistics: {min(stats):.2f}–{max(stats):.2f} s")
 
 
 def main() -> None:
@@ -179,6 +211,7 @@ def main() -> None:
         print(f"4. import of {a.batch} rows: {imported:.0f} s ({a.batch / imported:.1f} rows/s) with searches running; "
               + summary("searches during the import and the rebuilds after it", searcher.latencies))
         slowest = max(after_upload + searcher.latencies)
+        analysis_reads(client)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
@@ -186,7 +219,7 @@ def main() -> None:
         t0 = time.perf_counter()
         view = rebuild_now(session)
         rebuild = time.perf_counter() - t0
-    print(f"5. baseline: a full rebuild over {view.size} findings (what the first search after any change cost "
+    print(f"7. baseline: a full rebuild over {view.size} findings (what the first search after any change cost "
           f"before) {rebuild:.1f} s; slowest search in 3–4 / rebuild = {slowest / rebuild:.3f}x")
     print(f"(work folder {work}; server log {work / 'server.log'})")
 

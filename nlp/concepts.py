@@ -131,7 +131,14 @@ class Thesaurus:
 
     @property
     def version(self) -> str:
-        """A short hash of the content: what stored concept matches were computed with."""
+        """A short hash of the content: what stored concept matches were computed with (hashed once:
+        every search asks for it)."""
+        cached: str | None = self.__dict__.get("_version")
+        if cached is None:
+            cached = self.__dict__["_version"] = self._content_hash()
+        return cached
+
+    def _content_hash(self) -> str:
         h = hashlib.blake2b(digest_size=6)
         for key in sorted(self.concepts):
             c = self.concepts[key]
