@@ -359,7 +359,8 @@ def serve(
     # timeout; a worker analysing an upload on a busy 2-core machine can miss 5 s, and the kill drops
     # the requests it was serving ("server disconnected"), so allow a minute.
     uvicorn.run("service.api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level=log_level,
-                proxy_headers=False, server_header=False, timeout_worker_healthcheck=60)
+                proxy_headers=False, server_header=False, timeout_worker_healthcheck=60,
+                http="service.api.nodelay:NoDelayH11Protocol")  # TCP_NODELAY: see that module
 
 
 @app.command()
