@@ -1,9 +1,9 @@
 """Common issues served from the last computation, refreshed beside the requests.
 
-Clustering the whole library is a batch computation — 12 s over 20k findings on 2 cores — while the
+Clustering the whole library is a batch computation — 8–12 s over 20k findings on 2 cores — while the
 web page, the API and the summary ask for it on every visit. Each process therefore keeps the last
-result per scope (rounds, units, minimum units, singletons) with the library's change sequence
-number (:mod:`service.store.changes`) it was computed at:
+result per selection (rounds, units; every cluster, filtered per request) with the library's change
+sequence number (:mod:`service.store.changes`) it was computed at:
 
 - nothing changed since: the kept result is returned at once;
 - the library changed: the kept result is returned at once marked ``stale`` (with the change number it
@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import astuple, dataclass, field, replace
+from dataclasses import astuple, dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine
@@ -47,9 +47,24 @@ class _Cache:
 _CACHE = _Cache()
 
 
+def _whole(query: ClusterQuery) -> ClusterQuery:
+    """What is computed for ``query``: its selection (rounds, units) with every cluster. The minimum of
+    units, singletons and the page only filter clusters, so one computation serves them all (the web
+    page, the API's default and the summary ask for different ones)."""
+    return ClusterQuery(list(query.rounds), list(query.units), min_units=1, limit=None, include_singletons=True)
+
+
 def _scope(engine: Engine, query: ClusterQuery) -> tuple[Any, ...]:
-    whole = astuple(replace(query, limit=None))
-    return (str(engine.url), *(tuple(v) if isinstance(v, list) else v for v in whole))
+    return (str(engine.url), *(tuple(v) if isinstance(v, list) else v for v in astuple(_whole(query))))
+
+
+def _filtered(result: dict[str, Any], query: ClusterQuery) -> dict[str, Any]:
+    """The clusters of a whole result that ``query`` shows (as :func:`common_issues` filters them)."""
+    clusters = [
+        c for c in result["clusters"]
+        if max(1, len(c["units"])) >= query.min_units and (query.include_singletons or not c["singleton"])
+    ]
+    return {**result, "clusters": clusters}
 
 
 def _compute(engine: Engine, query: ClusterQuery, session: Session | None = None) -> _Kept:
@@ -57,7 +72,7 @@ def _compute(engine: Engine, query: ClusterQuery, session: Session | None = None
     session = session or Session(engine)
     try:
         seq = latest_change(session)  # read first: a change made during the computation makes it stale
-        result = common_issues(session, replace(query, limit=None))
+        result = common_issues(session, _whole(query))
     finally:
         if own:
             session.close()
@@ -95,7 +110,8 @@ def cached_common_issues(session: Session, query: ClusterQuery, *, fresh: bool =
             _CACHE.running.add(scope)
         if start:
             threading.Thread(target=_refresh, args=(engine, query, scope), name="xuncha-clusters", daemon=True).start()
-    return {**kept.result, "as_of_change": kept.seq, "computed_at": kept.computed_at, "stale": kept.seq != seq}
+    return {**_filtered(kept.result, query), "as_of_change": kept.seq, "computed_at": kept.computed_at,
+            "stale": kept.seq != seq}
 
 
 def wait_for_refresh(timeout: float = 120.0) -> bool:
