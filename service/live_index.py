@@ -14,7 +14,9 @@ the view has applied: the new findings' stored representations are read (nothing
 into a new delta, removed ones are masked. That is what makes a finding uploaded through any worker
 or any server on the same database searchable on the next search everywhere.
 
-When the delta grows past a share of the base, or some time after the last change, the base is
+A change of more than a few hundred findings at once (an imported 问题清单) is applied on a
+background thread instead, the searches meanwhile answered from the view before it. When the delta
+grows past a share of the base, or some time after the last change, the base is
 rebuilt on a background thread over the whole library while searches go on against the current
 view; the finished base replaces the view's base and delta at once, with the changes made during the
 rebuild carried over. Each view is immutable, so a search never sees a half-applied change.
@@ -48,6 +50,7 @@ log = logging.getLogger(__name__)
 REBUILD_SHARE = 0.05  # a delta above this share of the base (and REBUILD_MIN_ROWS) is folded in
 REBUILD_MIN_ROWS = 500
 REBUILD_AFTER_SECONDS = 120.0  # a delta or masked removals older than this are folded in anyway
+SYNC_CATCH_UP = 200  # changes up to this many are applied on the search that notices them; more, beside it
 
 
 @dataclass(frozen=True)
@@ -188,6 +191,7 @@ class _Library:
     view: LiveView | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     rebuilding: bool = False
+    catching_up: bool = False
     rebuilds: int = 0
 
 
@@ -208,8 +212,16 @@ def current_view(session: Session, *, background: bool = True) -> LiveView:
     held = _library(str(engine.url))
     view = held.view
     version = index_version(embedder)
-    if view is not None and view.version == version and change_window(session, view.seq) == (view.seq, len(view.window)):
+    top, count = change_window(session, view.seq) if view is not None else (0, 0)
+    if view is not None and view.version == version and (top, count) == (view.seq, len(view.window)):
         _maybe_rebuild(held, engine, embedder, view, background)
+        return view
+    if background and view is not None and view.version == version and top >= view.seq and (
+        held.catching_up or top - view.seq > SYNC_CATCH_UP
+    ):
+        # a large change (an imported 问题清单 of thousands of rows): reading and indexing it would hold
+        # this search — and every other waiting for the lock — for seconds; it is caught up beside them
+        _catch_up_beside(held, engine, embedder)
         return view
     with held.lock:
         view = held.view
@@ -220,6 +232,30 @@ def current_view(session: Session, *, background: bool = True) -> LiveView:
         held.view = view
     _maybe_rebuild(held, engine, embedder, view, background)
     return view
+
+
+def _catch_up_beside(held: _Library, engine: Engine, embedder: Embedder) -> None:
+    with held.lock:
+        if held.catching_up:
+            return
+        held.catching_up = True
+    threading.Thread(target=_catch_up, args=(held, engine, embedder), name="xuncha-index-catch-up", daemon=True).start()
+
+
+def _catch_up(held: _Library, engine: Engine, embedder: Embedder) -> None:
+    """Apply a large change to a copy of the view, then swap it in with what came meanwhile."""
+    try:
+        view = held.view
+        assert view is not None
+        with Session(engine) as session:
+            ahead = caught_up(session, view, embedder)
+        with Session(engine) as session, held.lock:
+            if held.view is view:
+                held.view = caught_up(session, ahead, embedder)
+    except Exception:  # the next search retries
+        log.exception("检索索引增量更新失败，下次检索时重试")
+    finally:
+        held.catching_up = False
 
 
 def _maybe_rebuild(held: _Library, engine: Engine, embedder: Embedder, view: LiveView, background: bool) -> None:

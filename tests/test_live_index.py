@@ -211,3 +211,27 @@ def test_common_issues_served_stale_while_recomputed_then_fresh(library: tuple[s
     with session_factory(url)() as session:
         now = cached_common_issues(session, scope, fresh=True)  # the summary asks for the library as it is
         assert now["stale"] is False and now["findings"] == session.scalar(select(func.count(models.Finding.id)))
+
+
+def test_large_change_is_caught_up_beside_the_searches(library: tuple[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """An import of thousands of rows is applied on a background thread: the search that notices it is
+    answered at once from the view before it, and the rows are searchable moments later."""
+    url, files = library
+    monkeypatch.setattr(live_index, "SYNC_CATCH_UP", 1)
+    with session_factory(url)() as session:
+        before = current_view(session)
+    new_doc = add(url, files, FEEDBACK[2])
+    new_findings = finding_texts(url, new_doc)
+    assert len(new_findings) > 1
+    held = live_index._library(url)
+    with session_factory(url)() as session:
+        served = current_view(session)
+        assert served is before  # not held up by the change
+        deadline = time.monotonic() + 60
+        while held.view is before and time.monotonic() < deadline:
+            time.sleep(0.02)
+        after = current_view(session)
+        assert after.size == before.size + len(new_findings) and all(after.holds(str(f)) for f in new_findings)
+        fid, text = next(iter(new_findings.items()))
+        results = search_library(session, text, Filters(), limit=5)
+    assert fid in {r["finding_id"] for r in results} | {d["finding_id"] for r in results for d in r["duplicates"]}
