@@ -40,7 +40,7 @@ class _Kept:
 @dataclass
 class _Cache:
     kept: dict[tuple[Any, ...], _Kept] = field(default_factory=dict)
-    running: set[tuple[Any, ...]] = field(default_factory=set)
+    running: dict[tuple[Any, ...], threading.Event] = field(default_factory=dict)  # set when done
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -91,7 +91,9 @@ def _refresh(engine: Engine, query: ClusterQuery, scope: tuple[Any, ...]) -> Non
         log.warning("共性问题后台重算失败", exc_info=True)
     finally:
         with _CACHE.lock:
-            _CACHE.running.discard(scope)
+            done = _CACHE.running.pop(scope, None)
+        if done is not None:
+            done.set()
 
 
 def cached_common_issues(session: Session, query: ClusterQuery, *, fresh: bool = False) -> dict[str, Any]:
@@ -102,12 +104,18 @@ def cached_common_issues(session: Session, query: ClusterQuery, *, fresh: bool =
     seq = latest_change(session)
     with _CACHE.lock:
         kept = _CACHE.kept.get(scope)
+        running = _CACHE.running.get(scope)
+    if fresh and kept is not None and kept.seq != seq and running is not None:
+        running.wait(timeout=600)  # the computation already under way is the fresh one: no second beside it
+        with _CACHE.lock:
+            kept = _CACHE.kept.get(scope)
     if kept is None or (fresh and kept.seq != seq):
         kept = _compute(engine, query, session)
     elif kept.seq != seq:
         with _CACHE.lock:
             start = scope not in _CACHE.running
-            _CACHE.running.add(scope)
+            if start:
+                _CACHE.running[scope] = threading.Event()
         if start:
             threading.Thread(target=_refresh, args=(engine, query, scope), name="xuncha-clusters", daemon=True).start()
     return {**_filtered(kept.result, query), "as_of_change": kept.seq, "computed_at": kept.computed_at,

@@ -235,3 +235,30 @@ def test_large_change_is_caught_up_beside_the_searches(library: tuple[str, Path]
         fid, text = next(iter(new_findings.items()))
         results = search_library(session, text, Filters(), limit=5)
     assert fid in {r["finding_id"] for r in results} | {d["finding_id"] for r in results for d in r["duplicates"]}
+
+
+def test_fresh_request_waits_for_the_recomputation_under_way(library: tuple[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The summary (fresh) right after the web page's request (stale, reclustering beside it) takes the
+    result under way instead of clustering the library a second time beside it."""
+    from service import cluster_cache
+    from service.clusters import ClusterQuery
+
+    url, files = library
+    calls: list[int] = []
+    real = cluster_cache.common_issues
+
+    def counted(session: object, query: ClusterQuery) -> dict:
+        calls.append(1)
+        return real(session, query)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(cluster_cache, "common_issues", counted)
+    with session_factory(url)() as session:
+        cluster_cache.cached_common_issues(session, ClusterQuery())
+    add(url, files, FEEDBACK[2])
+    with session_factory(url)() as session:
+        total = session.scalar(select(func.count(models.Finding.id)))
+        stale = cluster_cache.cached_common_issues(session, ClusterQuery())
+        fresh = cluster_cache.cached_common_issues(session, ClusterQuery(min_units=2), fresh=True)
+    assert stale["stale"] is True and fresh["stale"] is False and fresh["findings"] == total
+    assert all(len(c["units"]) >= 2 for c in fresh["clusters"])
+    assert len(calls) == 2  # the first computation and the one background recomputation, no third

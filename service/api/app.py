@@ -6,6 +6,7 @@ vendored, so neither the API docs nor the page make a request to any other host.
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from collections.abc import AsyncIterator
@@ -53,6 +54,10 @@ def _warm_search_index(make_session: Any) -> None:
         from nlp.pipeline import analyze_bytes
 
         analyze_bytes("巡察发现的主要问题：一是落实全面从严治党主体责任不到位。".encode(), "warm-up.txt")
+        # What is loaded now (models, thesaurus, the index) lives as long as the process. Moved out of the
+        # collector's reach, it is not traversed again by every full collection — measured at 100–160 ms
+        # each at 20k findings, a pause every request of the worker waits out.
+        gc.freeze()
     except Exception:
         logging.getLogger(__name__).warning("启动时预建检索索引失败（首次检索时再建）", exc_info=True)
 
