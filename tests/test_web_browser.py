@@ -342,6 +342,35 @@ def test_search_and_similar(web: Page) -> None:
     pg.wait_for_selector(".finding.active")
 
 
+def test_cluster_lists_its_remaining_findings_when_opened(web: Page) -> None:
+    """The API sends the first findings of each cluster; opening "全部 N 条问题" fetches that cluster whole.
+    The page's request is narrowed to one finding per cluster (as at 20k findings a cluster exceeds the
+    default page), so the fetch of the rest is what fills the list."""
+    pg = web.page
+    web.login(ANALYST)
+    fetched: list[dict[str, Any]] = []
+
+    def narrow(route: Any) -> None:
+        body = json.loads(route.request.post_data or "{}")
+        if body.get("cluster_id") is None:
+            body["members"] = 1
+        else:
+            fetched.append(body)
+        route.continue_(post_data=json.dumps(body))
+
+    pg.route("**/api/v1/clusters", narrow)
+    web.goto("#/clusters")
+    pg.wait_for_selector("#cluster-list .cluster", timeout=T_JOB)
+    box = pg.locator("#cluster-list details.cluster-all").first
+    size = int(re.sub(r"\D", "", box.locator("summary").inner_text()))
+    assert size >= 2 and box.locator("li").count() == 2  # the one finding sent + "另有…条，展开时载入"
+    box.locator("summary").click()
+    pg.wait_for_function("([el, n]) => el.querySelectorAll('li').length === n", arg=[box.element_handle(), size],
+                         timeout=T_JOB)
+    assert fetched and fetched[0]["members"] is None and fetched[0]["cluster_id"]
+    assert not box.locator("li.more").count()
+
+
 def test_dashboard_statistics_and_downloads(web: Page) -> None:
     pg = web.page
     web.login(ANALYST)
