@@ -29,7 +29,7 @@ import math
 import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -37,6 +37,12 @@ import numpy as np
 from nlp.concepts import FIRST_CLAUSE_WEIGHT, LEAD_MARKER, Thesaurus, default_thesaurus, dominant_family
 
 _CLAUSE = re.compile(r"[，,；;。：:！？!?\n]")
+# The lead family of a finding depends only on its text, its stored concepts and the thesaurus, yet
+# matching the thesaurus over every finding is most of a re-clustering (5 of 10 s at 20k findings).
+# Kept per process, keyed by thesaurus version and a digest of text and concepts, so re-clustering
+# after an upload matches only the findings it has not seen; bounded, and cleared when full.
+_LEAD_FAMILIES: dict[tuple[str, bytes], str | None] = {}
+_LEAD_FAMILIES_MAX = 2_000_000
 @dataclass(frozen=True)
 class ClusterInput:
     """One finding as clustering sees it: its text, unit, round (label and number) and concepts."""
@@ -87,7 +93,11 @@ class Cluster:
     singleton: bool
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """A shallow dict with copied lists (``asdict`` deep-copies every id: 1 s at 20k findings)."""
+        return {
+            f.name: (list(v) if isinstance(v, list) else dict(v) if isinstance(v, dict) else v)
+            for f in fields(self) for v in (getattr(self, f.name),)
+        }
 
 
 @dataclass
@@ -102,7 +112,7 @@ class Recurrence:
     similarity: float
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 @dataclass
@@ -190,6 +200,23 @@ def partition(V: np.ndarray, cfg: ClusterConfig) -> np.ndarray:
     return merged[cell]
 
 
+def _lead_family(finding: ClusterInput, thesaurus: Thesaurus, first_clause_weight: float) -> str | None:
+    """:func:`nlp.concepts.dominant_family` of ``finding``, remembered (see ``_LEAD_FAMILIES``)."""
+    if not finding.concepts:
+        return None
+    digest = hashlib.blake2b(
+        "\x1f".join((finding.text, *finding.concepts, repr(first_clause_weight))).encode(), digest_size=16
+    ).digest()
+    key = (thesaurus.version, digest)
+    if key in _LEAD_FAMILIES:
+        return _LEAD_FAMILIES[key]
+    family = dominant_family(finding.text, finding.concepts, thesaurus, first_clause_weight)
+    if len(_LEAD_FAMILIES) >= _LEAD_FAMILIES_MAX:
+        _LEAD_FAMILIES.clear()
+    _LEAD_FAMILIES[key] = family
+    return family
+
+
 def assign_clusters(
     findings: Sequence[ClusterInput], vectors: np.ndarray, thesaurus: Thesaurus | None = None, config: ClusterConfig | None = None
 ) -> Assignment:
@@ -202,7 +229,7 @@ def assign_clusters(
         raise ValueError(f"{V.shape[0]} vectors for {len(findings)} findings")
     keys: list[str | None] = []
     for f in findings:
-        fam = dominant_family(f.text, f.concepts, th, cfg.first_clause_weight)
+        fam = _lead_family(f, th, cfg.first_clause_weight)
         keys.append(f"f:{fam}" if fam else None)
     counts = {"family": sum(1 for k in keys if k), "attached": 0, "vector": 0}
     rest = [i for i, k in enumerate(keys) if k is None]
@@ -336,18 +363,24 @@ def recurrences(findings: Sequence[ClusterInput], vectors: np.ndarray, threshold
     rank = {k: r for r, k in enumerate(keys)}
     vocabulary: dict[str, int] = {}
     out: list[Recurrence] = []
-    for unit, idx in by_unit.items():
-        ranks = np.array([rank[key] for i in idx if (key := findings[i].round_key) is not None])
-        if len(set(ranks.tolist())) < 2:
+    for unit, members in by_unit.items():
+        # in round order: a later finding is compared only with the findings of earlier rounds, a
+        # prefix of the unit's list (half the products of comparing every pair)
+        idx = sorted(members, key=lambda i: rank[findings[i].round_key])  # type: ignore[index]
+        ranks = np.array([rank[findings[i].round_key] for i in idx])  # type: ignore[index]
+        if ranks[0] == ranks[-1]:
             continue
+        before = np.searchsorted(ranks, ranks, side="left")  # findings of strictly earlier rounds: idx[:before[j]]
         concept_sets = [set(findings[i].concepts) for i in idx]
         C = _concept_matrix(concept_sets, vocabulary)
         U = V[idx]
-        for start in range(0, len(idx), RECURRENCE_BLOCK):
-            block = slice(start, start + RECURRENCE_BLOCK)
-            sim = U[block] @ U.T  # (later block, all of the unit's findings)
-            earlier = ranks[None, :] < ranks[block][:, None]
-            shared = (C[block] @ C.T).toarray() > 0
+        first_later = int(np.argmax(before > 0))  # the first finding of the second round
+        for start in range(first_later, len(idx), RECURRENCE_BLOCK):
+            block = slice(start, min(start + RECURRENCE_BLOCK, len(idx)))
+            width = int(before[block.stop - 1])  # the block's candidates: everything before its last round
+            sim = U[block] @ U[:width].T  # (later block, earlier findings)
+            earlier = np.arange(width)[None, :] < before[block][:, None]
+            shared = (C[block] @ C[:width].T).toarray() > 0
             ok = earlier & ((sim >= threshold) | (shared & (sim >= threshold - 0.04)))
             rows = np.flatnonzero(ok.any(axis=1))
             if rows.size == 0:

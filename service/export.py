@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from service.store import models
-from service.summary import finding_labels
+from service.tags import finding_labels
 
 FINDINGS_SHEET = "问题清单"
 LEDGER_SHEET = "整改台账"
