@@ -94,10 +94,59 @@ def create_user(session: Session, name: str, password: str, role: Role | str) ->
     return user, token
 
 
-def issue_token(session: Session, user: models.User, label: str | None = None) -> str:
+def issue_token(session: Session, user: models.User, label: str | None = None, days: float | None = None) -> str:
+    """A new API token for ``user`` (shown once), valid for ``days`` or until revoked."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    session.add(models.Credential(user_id=user.id, kind="token", secret_hash=_digest(token), label=label))
+    expires = datetime.now(UTC) + timedelta(days=days) if days else None
+    session.add(models.Credential(user_id=user.id, kind="token", secret_hash=_digest(token), label=label, expires_at=expires))
     return token
+
+
+class NoSuchUserError(AccountError):
+    code = "no_such_user"
+    default_message = "没有这个用户"
+
+
+def _named(session: Session, name: str) -> models.User:
+    user = session.scalar(select(models.User).where(models.User.name == name))
+    if user is None:
+        raise NoSuchUserError(f"没有用户 {name}")
+    return user
+
+
+def set_active(session: Session, name: str, active: bool) -> models.User:
+    """Enable or disable a user. Disabling ends the user's web sessions at once; its tokens stop
+    working at once too (every request checks ``active``) and work again if the user is enabled."""
+    user = _named(session, name)
+    user.active = active
+    if not active:
+        session.execute(delete(models.Credential).where(models.Credential.user_id == user.id, models.Credential.kind == "session"))
+    session.commit()
+    return user
+
+
+def set_role(session: Session, name: str, role: Role | str) -> models.User:
+    user = _named(session, name)
+    user.role = Role(role).value
+    session.commit()
+    return user
+
+
+def revoke_tokens(session: Session, name: str) -> int:
+    """Delete every API token of the user (sessions stay); returns how many were revoked."""
+    user = _named(session, name)
+    result = session.execute(delete(models.Credential).where(models.Credential.user_id == user.id, models.Credential.kind == "token"))
+    session.commit()
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def delete_user(session: Session, name: str) -> None:
+    """Remove a user and every credential (explicitly: SQLite may run with foreign keys off); the
+    audit log keeps the name in its rows."""
+    user = _named(session, name)
+    session.execute(delete(models.Credential).where(models.Credential.user_id == user.id))
+    session.delete(user)
+    session.commit()
 
 
 def authenticate(session: Session, name: str, password: str) -> models.User | None:
@@ -148,6 +197,12 @@ def user_for_secret(session: Session, secret: str, kind: str) -> models.User | N
         if expires < datetime.now(UTC):
             return None
     user = cred.user
+    if user is None:  # the user row is gone (removed by hand with foreign keys off)
+        return None
+    created = user.created_at.replace(tzinfo=UTC) if user.created_at.tzinfo is None else user.created_at
+    issued = cred.created_at.replace(tzinfo=UTC) if cred.created_at.tzinfo is None else cred.created_at
+    if issued < created:  # issued to an earlier user whose row id was reused: never the new user's
+        return None
     return user if user.active else None
 
 

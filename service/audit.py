@@ -34,6 +34,14 @@ ACTIONS = {
     "user_created": "创建用户",
     "token_created": "签发令牌",
     "access_denied": "越权访问",
+    "finding_viewed": "查看问题",
+    "job_viewed": "查看上传任务",
+    "users_listed": "浏览用户列表",
+    "user_disabled": "停用用户",
+    "user_enabled": "启用用户",
+    "role_changed": "修改角色",
+    "tokens_revoked": "吊销令牌",
+    "user_deleted": "删除用户",
 }
 
 

@@ -140,14 +140,14 @@ def list_findings(
     stmt = select(models.Finding)
     if round:
         stmt = stmt.join(models.InspectionRound, models.Finding.round_id == models.InspectionRound.id).where(
-            models.InspectionRound.label.contains(round)
+            models.InspectionRound.label.contains(round, autoescape=True)
         )
     if unit:
-        stmt = stmt.join(models.Unit, models.Finding.unit_id == models.Unit.id).where(models.Unit.name.contains(unit))
+        stmt = stmt.join(models.Unit, models.Finding.unit_id == models.Unit.id).where(models.Unit.name.contains(unit, autoescape=True))
     if label:
         stmt = stmt.where(has_effective_label(label))
     if text:
-        stmt = stmt.where(models.Finding.text.contains(text))
+        stmt = stmt.where(models.Finding.text.contains(text, autoescape=True))
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = session.scalars(
         stmt.options(selectinload(models.Finding.tags), selectinload(models.Finding.unit), selectinload(models.Finding.round))

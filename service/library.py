@@ -67,10 +67,10 @@ def filtered_ids(session: Session, filters: Filters) -> set[str] | None:
     query = select(models.Finding.id)
     if filters.round:
         query = query.join(models.InspectionRound, models.Finding.round_id == models.InspectionRound.id).where(
-            models.InspectionRound.label.contains(filters.round)
+            models.InspectionRound.label.contains(filters.round, autoescape=True)
         )
     if filters.unit:
-        query = query.join(models.Unit, models.Finding.unit_id == models.Unit.id).where(models.Unit.name.contains(filters.unit))
+        query = query.join(models.Unit, models.Finding.unit_id == models.Unit.id).where(models.Unit.name.contains(filters.unit, autoescape=True))
     if filters.label:
         query = query.where(has_effective_label(filters.label))
     return {str(i) for i in session.scalars(query)}

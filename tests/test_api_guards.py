@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from api_helpers import API, PASSWORD, running_app
+from api_helpers import API, PASSWORD, all_findings, audit_rows, running_app, upload_and_wait
 
 from service.api.throttle import LoginThrottle
 
@@ -25,6 +25,51 @@ def test_api_login_is_throttled_after_repeated_failures(tmp_path: Path) -> None:
         audit = api.client.get(f"{API}/audit", params={"action": "login_failed"}, headers=api.headers()).json()["items"]
         assert len([a for a in audit if a["user"] == "analyst"]) == 6
         assert any(a["detail"].get("throttled") for a in audit)
+
+
+def test_api_login_burst_checks_at_most_five_and_then_refuses_the_right_password(tmp_path: Path) -> None:
+    """30 wrong passwords sent at once: the check and the reservation are one step, so no more than
+    five are verified however the requests interleave; the right password right after is refused."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with running_app(tmp_path) as api:
+        def attempt(_: int) -> int:
+            r = api.client.post(f"{API}/auth/login", json={"username": "analyst", "password": "wrong-password"})
+            return r.status_code
+
+        with ThreadPoolExecutor(max_workers=30) as pool:
+            codes = list(pool.map(attempt, range(30)))
+        assert codes.count(401) <= 5 and codes.count(401) >= 1, codes
+        assert codes.count(429) == 30 - codes.count(401), codes
+        r = api.client.post(f"{API}/auth/login", json={"username": "analyst", "password": PASSWORD})
+        assert r.status_code == 429
+        audit = api.client.get(f"{API}/audit", params={"action": "login_failed"}, headers=api.headers()).json()["items"]
+        throttled = [a for a in audit if a["user"] == "analyst" and a["detail"].get("throttled")]
+        assert len(throttled) == 1  # one row for the window, not one per refused attempt
+        assert len([a for a in audit if a["user"] == "analyst"]) == codes.count(401) + 1
+
+
+def test_api_login_guessing_across_names_from_one_client_is_slowed(tmp_path: Path) -> None:
+    with running_app(tmp_path) as api:
+        codes = []
+        for name in range(10):
+            for _ in range(5):
+                r = api.client.post(f"{API}/auth/login", json={"username": f"guess{name}", "password": "wrong-password"})
+                codes.append(r.status_code)
+        assert codes[:20] == [401] * 20
+        assert set(codes[20:]) == {429}
+
+
+def test_throttle_reserved_attempts_count_until_they_end() -> None:
+    throttle = LoginThrottle(max_failures=2, window=60)
+    assert throttle.begin("a", "c").wait == 0
+    assert throttle.begin("a", "c").wait == 0
+    refused = throttle.begin("a", "c")  # two attempts under way: a third waits for their verdict
+    assert refused.wait > 0 and refused.log_refusal
+    assert throttle.begin("a", "c").log_refusal is False
+    throttle.abandoned("a", "c")
+    throttle.succeeded("a", "c")
+    assert throttle.begin("a", "c").wait == 0
 
 
 def test_throttle_forgets_failures_after_a_success_and_after_the_window() -> None:
@@ -53,3 +98,37 @@ def test_api_control_characters_in_query_values_are_refused_on_every_database(tm
         r = api.client.post(f"{API}/auth/login", json={"username": "analyst\x00", "password": PASSWORD})
         assert r.status_code == 422
 
+
+
+REPORT_WITH_WILDCARDS = (
+    "中共某县委第三巡察组关于巡察某局的反馈意见\n"
+    "一、巡察发现的主要问题\n"
+    "一是项目资金拨付进度滞后，年度资金执行率仅为35%，影响惠民项目落地。\n"
+    "二是干部队伍建设薄弱，后备干部培养计划_未落实，梯队断层。\n"
+    "三是落实中央八项规定精神不到位，违规发放津补贴。\n"
+)
+
+
+def test_api_filter_values_are_literal_text_not_like_patterns(tmp_path: Path) -> None:
+    """``%`` and ``_`` in a filter match themselves: /findings?text=% is not every finding."""
+    with running_app(tmp_path) as api:
+        job = upload_and_wait(api, [("wildcards.txt", REPORT_WITH_WILDCARDS.encode())], round="第三轮", unit="某局")
+        assert job["status"] == "done", job
+        every = all_findings(api)
+        assert len(every) == 3
+        percent = all_findings(api, text="%")
+        assert [f["text"] for f in percent] == [f["text"] for f in every if "%" in f["text"]] and len(percent) == 1
+        underscore = all_findings(api, text="_")
+        assert len(underscore) == 1 and "_" in underscore[0]["text"]
+        assert all_findings(api, unit="%") == [] and all_findings(api, round="_") == []
+        assert len(all_findings(api, unit="某局")) == 3
+
+
+def test_api_reading_one_finding_is_audited(tmp_path: Path) -> None:
+    with running_app(tmp_path) as api:
+        job = upload_and_wait(api, [("report.txt", REPORT_WITH_WILDCARDS.encode())])
+        assert job["status"] == "done", job
+        finding = all_findings(api)[0]
+        api.ok("GET", f"/findings/{finding['id']}", "viewer")
+        rows = [r for r in audit_rows(api) if r["action"] == "finding_viewed"]
+        assert len(rows) == 1 and rows[0]["user"] == "viewer" and rows[0]["target"] == f"finding:{finding['id']}"

@@ -108,6 +108,70 @@ def test_duplicate_user_is_refused(data_dir: Path):
     assert user_names(data_dir) == {"王五": "viewer"}  # the first one is unchanged
 
 
+def test_user_disable_ends_tokens_and_sessions_at_once_and_enable_restores_tokens(data_dir: Path):
+    created = xuncha("user", "add", "赵六", "--role", "analyst", input=f"{PASSWORD}\n{PASSWORD}\n")
+    token = last_word(created.stdout)
+    with running_app(data_dir, users=False) as api:
+        login = api.client.post(f"{API}/auth/login", json={"username": "赵六", "password": PASSWORD})
+        assert login.status_code == 200
+        assert api.client.get(f"{API}/auth/me").status_code == 200  # the session cookie works
+        assert api.client.get(f"{API}/auth/me", headers=auth(token)).status_code == 200
+        disabled = xuncha("user", "disable", "赵六")
+        assert disabled.exit_code == 0 and "已停用" in disabled.stdout
+        assert api.client.get(f"{API}/auth/me").status_code == 401  # the same server, the very next request
+        assert api.client.get(f"{API}/auth/me", headers=auth(token)).status_code == 401
+        refused = api.client.post(f"{API}/auth/login", json={"username": "赵六", "password": PASSWORD})
+        assert refused.status_code == 401
+        assert xuncha("user", "enable", "赵六").exit_code == 0
+        assert api.client.get(f"{API}/auth/me", headers=auth(token)).status_code == 200
+    rows = {r["name"]: r for r in json.loads(xuncha("user", "list", "--format", "json").stdout)}
+    assert rows["赵六"]["active"] is True
+    actions = [r["action"] for r in audit_rows_cli()]
+    assert "user_disabled" in actions and "user_enabled" in actions
+
+
+def test_user_role_revoke_and_delete(data_dir: Path):
+    created = xuncha("user", "add", "钱七", "--role", "viewer", input=f"{PASSWORD}\n{PASSWORD}\n")
+    token = last_word(created.stdout)
+    assert xuncha("user", "role", "钱七", "admin").exit_code == 0
+    with running_app(data_dir, users=False) as api:
+        me = api.client.get(f"{API}/auth/me", headers=auth(token))
+        assert me.status_code == 200 and me.json()["role"] == "admin"
+        assert xuncha("user", "revoke", "钱七").exit_code == 0
+        assert api.client.get(f"{API}/auth/me", headers=auth(token)).status_code == 401
+        fresh = last_word(xuncha("user", "token", "钱七", "--days", "1").stdout)
+        assert api.client.get(f"{API}/auth/me", headers=auth(fresh)).status_code == 200
+        assert xuncha("user", "delete", "钱七").exit_code == 0
+        assert api.client.get(f"{API}/auth/me", headers=auth(fresh)).status_code == 401
+    assert user_names(data_dir) == {}
+    missing = xuncha("user", "disable", "无此人")
+    assert missing.exit_code == 1 and "[no_such_user]" in missing.stderr and missing.stdout == ""
+
+
+def test_a_token_of_a_removed_user_never_passes_to_the_user_who_gets_its_row_id(data_dir: Path):
+    """A user row deleted by hand with SQLite's foreign keys off leaves its tokens behind; the next user
+    created may get the same row id. The old token must not authenticate as the new user."""
+    import sqlite3
+
+    old = last_word(xuncha("user", "add", "孙八", "--role", "viewer", input=f"{PASSWORD}\n{PASSWORD}\n").stdout)
+    db = sqlite3.connect(data_dir / "xuncha.db")
+    db.execute("PRAGMA foreign_keys=OFF")
+    db.execute("DELETE FROM users WHERE name = '孙八'")
+    db.commit()
+    db.close()
+    with running_app(data_dir, users=False) as api:
+        assert api.client.get(f"{API}/auth/me", headers=auth(old)).status_code == 401  # not a 500
+        new = last_word(xuncha("user", "add", "周九", "--role", "admin", input=f"{PASSWORD}\n{PASSWORD}\n").stdout)
+        assert api.client.get(f"{API}/auth/me", headers=auth(new)).json()["name"] == "周九"
+        assert api.client.get(f"{API}/auth/me", headers=auth(old)).status_code == 401
+
+
+def audit_rows_cli() -> list[dict[str, Any]]:
+    result = xuncha("audit", "--format", "json", "--limit", "100")
+    assert result.exit_code == 0, result.stderr
+    return list(json.loads(result.stdout))
+
+
 def test_user_list_json_and_table(data_dir: Path):
     for name, role in (("甲", "viewer"), ("乙", "admin")):
         assert xuncha("user", "add", name, "--role", role, input=f"{PASSWORD}\n{PASSWORD}\n").exit_code == 0

@@ -19,6 +19,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from service.api.credentials_gate import CredentialsGateMiddleware
 from service.api.deps import reject_control_characters
 from service.api.errors import install_error_handlers
 from service.api.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
@@ -105,6 +106,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(api_router())
     app.add_middleware(BodyLimitMiddleware, max_bytes=int(settings.max_request_mb * 1024 * 1024))
+    # runs before the body cap: an anonymous body is refused unread, a JSON body capped at max_json_kb
+    app.add_middleware(CredentialsGateMiddleware, max_json_bytes=int(settings.max_json_kb * 1024))
     app.add_middleware(SecurityHeadersMiddleware)
     app.mount("/docs-assets", StaticFiles(directory=DOCS_ASSETS), name="docs-assets")
 

@@ -35,7 +35,7 @@ class _TooLarge(Exception):
     pass
 
 
-def _json_error(status: int, code: str, message: str) -> tuple[Message, Message]:
+def json_error(status: int, code: str, message: str) -> tuple[Message, Message]:
     body = json.dumps({"error": {"code": code, "message": message}}, ensure_ascii=False).encode("utf-8")
     start: Message = {
         "type": "http.response.start",
@@ -63,7 +63,7 @@ class BodyLimitMiddleware:
                 except ValueError:
                     too_big = False
                 if too_big:
-                    for m in _json_error(413, "request_too_large", message):
+                    for m in json_error(413, "request_too_large", message):
                         await send(m)
                     return
         received = 0
@@ -94,7 +94,7 @@ class BodyLimitMiddleware:
             if not over:
                 raise
         if over and not started:
-            for m in _json_error(413, "request_too_large", message):
+            for m in json_error(413, "request_too_large", message):
                 await send(m)
 
 

@@ -34,15 +34,40 @@ def add_user(name: str, role: accounts.Role, password: str) -> str:
     return token
 
 
-def new_token(name: str, label: str | None) -> str:
+def new_token(name: str, label: str | None, days: float | None = None) -> str:
     with session_factory()() as session:
         user = next((u for u in accounts.list_users(session) if u.name == name), None)
         if user is None:
-            raise accounts.AccountError(f"没有用户 {name}")
-        token = accounts.issue_token(session, user, label)
+            raise accounts.NoSuchUserError(f"没有用户 {name}")
+        token = accounts.issue_token(session, user, label, days)
         session.commit()
-    audit.record(session_factory(), None, "token_created", name, {"via": "cli"}, "cli")
+    audit.record(session_factory(), None, "token_created", name, {"via": "cli", "days": days}, "cli")
     return token
+
+
+def set_active(name: str, active: bool) -> None:
+    with session_factory()() as session:
+        accounts.set_active(session, name, active)
+    audit.record(session_factory(), None, "user_enabled" if active else "user_disabled", name, {"via": "cli"}, "cli")
+
+
+def set_role(name: str, role: accounts.Role) -> None:
+    with session_factory()() as session:
+        accounts.set_role(session, name, role)
+    audit.record(session_factory(), None, "role_changed", name, {"role": role.value, "via": "cli"}, "cli")
+
+
+def revoke_tokens(name: str) -> int:
+    with session_factory()() as session:
+        count = accounts.revoke_tokens(session, name)
+    audit.record(session_factory(), None, "tokens_revoked", name, {"count": count, "via": "cli"}, "cli")
+    return count
+
+
+def delete_user(name: str) -> None:
+    with session_factory()() as session:
+        accounts.delete_user(session, name)
+    audit.record(session_factory(), None, "user_deleted", name, {"via": "cli"}, "cli")
 
 
 def users() -> list[dict[str, Any]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -265,7 +266,7 @@ def segment(
     render_tokens(tokens, json_output)
 
 
-user_app = typer.Typer(help="账户管理：添加用户、列出用户、签发 API 令牌。", no_args_is_help=True)
+user_app = typer.Typer(help="账户管理：添加、停用、启用、删除用户，修改角色，签发与吊销 API 令牌。", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 
 
@@ -296,16 +297,71 @@ def user_add(
 def user_token(
     name: Annotated[str, typer.Argument(help="已有的用户名。")],
     label: Annotated[str | None, typer.Option(help="令牌用途说明。")] = None,
+    days: Annotated[float | None, typer.Option("--days", min=0.001, help="有效天数（不给则长期有效，直到吊销）。")] = None,
 ) -> None:
     """为用户再签发一个 API 令牌（输出的最后一个词）。"""
     from service.cli.accounts import new_token
 
     try:
-        token = new_token(name, label)
+        token = new_token(name, label, days)
     except XunchaError as exc:
         error_line(None, exc.code, exc.message)
         raise typer.Exit(code=1) from None
     stdout_print(f"API 令牌（只显示这一次）: {token}")
+
+
+def _account_change(action: Callable[[], object], message: str) -> None:
+    try:
+        action()
+    except XunchaError as exc:
+        error_line(None, exc.code, exc.message)
+        raise typer.Exit(code=1) from None
+    stdout_print(message)
+
+
+@user_app.command("disable")
+def user_disable(name: Annotated[str, typer.Argument(help="要停用的用户名。")]) -> None:
+    """停用用户：其网页会话立即失效，API 令牌立即不可用（重新启用后令牌恢复）。"""
+    from service.cli.accounts import set_active
+
+    _account_change(lambda: set_active(name, False), f"已停用用户 {name}，其会话与令牌已立即失效。")
+
+
+@user_app.command("enable")
+def user_enable(name: Annotated[str, typer.Argument(help="要重新启用的用户名。")]) -> None:
+    """重新启用已停用的用户。"""
+    from service.cli.accounts import set_active
+
+    _account_change(lambda: set_active(name, True), f"已启用用户 {name}。")
+
+
+@user_app.command("role")
+def user_role(
+    name: Annotated[str, typer.Argument(help="用户名。")],
+    role: Annotated[RoleChoice, typer.Argument(help="新角色：viewer、analyst 或 admin。")],
+) -> None:
+    """修改用户的角色（立即生效）。"""
+    from service.accounts import Role
+    from service.cli.accounts import set_role
+
+    _account_change(lambda: set_role(name, Role(role.value)), f"用户 {name} 的角色已改为 {role.value}。")
+
+
+@user_app.command("revoke")
+def user_revoke(name: Annotated[str, typer.Argument(help="用户名。")]) -> None:
+    """吊销用户的全部 API 令牌（网页会话不受影响；可再用 user token 签发新令牌）。"""
+    from service.cli.accounts import revoke_tokens
+
+    count: list[int] = []
+    _account_change(lambda: count.append(revoke_tokens(name)), f"已吊销用户 {name} 的 API 令牌。")
+
+
+@user_app.command("delete")
+def user_delete(name: Annotated[str, typer.Argument(help="要删除的用户名。")]) -> None:
+    """删除用户及其全部会话和令牌（审计日志中的记录保留）。"""
+    from service.cli.accounts import delete_user
+
+    _account_change(lambda: delete_user(name), f"已删除用户 {name}。")
 
 
 @user_app.command("list")

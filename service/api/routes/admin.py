@@ -35,7 +35,8 @@ class UserCreate(BaseModel):
 
 
 @router.get("/users", summary="用户列表（管理员）")
-def read_users(user: Admin, session: SessionDep) -> dict[str, Any]:
+def read_users(user: Admin, session: SessionDep, record: AuditDep) -> dict[str, Any]:
+    record("users_listed")
     return {
         "items": [
             {"name": u.name, "role": u.role, "active": u.active, "created_at": u.created_at.isoformat()}

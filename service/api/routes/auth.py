@@ -44,12 +44,17 @@ def _public(name: str, role: accounts.Role) -> UserPublic:
 def login(body: LoginRequest, request: Request, response: Response, session: SessionDep, settings: SettingsDep) -> LoginResponse:
     throttle: LoginThrottle = request.app.state.login_throttle
     client = client_of(request)
-    wait = throttle.retry_after(body.username, client)
-    if wait:
-        record(session, body.username[:100], "login_failed", None, {"throttled": True}, client, ok=False)
-        raise ApiError(429, "too_many_attempts", f"登录失败次数过多，请 {max(1, wait // 60)} 分钟后再试",
-                       headers={"Retry-After": str(wait)})
-    user = accounts.authenticate(session, body.username, body.password)
+    verdict = throttle.begin(body.username, client)  # the check and the reservation in one step
+    if verdict.wait:
+        if verdict.log_refusal:  # once per window: a flood of refused attempts is not a flood of rows
+            record(session, body.username[:100], "login_failed", None, {"throttled": True}, client, ok=False)
+        raise ApiError(429, "too_many_attempts", f"登录失败次数过多，请 {max(1, verdict.wait // 60)} 分钟后再试",
+                       headers={"Retry-After": str(verdict.wait)})
+    try:
+        user = accounts.authenticate(session, body.username, body.password)
+    except BaseException:
+        throttle.abandoned(body.username, client)
+        raise
     if user is None:
         throttle.failed(body.username, client)
         record(session, body.username[:100], "login_failed", None, {}, client, ok=False)

@@ -32,10 +32,11 @@ def read_findings(
 
 
 @router.get("/findings/{finding_id}", summary="一条问题（含自动与已确认标签）")
-def read_finding(finding_id: FindingId, user: Viewer, session: SessionDep) -> dict[str, Any]:
+def read_finding(finding_id: FindingId, user: Viewer, session: SessionDep, audit: AuditDep) -> dict[str, Any]:
     finding = load_finding(session, finding_id)
     if finding is None:
         raise ApiError(404, "unknown_finding", "没有这个问题编号")
+    audit("finding_viewed", f"finding:{finding_id}")  # a finding's full text was read: who and when
     return finding_dict(finding)
 
 
