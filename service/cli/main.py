@@ -311,12 +311,13 @@ def user_token(
 
 
 def _account_change(action: Callable[[], object], message: str) -> None:
+    """Run an account change; ``message`` may name its result as ``{result}``."""
     try:
-        action()
+        result = action()
     except XunchaError as exc:
         error_line(None, exc.code, exc.message)
         raise typer.Exit(code=1) from None
-    stdout_print(message)
+    stdout_print(message.format(result=result))
 
 
 @user_app.command("disable")
@@ -352,8 +353,7 @@ def user_revoke(name: Annotated[str, typer.Argument(help="用户名。")]) -> No
     """吊销用户的全部 API 令牌（网页会话不受影响；可再用 user token 签发新令牌）。"""
     from service.cli.accounts import revoke_tokens
 
-    count: list[int] = []
-    _account_change(lambda: count.append(revoke_tokens(name)), f"已吊销用户 {name} 的 API 令牌。")
+    _account_change(lambda: revoke_tokens(name), f"已吊销用户 {name} 的 API 令牌 {{result}} 个。")
 
 
 @user_app.command("delete")
@@ -406,10 +406,18 @@ def serve(
     """启动服务：API（/api/v1，文档见 /docs）和网页，默认使用内置存储（SQLite、本地文件）。"""
     import uvicorn
 
+    from service.config_check import check_data_folders
     from service.settings import get_settings
     from service.store.db import get_engine
 
-    get_engine()  # create or upgrade the schema before workers start
+    settings = get_settings()
+    try:
+        get_engine()  # create or upgrade the schema before workers start
+        check_data_folders(settings.data_dir, settings.uploads_dir, settings.files_dir)
+        _check_port_free(host, port)
+    except XunchaError as exc:
+        error_line(None, exc.code, exc.message)
+        raise typer.Exit(code=1) from None
     stderr.print(f"xuncha 服务: http://{host}:{port}/ （API 文档 /docs，数据目录 {get_settings().data_dir}）", markup=False)
     # With several workers uvicorn kills one that does not answer its supervisor's ping within the
     # timeout; a worker analysing an upload on a busy 2-core machine can miss 5 s, and the kill drops
@@ -417,6 +425,22 @@ def serve(
     uvicorn.run("service.api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level=log_level,
                 proxy_headers=False, server_header=False, timeout_worker_healthcheck=60,
                 http="service.api.nodelay:NoDelayH11Protocol")  # TCP_NODELAY: see that module
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """A busy port is one Chinese line and exit 1, before anything says the service is up."""
+    import socket
+
+    from service.config_check import ConfigurationError
+
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ConfigurationError(
+                f"无法在 {host}:{port} 上启动：端口已被占用或地址不可用（{exc.strerror}）。请用 --port 换一个端口"
+            ) from None
 
 
 @app.command()
@@ -428,6 +452,12 @@ def demo(
     """导入自带样例语料，创建演示账户，并启动网页服务。"""
     from service.cli.demo import DEMO_PASSWORD, DEMO_USER, prepare_demo
 
+    if serve_page:
+        try:
+            _check_port_free(host, port)  # before the address and login are printed as if all were well
+        except XunchaError as exc:
+            error_line(None, exc.code, exc.message)
+            raise typer.Exit(code=1) from None
     counts = prepare_demo()
     stdout_print(
         f"示例语料已入库：{counts['documents']} 个文件，{counts['findings']} 条问题。\n"
@@ -443,7 +473,15 @@ def stdout_print(message: str) -> None:
 
 
 def main() -> None:
-    app(prog_name="xuncha")
+    """The ``xuncha`` command: a configuration problem met by any command (a bad
+    ``XUNCHA_DATABASE_URL``, an unreachable database) is one Chinese line on stderr and exit 1."""
+    from service.config_check import ConfigurationError
+
+    try:
+        app(prog_name="xuncha")
+    except ConfigurationError as exc:
+        error_line(None, exc.code, exc.message)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.store import changes as _changes  # noqa: F401  (registers the change log on every session)
@@ -54,20 +55,38 @@ def upgrade(engine: Engine) -> None:
 
 
 @lru_cache(maxsize=8)
-def _engine_for(url: str) -> Engine:
+def _engine_for(url: str, explicit: bool = True) -> Engine:
+    from service.config_check import parse_database_url
     from service.settings import get_settings
 
+    parse_database_url(url, explicit)  # a bad URL is one Chinese line, not a traceback or a server that 500s
     s = get_settings()
     engine = make_engine(url, {"pool_size": s.db_pool_size, "max_overflow": s.db_max_overflow, "pool_timeout": s.db_pool_timeout})
-    upgrade(engine)
+    try:
+        upgrade(engine)
+    except (OperationalError, InterfaceError) as exc:
+        engine.dispose()
+        raise _unreachable(url, exc) from None
     return engine
+
+
+def _unreachable(url: str, exc: Exception) -> Exception:
+    from service.config_check import ConfigurationError, safe_url
+
+    detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200]
+    if "readonly" in detail or "read-only" in detail or "unable to open" in detail:
+        return ConfigurationError(f"无法写入数据库 {safe_url(url)}：{detail}（请检查文件和目录权限）")
+    return ConfigurationError(f"无法连接数据库 {safe_url(url)}：{detail}")
 
 
 def get_engine(url: str | None = None) -> Engine:
     """The engine for ``url`` (default: the configured database), migrated to head, once per process."""
     from service.settings import get_settings
 
-    return _engine_for(url or get_settings().resolved_database_url)
+    settings = get_settings()
+    # only a configured XUNCHA_DATABASE_URL must name an existing folder; the default (under the data
+    # folder) and URLs passed by code create theirs
+    return _engine_for(url or settings.resolved_database_url, url is None and settings.database_url is not None)
 
 
 def session_factory(url: str | None = None) -> sessionmaker[Session]:
