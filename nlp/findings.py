@@ -99,8 +99,11 @@ def split_findings(doc: ReportDoc) -> list[Finding]:
     return findings
 
 
+# A numbered problem title on its own line; its text must be Chinese (two CJK characters at least), so
+# a wrapped URL or file name ("1.html", "0.5") is never taken for a title swallowing the lines below it.
 _TITLE_LINE = re.compile(
-    r"^\s*(?:\d{1,2}[.、．]|[（(]\d{1,2}[）)]|[①-⑳]|[一二三四五六七八九十]{1,3}是)[^。；;！？!?]{2,40}$"
+    r"^\s*(?:\d{1,2}[.、．]|[（(]\d{1,2}[）)]|[①-⑳]|[一二三四五六七八九十]{1,3}是)"
+    r"(?=[^\u4e00-\u9fff]*[\u4e00-\u9fff][^\u4e00-\u9fff]*[\u4e00-\u9fff])[^。；;！？!?]{2,40}$"
 )
 
 

@@ -178,3 +178,14 @@ HEAD = "县委第二巡察组向县农业农村局党组反馈巡察情况。\n"
 )
 def test_findings_problem_lists_labels_and_headings(body: str, expected: list[str]) -> None:
     assert _texts(HEAD + body) == expected
+
+
+def test_a_wrapped_url_line_is_not_a_title_swallowing_the_findings_below() -> None:
+    """A laid-out page may wrap a source URL so that "1.html" or "0.html" stands on a line of its own;
+    it is not a numbered problem title, and the problems after it are still found."""
+    body = "巡察组反馈指出，镇党委仍存在一些问题。主要是：党员发展工作不规范、党费收缴不严格、村务监督流于形式等问题。\n"
+    plain = analyze_bytes(("来源：http://example.gov.cn/a/\n" + body).encode(), "a.txt").findings
+    assert len(plain) == 3
+    for line in ("1.html", "0.html", "12.htm"):
+        wrapped = analyze_bytes((f"来源：http://example.gov.cn/a/\n{line}\n" + body).encode(), "a.txt").findings
+        assert [f.text for f in wrapped] == [f.text for f in plain], line
