@@ -20,6 +20,7 @@ ACTIONS = {
     "logout": "退出",
     "document_uploaded": "上传文件",
     "document_viewed": "查看文档",
+    "document_edited": "修改文档信息",
     "document_deleted": "删除文档",
     "documents_listed": "浏览文档列表",
     "findings_listed": "浏览问题",

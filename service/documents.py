@@ -1,16 +1,33 @@
-"""Reading and deleting stored documents, shaped for the API and the web page."""
+"""Reading, correcting and deleting stored documents, shaped for the API and the web page."""
 
 from __future__ import annotations
 
+import re
+import unicodedata
+from collections.abc import Mapping
+from datetime import date as Date
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from nlp.errors import XunchaError
 from service.store import models
-from service.summary import METRIC_NAMES
+from service.store.repository import round_for_label, unit_for_name
+from service.summary import METRIC_NAMES, fmt_amount
 from service.tags import finding_labels, has_effective_label, tag_groups
+
+# The inspection kinds (巡察类型) the text analysis recognises (nlp.structure.KIND_CUES), in the order
+# a form lists them. A kind given by a person must be one of these, so the documents, the filters and
+# the statistics never split one kind under two spellings.
+KINDS: tuple[str, ...] = ("常规", "专项", "机动", "回头看", "交叉", "提级", "联动", "延伸", "村(社区)")
+
+EDITABLE = ("round", "unit", "kind", "date")  # what PATCH /documents/{id} may change
+MAX_LENGTH = {"round": 100, "unit": 200}  # the columns' lengths
+FIELD_NAMES = {"round": "轮次", "unit": "被巡察单位", "kind": "巡察类型", "date": "日期"}
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def document_summary(doc: models.Document, findings: int, units: list[str]) -> dict[str, Any]:
@@ -111,6 +128,7 @@ def document_detail(doc: models.Document) -> dict[str, Any]:
             "statistics": [
                 {
                     "metric": s.metric, "name": METRIC_NAMES.get(s.metric, "其他数字"), "value": s.value, "unit": s.unit,
+                    "display": fmt_amount(s.value, s.unit),  # 12605000元 is shown as 1260.5万元
                     "qualifier": s.qualifier, "quote": s.quote, "start": s.start, "end": s.end,
                 }
                 for s in sorted(doc.statistics, key=lambda s: s.start)
@@ -118,6 +136,171 @@ def document_detail(doc: models.Document) -> dict[str, Any]:
         }
     )
     return out
+
+
+# --- correcting a document's round, unit, kind and date ----------------------------------------------
+
+
+class DocumentEditError(XunchaError):
+    """A correction that cannot be applied; nothing was changed."""
+
+    code = "invalid_document_edit"
+    default_message = "文档信息修改无效"
+
+
+class InvalidKindError(DocumentEditError):
+    code = "invalid_kind"
+    default_message = f"巡察类型应为：{'、'.join(KINDS)}"
+
+
+class InvalidDateError(DocumentEditError):
+    code = "invalid_date"
+    default_message = "日期格式应为 YYYY-MM-DD，且须是真实存在的日期"
+
+
+class InvalidTextError(DocumentEditError):
+    code = "invalid_characters"
+    default_message = "轮次和单位名称中不能含有控制字符"
+
+
+class NothingToChangeError(DocumentEditError):
+    code = "nothing_to_change"
+    default_message = "请至少给出一项要修改的内容：轮次（round）、单位（unit）、类型（kind）或日期（date）"
+
+
+def valid_iso_date(value: str) -> bool:
+    """YYYY-MM-DD naming a day that exists (2023-02-30 and 2023-13-01 do not)."""
+    if not _ISO_DATE.match(value):
+        return False
+    try:
+        Date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def normalize_kind(value: str) -> str:
+    """One of :data:`KINDS` from what a person typed: full-width brackets and a trailing 巡察 are
+    accepted (村（社区）巡察 → 村(社区)), anything else is refused rather than stored as a new kind."""
+    text = unicodedata.normalize("NFKC", value).strip()
+    text = re.sub(r"(?:巡察|巡视)$", "", text).strip()
+    if text not in KINDS:
+        raise InvalidKindError(f"巡察类型“{value[:30]}”无法识别，应为：{'、'.join(KINDS)}")
+    return text
+
+
+def _clean_name(field: str, value: str) -> str:
+    """A round label or unit name as stored: trimmed, within its column, no control characters or lone
+    surrogates (PostgreSQL refuses NUL, SQLite cannot encode a surrogate: both would be a 500)."""
+    text = value.strip()
+    if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in text):
+        raise InvalidTextError(f"{FIELD_NAMES[field]}中不能含有控制字符")
+    if len(text) > MAX_LENGTH[field]:
+        raise DocumentEditError(f"{FIELD_NAMES[field]}不能超过 {MAX_LENGTH[field]} 个字")
+    return text
+
+
+def validate_edit(changes: Mapping[str, str | None]) -> dict[str, str | None]:
+    """The correction as it will be stored, checked whole before anything is written: a field given as
+    null or an empty string is cleared, a field not given is left as it is."""
+    unknown = sorted(set(changes) - set(EDITABLE))
+    if unknown:
+        raise DocumentEditError(f"不能修改的字段：{'、'.join(unknown)}（可修改 round、unit、kind、date）")
+    if not changes:
+        raise NothingToChangeError()
+    clean: dict[str, str | None] = {}
+    for field, value in changes.items():
+        text = (value or "").strip()
+        if not text:
+            clean[field] = None
+        elif field == "kind":
+            clean[field] = normalize_kind(text)
+        elif field == "date":
+            if not valid_iso_date(text):
+                raise InvalidDateError(f"日期“{text[:20]}”无效：应为 YYYY-MM-DD，且须是真实存在的日期")
+            clean[field] = text
+        else:
+            clean[field] = _clean_name(field, text)
+    return clean
+
+
+def _placement(doc: models.Document) -> dict[str, Any]:
+    """What the audit entry records before and after: the document's fields, its findings' units."""
+    return {
+        "round": doc.round.label if doc.round else None,
+        "unit": sorted({f.unit.name for f in doc.findings if f.unit}),
+        "kind": doc.kind,
+        "date": doc.date,
+    }
+
+
+def _move_to_round(session: Session, doc: models.Document, label: str | None) -> None:
+    """Put the document in round ``label`` (found or created as at ingest, with the document's date and
+    kind), and with it every finding that was in the document's round. A finding with a round of its own
+    — a row of an imported 问题清单 that named its round — keeps it, as ingest gave it."""
+    old = doc.round
+    new = round_for_label(session, label, doc.date, doc.kind) if label else None
+    for f in doc.findings:
+        if f.round is old:
+            f.round = new
+    doc.round = new
+
+
+def _move_to_unit(session: Session, doc: models.Document, name: str | None) -> None:
+    """Every finding of the document in unit ``name``: the unit a person gives wins over the text, as
+    a unit given at upload does (``_ingest_once``)."""
+    unit = unit_for_name(session, name) if name else None
+    for f in doc.findings:
+        f.unit = unit
+
+
+def _apply(session: Session, doc: models.Document, clean: Mapping[str, str | None]) -> None:
+    # date and kind first: a round created by this correction takes the document's year and kind
+    if "date" in clean:
+        doc.date = clean["date"]
+    if "kind" in clean:
+        doc.kind = clean["kind"]
+    if "round" in clean:
+        _move_to_round(session, doc, clean["round"])
+    if "unit" in clean:
+        _move_to_unit(session, doc, clean["unit"])
+
+
+EDIT_RETRIES = 3
+
+
+def edit_document(
+    session: Session, document_id: int, changes: Mapping[str, str | None]
+) -> tuple[models.Document | None, dict[str, dict[str, Any]]]:
+    """Correct a document's round, unit, kind and date and commit; its findings follow (see
+    :func:`_move_to_round`, :func:`_move_to_unit`). Returns the reloaded document (None when there is
+    no such document) and ``{field: {"before", "after"}}`` of what changed, for the audit log.
+
+    Raises :class:`DocumentEditError` before writing anything when a value is refused. A unique
+    violation means another request created the same new round or unit at the same moment: the
+    transaction is rolled back and tried again, when the row exists.
+    """
+    clean = validate_edit(changes)
+    for attempt in range(EDIT_RETRIES):
+        doc = load_document(session, document_id)
+        if doc is None:
+            return None, {}
+        before = _placement(doc)
+        try:
+            _apply(session, doc, clean)
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            if attempt == EDIT_RETRIES - 1:
+                raise
+            continue
+        session.expire_all()
+        doc = load_document(session, document_id)
+        assert doc is not None
+        after = _placement(doc)
+        diff = {k: {"before": before[k], "after": after[k]} for k in EDITABLE if before[k] != after[k]}
+        return doc, diff
+    raise AssertionError("unreachable")
 
 
 def delete_document(session: Session, doc: models.Document, files_dir: Path) -> None:

@@ -43,7 +43,7 @@ from nlp.lexical import finding_tokens
 from nlp.search import Hit, SearchIndex, UnknownFindingError, merge_hits
 from nlp.segment import make_segmenter
 from service.representations import LibraryVectors, configured_embedder, load_library
-from service.store.changes import REMOVE, WINDOW, change_window, changes_after, latest_change
+from service.store.changes import REMOVE, UPDATE, WINDOW, change_window, changes_after, latest_change
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +165,9 @@ def caught_up(session: Session, view: LiveView, embedder: Embedder) -> LiveView:
     The changes numbered in the last WINDOW are read, not only those after ``seq``: one committed late
     under a lower number is applied too. The last change of each finding decides whether it is in the
     delta; a base finding touched at all is masked (removed, or re-added under a reused id and then
-    held by the delta)."""
+    held by the delta). A finding moved to another round or unit (``update``) is left where it is: the
+    index holds its text and vectors only, and the search filters read rounds and units from the
+    database; the change is counted so the view stays in step with the log."""
     changes = changes_after(session, view.seq - WINDOW)
     fresh = [c for c in changes if c[0] not in view.window]
     if not fresh:
@@ -174,7 +176,10 @@ def caught_up(session: Session, view: LiveView, embedder: Embedder) -> LiveView:
     window = frozenset(s for s in view.window | {c[0] for c in fresh} if s > seq - WINDOW)
     last: dict[int, str] = {}
     for _, finding_id, change in fresh:
-        last[finding_id] = change
+        if change != UPDATE:
+            last[finding_id] = change
+    if not last:
+        return replace(view, seq=seq, window=window)
     touched = set(last)
     added = load_library(session, embedder, only_ids=[f for f, c in last.items() if c != REMOVE])
     delta_rows = view.delta_rows.without(touched).plus(Rows.of(added))

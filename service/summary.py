@@ -18,8 +18,10 @@ never summed, and ``other`` figures are left out of the opening.
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter, defaultdict
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -83,14 +85,33 @@ def _fmt(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
+WAN, YI = 10_000, 100_000_000
+MONEY_UNITS = {"元": 1, "万元": WAN, "亿元": YI}  # what an amount may be stated in, in 元
+
+
+def _decimal(value: float, places: int = 2) -> str:
+    """``value`` rounded half up to ``places`` decimals, without trailing zeros (1260.50 → 1260.5,
+    3.20 → 3.2, 10.00 → 10): Decimal, because binary floats round 1.005 down."""
+    exact = Decimal(repr(float(value))).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    text = format(exact.normalize(), "f")
+    return "0" if text in ("-0", "") else text
+
+
 def fmt_amount(value: float, unit: str | None) -> str:
-    """A figure with its measure word as a report writes it: amounts of 10万元 or more in 万元 or
-    亿元 (12605000元 → 1260.5万元, 267000000元 → 2.67亿元), counts as they are (312个, 47人)."""
-    if unit == "元" and abs(value) >= 1e8:
-        return f"{_fmt(round(value / 1e8, 4))}亿元"
-    if unit == "元" and abs(value) >= 1e5:
-        return f"{_fmt(round(value / 1e4, 2))}万元"
-    return f"{_fmt(value)}{unit or ''}"
+    """A figure with its measure word as a report writes it. An amount of money of 10万元 or more is
+    never written in 元 — a reader counts the digits of 12605000元 — but in 万元 or, from 1亿元, 亿元, with
+    up to two decimals (12605000元 → 1260.5万元, 123456789元 → 1.23亿元); smaller amounts stay in 元
+    (99999元). Amounts stated in 万元 or 亿元 are read the same way (12.5万元 → 12.5万元, 15000万元 →
+    1.5亿元). Counts (312个, 47人) and rates (98.14%) are written as they are."""
+    if unit not in MONEY_UNITS:
+        return f"{_fmt(value)}{unit or ''}"
+    yuan = float(value) * MONEY_UNITS[unit]
+    wan = _decimal(yuan / WAN)
+    if abs(yuan) >= YI or abs(Decimal(wan)) >= WAN:  # 99999999元 reads 1亿元, not 10000万元
+        return f"{_decimal(yuan / YI)}亿元"
+    if abs(yuan) >= 10 * WAN:
+        return f"{wan}万元"
+    return f"{_decimal(yuan)}元"
 
 
 # --- statistics -------------------------------------------------------------------------------
@@ -266,6 +287,19 @@ def quote(text: str, limit: int = QUOTE_CHARS) -> str:
     return text[: cut + 1] + "……" if cut >= limit // 3 else text[:limit] + "……"
 
 
+# One level down inside a quotation: “” become ‘’ and ‘’ become “” (the third level), as Chinese nesting
+# requires — a finding that quotes “第一议题” is itself quoted by the report.
+_ONE_LEVEL_DOWN = str.maketrans({"“": "‘", "”": "’", "‘": "“", "’": "”"})
+_STRAIGHT_PAIR = re.compile(r'"([^"]*)"')
+
+
+def quoted(text: str) -> str:
+    """``text`` in Chinese quotation marks, the marks inside it nested correctly: outer “…”, inner ‘…’
+    (straight "…" pairs inside are taken for inner quotes too)."""
+    inner = _STRAIGHT_PAIR.sub(r"“\1”", text).translate(_ONE_LEVEL_DOWN)
+    return f"“{inner}”"
+
+
 def _representatives(cluster: dict[str, Any]) -> list[dict[str, Any]]:
     """Two or three quotes, most central first, preferring distinct units."""
     chosen: list[dict[str, Any]] = []
@@ -316,7 +350,7 @@ def _section(
         }
         reps.append(rep)
         where = f"{rep['unit'] or '（单位未标明）'}（{short_round(rep['round'])}）"
-        sentences.append(_sentence(f"{where}：“{rep['quote']}”〔问题编号{rep['finding_id']}〕", [rep["finding_id"]]))
+        sentences.append(_sentence(f"{where}：{quoted(rep['quote'])}〔问题编号{rep['finding_id']}〕", [rep["finding_id"]]))
     categories = _categories(findings)
     cat = _categories_sentence(categories)
     if cat:
@@ -509,28 +543,75 @@ def render_markdown(summary: dict[str, Any]) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+# --- the DOCX as a 公文 (GB/T 9704-2012) -------------------------------------------------------------
+# A report for the party committee is printed and filed as an official document, so its DOCX follows the
+# national layout rather than Word's defaults (US Letter, Calibri, blue headings): A4, the type area
+# 156 × 225 mm at the standard margins, 22 lines of 28 characters in 三号 仿宋, headings by level in
+# 黑体 / 楷体 / 仿宋加粗, the title in 二号 小标宋, page numbers "— 1 —" in 4号 宋体 outside the type area.
+
+PAGE_MM = (210, 297)
+MARGINS_MM = {"top": 37, "bottom": 35, "left": 28, "right": 26}
+LINES_PER_PAGE, CHARS_PER_LINE = 22, 28
+BODY_PT = 16.0  # 三号
+TITLE_PT = 22.0  # 二号
+TABLE_PT = 12.0  # 小四: a four-column table does not fit 三号
+PAGE_NUMBER_PT = 14.0  # 4号
+LINE_PT = 28.95  # the 225 mm type area over 22 lines (637.8 pt / 22 = 28.99), as the usual 公文 templates round it
+PAGE_NUMBER_GAP_MM = 7.0  # the page number's top edge below the type area
+
+TITLE_FONT = "方正小标宋简体"
+BODY_FONT = "仿宋_GB2312"
+HEI_FONT = "黑体"
+KAI_FONT = "楷体_GB2312"
+SONG_FONT = "宋体"
+# A machine without the GB2312-era fonts (most new installations) looks these up under the font table's
+# alternative names, so the document falls back to the fonts Windows, WPS and LibreOffice ship.
+FONT_FALLBACKS = {TITLE_FONT: "宋体", BODY_FONT: "仿宋", KAI_FONT: "楷体", HEI_FONT: "SimHei", SONG_FONT: "SimSun"}
+
+# heading style, East Asian font, bold — by level: 一、 / （一） / 1.
+HEADING_STYLES = {1: ("Heading 1", HEI_FONT, False), 2: ("Heading 2", KAI_FONT, False), 3: ("Heading 3", BODY_FONT, True)}
+_HEADING_LEVELS = (
+    (re.compile(r"^[一二三四五六七八九十百]+、"), 1),
+    (re.compile(r"^[（(][一二三四五六七八九十百]+[)）]"), 2),
+    (re.compile(r"^[0-9]+[.．]"), 3),
+)
+TABLE_STYLE = "表格文字"
+STAT_WIDTHS_MM = (32, 34, 16, 74)  # 指标, 合计, 文件数, 各文件所载数值: 156 mm
+# the run properties that follow w:spacing in CT_RPr (Word refuses a document whose children are out of order)
+_AFTER_SPACING = ("w:w", "w:kern", "w:position", "w:sz", "w:szCs", "w:highlight", "w:u", "w:effect", "w:bdr", "w:shd",
+                  "w:fitText", "w:vertAlign", "w:rtl", "w:cs", "w:em", "w:lang", "w:eastAsianLayout", "w:specVanish", "w:oMath")
+
+
+def heading_level(text: str) -> int:
+    """The level a heading's own number gives it (一、 → 1, （一） → 2, 1. → 3); an unnumbered heading
+    such as 总体情况 stands at the first level."""
+    for pattern, level in _HEADING_LEVELS:
+        if pattern.match(text):
+            return level
+    return 1
+
+
 def render_docx(summary: dict[str, Any], path: str | Path) -> Path:
-    """Write the report as a Word document (headings, paragraphs, a statistics table); returns the path."""
+    """Write the report as a 公文-style Word document (title, headings by level, body paragraphs, the
+    statistics table, page numbers); returns the path."""
     from docx import Document
-    from docx.oxml.ns import qn
-    from docx.shared import Pt
 
     doc = Document()
-    for name, font, size in (("Normal", "仿宋", 14), ("Title", "黑体", 20), ("Heading 1", "黑体", 16)):
-        style = doc.styles[name]
-        style.font.name = font
-        style.font.size = Pt(size)
-        rpr = style.element.get_or_add_rPr()
-        rpr.get_or_add_rFonts().set(qn("w:eastAsia"), font)
+    doc.core_properties.title = summary["title"]
+    doc.core_properties.language = "zh-CN"
+    _setup_page(doc)
+    _setup_styles(doc)
+    _declare_font_fallbacks(doc)
+    _add_page_numbers(doc)
     doc.add_heading(summary["title"], level=0)
-    doc.add_heading(summary["opening"]["heading"], level=1)
+    _add_heading(doc, summary["opening"]["heading"])
     rows = _stat_rows(summary)
     for s in summary["opening"]["sentences"]:
         doc.add_paragraph(s["text"] + _refs(s))
         if s.get("kind") == "statistics" and rows:
             _stat_table(doc, rows)
     for section in summary["sections"]:
-        doc.add_heading(section["heading"], level=1)
+        _add_heading(doc, section["heading"])
         for s in section["sentences"]:
             doc.add_paragraph(s["text"] + _refs(s))
     target = Path(path)
@@ -539,13 +620,236 @@ def render_docx(summary: dict[str, Any], path: str | Path) -> Path:
     return target
 
 
+def _add_heading(doc: Any, text: str) -> None:
+    doc.add_paragraph(text, style=HEADING_STYLES[heading_level(text)][0])
+
+
+def _setup_page(doc: Any) -> None:
+    """A4 at the standard margins, with a line grid of 22 lines (Word's 文档网格; the paragraphs' exact
+    line spacing keeps the 22 lines wherever a grid is ignored). No character grid: LibreOffice lays a
+    三号 character that is wider than Word's compressed grid cell over two cells (14 to a line); the 28
+    characters come from the body's character spacing instead (:func:`_character_spacing`)."""
+    from docx.oxml.ns import qn
+    from docx.shared import Emu, Mm, Pt
+
+    section = doc.sections[0]
+    section.page_width, section.page_height = Mm(PAGE_MM[0]), Mm(PAGE_MM[1])
+    section.top_margin, section.bottom_margin = Mm(MARGINS_MM["top"]), Mm(MARGINS_MM["bottom"])
+    section.left_margin, section.right_margin = Mm(MARGINS_MM["left"]), Mm(MARGINS_MM["right"])
+    # the page number's line (exactly 4号 high) ends this far above the page's lower edge
+    section.footer_distance = Emu(Mm(MARGINS_MM["bottom"] - PAGE_NUMBER_GAP_MM) - Pt(PAGE_NUMBER_PT))
+    grid = section._sectPr.find(qn("w:docGrid"))
+    if grid is None:
+        grid = section._sectPr.makeelement(qn("w:docGrid"), {})
+        section._sectPr.append(grid)
+    grid.attrib.pop(qn("w:charSpace"), None)
+    grid.set(qn("w:type"), "lines")
+    grid.set(qn("w:linePitch"), str(round(LINE_PT * 20)))
+
+
+def _type_width_pt(doc: Any) -> float:
+    section = doc.sections[0]
+    return float((section.page_width - section.left_margin - section.right_margin) / 12700)
+
+
+def _character_spacing(width_pt: float) -> int:
+    """The spacing, in twentieths of a point (w:spacing), that fits 28 三号 characters to a line of
+    ``width_pt``: 156 mm holds 27.6 characters of 16 pt, so each is drawn 0.25 pt closer (the nearest
+    step at or below the exact −0.21 pt: rounding up would push the 28th character to the next line)."""
+    return math.floor((width_pt / CHARS_PER_LINE - BODY_PT) * 20)
+
+
+def _set_fonts(rpr: Any, font: str) -> None:
+    """Every script slot of ``rpr`` in ``font``, the theme fonts removed: a theme attribute wins over
+    a named font, and Word's theme is Calibri / MS Mincho."""
+    from docx.oxml.ns import qn
+
+    fonts = rpr.get_or_add_rFonts()
+    for attr in ("w:asciiTheme", "w:hAnsiTheme", "w:eastAsiaTheme", "w:cstheme"):
+        fonts.attrib.pop(qn(attr), None)
+    for attr in ("w:ascii", "w:hAnsi", "w:eastAsia", "w:cs"):
+        fonts.set(qn(attr), font)
+
+
+def _style_font(style: Any, font: str, size: float, bold: bool = False) -> None:
+    from docx.shared import Pt, RGBColor
+
+    style.font.size = Pt(size)
+    style.font.bold = bold
+    style.font.color.rgb = RGBColor(0, 0, 0)  # also drops the template's theme colour (blue headings)
+    _set_fonts(style.element.get_or_add_rPr(), font)
+
+
+def _lines(style: Any, indent: bool, line: float = LINE_PT) -> None:
+    """Exact line spacing, nothing before or after, and the first-line indent of two characters."""
+    from docx.enum.text import WD_LINE_SPACING
+    from docx.oxml.ns import qn
+    from docx.shared import Pt
+
+    fmt = style.paragraph_format
+    fmt.line_spacing_rule = WD_LINE_SPACING.EXACTLY
+    fmt.line_spacing = Pt(line)
+    fmt.space_before = fmt.space_after = Pt(0)
+    fmt.first_line_indent = Pt(2 * BODY_PT) if indent else Pt(0)
+    ind = style.element.get_or_add_pPr().get_or_add_ind()
+    if indent:  # in characters too, so the indent follows a changed font size
+        ind.set(qn("w:firstLineChars"), "200")
+    else:
+        ind.attrib.pop(qn("w:firstLineChars"), None)
+
+
+def _setup_styles(doc: Any) -> None:
+    from docx.enum.style import WD_STYLE_TYPE
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+    from docx.shared import Pt
+
+    _document_defaults(doc)
+    normal = doc.styles["Normal"]
+    _style_font(normal, BODY_FONT, BODY_PT)
+    _lines(normal, indent=True)
+    normal.paragraph_format.alignment = WD_ALIGN_PARAGRAPH.JUSTIFY
+    normal.paragraph_format.widow_control = False  # 公文 lines run on; a fixed 22 lines per page
+    spacing = OxmlElement("w:spacing", {qn("w:val"): str(_character_spacing(_type_width_pt(doc)))})
+    normal.element.get_or_add_rPr().insert_element_before(spacing, *_AFTER_SPACING)  # the schema's order
+    title = doc.styles["Title"]
+    _style_font(title, TITLE_FONT, TITLE_PT)
+    _plain_title(title)
+    _lines(title, indent=False)
+    title.paragraph_format.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    title.paragraph_format.space_after = Pt(LINE_PT)  # one empty line between the title and the text
+    for style_name, font, bold in HEADING_STYLES.values():
+        heading = doc.styles[style_name]
+        _style_font(heading, font, BODY_PT, bold)
+        heading.font.italic = False
+        _lines(heading, indent=True)
+        heading.paragraph_format.keep_with_next = True
+    cells = doc.styles.add_style(TABLE_STYLE, WD_STYLE_TYPE.PARAGRAPH)
+    cells.base_style = normal
+    _style_font(cells, BODY_FONT, TABLE_PT)
+    _lines(cells, indent=False, line=TABLE_PT * 1.5)
+    cells.paragraph_format.alignment = WD_ALIGN_PARAGRAPH.LEFT
+
+
+def _plain_title(style: Any) -> None:
+    """Without the template's blue rule under the title and its letter spacing."""
+    from docx.oxml.ns import qn
+
+    ppr, rpr = style.element.get_or_add_pPr(), style.element.get_or_add_rPr()
+    for parent, tag in ((ppr, "w:pBdr"), (ppr, "w:contextualSpacing"), (rpr, "w:spacing"), (rpr, "w:kern")):
+        for child in parent.findall(qn(tag)):
+            parent.remove(child)
+
+
+def _document_defaults(doc: Any) -> None:
+    """Chinese as the East Asian language and 仿宋 as the default font (the template's are Japanese
+    and its theme's), so text outside any style — table cells, footers — is not set in MS Mincho."""
+    from docx.oxml.ns import qn
+
+    styles = doc.styles.element
+    rpr = styles.find(qn("w:docDefaults")).find(qn("w:rPrDefault")).find(qn("w:rPr"))
+    _set_fonts(rpr, BODY_FONT)
+    lang = rpr.find(qn("w:lang"))
+    if lang is not None:
+        lang.set(qn("w:eastAsia"), "zh-CN")
+    settings = doc.settings.element
+    theme_lang = settings.find(qn("w:themeFontLang"))
+    if theme_lang is not None:
+        theme_lang.set(qn("w:eastAsia"), "zh-CN")
+
+
+def _declare_font_fallbacks(doc: Any) -> None:
+    """Name the fonts in the font table with their alternative names and the GB2312 character set."""
+    from lxml import etree
+
+    part = next(p for p in doc.part.package.iter_parts() if str(p.partname) == "/word/fontTable.xml")
+    root = etree.fromstring(part.blob)
+    ns = root.nsmap["w"]
+    w = f"{{{ns}}}"
+    for font, alternative in FONT_FALLBACKS.items():
+        entry = etree.SubElement(root, f"{w}font", {f"{w}name": font})
+        etree.SubElement(entry, f"{w}altName", {f"{w}val": alternative})
+        etree.SubElement(entry, f"{w}charset", {f"{w}val": "86"})  # GB2312
+        etree.SubElement(entry, f"{w}family", {f"{w}val": "modern" if font in (HEI_FONT, SONG_FONT) else "roman"})
+        etree.SubElement(entry, f"{w}pitch", {f"{w}val": "variable"})
+    part._blob = etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
+
+
+def _add_page_numbers(doc: Any) -> None:
+    """"— 1 —" in 4号 宋体 under the type area: odd pages at the right, even pages at the left, each
+    one character in from the edge of the type area (GB/T 9704 7.5)."""
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+
+    doc.settings.odd_and_even_pages_header_footer = True
+    section = doc.sections[0]
+    for footer, align in ((section.footer, WD_ALIGN_PARAGRAPH.RIGHT), (section.even_page_footer, WD_ALIGN_PARAGRAPH.LEFT)):
+        footer.is_linked_to_previous = False
+        _page_number(footer.paragraphs[0], align)
+
+
+def _page_number(paragraph: Any, align: Any) -> None:
+    from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_LINE_SPACING
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+    from docx.shared import Pt, RGBColor
+
+    fmt = paragraph.paragraph_format
+    fmt.alignment = align
+    fmt.first_line_indent = Pt(0)
+    fmt.line_spacing_rule, fmt.line_spacing = WD_LINE_SPACING.EXACTLY, Pt(PAGE_NUMBER_PT)
+    fmt.space_before = fmt.space_after = Pt(0)
+    if align == WD_ALIGN_PARAGRAPH.RIGHT:
+        fmt.right_indent = Pt(PAGE_NUMBER_PT)
+    else:
+        fmt.left_indent = Pt(PAGE_NUMBER_PT)
+
+    def run(text: str | None = None, field: str | None = None, instruction: str | None = None) -> None:
+        r = paragraph.add_run(text)
+        r.font.size = Pt(PAGE_NUMBER_PT)
+        r.font.color.rgb = RGBColor(0, 0, 0)
+        _set_fonts(r._r.get_or_add_rPr(), SONG_FONT)
+        if field:
+            mark = OxmlElement("w:fldChar")
+            mark.set(qn("w:fldCharType"), field)
+            r._r.append(mark)
+        if instruction:
+            code = OxmlElement("w:instrText")
+            code.set(qn("xml:space"), "preserve")
+            code.text = instruction
+            r._r.append(code)
+
+    run("— ")
+    run(field="begin")
+    run(instruction=" PAGE ")
+    run(field="separate")
+    run("1")  # shown until the field is updated (Word updates PAGE as it lays out)
+    run(field="end")
+    run(" —")
+
+
 def _stat_table(doc: Any, rows: list[list[str]]) -> None:
+    from docx.enum.table import WD_TABLE_ALIGNMENT
+    from docx.shared import Mm
+
     table = doc.add_table(rows=1, cols=len(STAT_HEADERS))
     table.style = "Table Grid"
+    table.alignment = WD_TABLE_ALIGNMENT.CENTER
+    table.autofit = False
     for cell, text in zip(table.rows[0].cells, STAT_HEADERS, strict=True):
-        cell.text = text
-        for run in cell.paragraphs[0].runs:
-            run.bold = True
+        _cell_text(cell, text, HEI_FONT)
     for row in rows:
         for cell, text in zip(table.add_row().cells, row, strict=True):
-            cell.text = text
+            _cell_text(cell, text)
+    for column, width in zip(table.columns, STAT_WIDTHS_MM, strict=True):  # the type area's width, the values widest
+        column.width = Mm(width)  # the grid (LibreOffice, WPS) and each cell (Word)
+        for cell in column.cells:
+            cell.width = Mm(width)
+
+
+def _cell_text(cell: Any, text: str, font: str | None = None) -> None:
+    paragraph = cell.paragraphs[0]
+    paragraph.style = TABLE_STYLE
+    run = paragraph.add_run(text)
+    if font:  # the header row in 黑体
+        _set_fonts(run._r.get_or_add_rPr(), font)

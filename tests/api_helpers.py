@@ -124,8 +124,9 @@ class Api:
 
 
 def make_settings(data_dir: Path, **overrides: Any) -> Settings:
-    """Settings for a library in ``data_dir`` (explicit values, so the environment cannot redirect it)."""
-    return Settings(data_dir=data_dir, database_url=None, **overrides)
+    """Settings for a library in ``data_dir`` (explicit values, so the environment cannot redirect it);
+    ``database_url=`` among the overrides puts the library on that database instead of SQLite."""
+    return Settings(**{"data_dir": data_dir, "database_url": None, **overrides})
 
 
 @contextmanager

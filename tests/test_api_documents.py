@@ -1,9 +1,13 @@
 """Upload through the API (background job), read documents back with findings, tags and statistics,
-correct tags (confirmed tags kept apart from automatic ones), delete documents."""
+correct tags (confirmed tags kept apart from automatic ones), correct a document's round, unit, kind
+and date (its findings follow), delete documents."""
 
 from __future__ import annotations
 
 import io
+import os
+import re
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,18 +15,29 @@ from typing import Any
 
 import pytest
 from api_helpers import (
+    API,
+    CSRF,
     GBK_TEXT,
+    PASSWORD,
     Api,
     all_findings,
     audit_rows,
     built_reports,
+    ingest_samples,
     running_app,
     sample,
     upload,
     upload_and_wait,
+    wait_for_job,
 )
+from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from service.accounts import Role
+from service.live_index import current_view
+from service.store import models
+from service.store.changes import UPDATE, changes_after, latest_change
+from service.summary import fmt_amount
 from service.tags import confirmed_label_rows
 
 SAMPLE = "r7_shuiliju_liangshi_feedback.pdf"
@@ -39,8 +54,6 @@ def lib(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         response = upload(api, files)
         assert response.status_code == 202, response.text
         accepted = response.json()
-        from api_helpers import wait_for_job
-
         job = wait_for_job(api.client, accepted["job_id"], api.headers(Role.ANALYST))
         docs = {i["name"]: i["document_id"] for i in job["items"] if i["document_id"]}
         yield {"api": api, "accepted": accepted, "job": job, "docs": docs, "reports": reports}
@@ -136,7 +149,7 @@ def test_pdf_docx_and_gbk_text_are_read_correctly(api: Api, lib: dict[str, Any])
     pages = {f["text"][:4]: f["page"] for f in pdf["findings"]}
     assert pages == {"一是落实": 1, "二是财务": 2, "三是干部": 2, "四是巡察": 3}
     money = next(s for s in pdf["statistics"] if "12.5万元" in s["quote"])
-    assert money["value"] == 125000 and money["unit"] == "元"
+    assert money["value"] == 125000 and money["unit"] == "元" and money["display"] == "12.5万元"  # never 125000元
 
     docx = detail(api, "caizheng.docx", lib)
     assert any(s["metric"] == "problems_found" and s["value"] == 8 for s in docx["statistics"])
@@ -418,3 +431,261 @@ def test_statistics_forget_a_round_whose_documents_are_deleted(api: Api):
     assert "十四届区委第十轮" not in stats["rounds"]
     assert "十四届区委第十轮" not in [r["round"] for r in stats["by_round"]]
     assert all(r["documents"] or r["findings"] for r in stats["by_round"])
+
+
+# --- correcting a document's round, unit, kind and date (PATCH) -------------------------------------
+# On SQLite and, when XUNCHA_TEST_POSTGRES_URL is set, again on a fresh PostgreSQL database: the edit
+# looks rounds and units up (or creates them) inside one transaction, which the two handle differently.
+
+POSTGRES = os.environ.get("XUNCHA_TEST_POSTGRES_URL")  # set by .ci/run after starting a server
+EDITED = "r6_hekouzhen_jidong_feedback.txt"  # one unit in its text: its findings all name it
+KEPT = "r5_chengguanzhen_feedback.txt"  # an unedited neighbour in another round
+OLD_ROUND, NEW_ROUND = "十四届县委第六轮", "十四届县委第八轮"
+OLD_UNIT, NEW_UNIT = "河口镇党委", "县河口镇党委"  # the unit as the text names it, and its full name
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def edit_database(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """None (SQLite in the data directory) or a new PostgreSQL database, dropped afterwards."""
+    if request.param == "sqlite":
+        yield None
+        return
+    if not POSTGRES:
+        pytest.skip("XUNCHA_TEST_POSTGRES_URL not set (.ci/run starts a PostgreSQL server)")
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"xuncha_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(POSTGRES).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def edits(tmp_path_factory: pytest.TempPathFactory, edit_database: str | None) -> Iterator[dict[str, Any]]:
+    """Two sample notices in two rounds, uploaded with their round given; the first is then corrected
+    by an analyst (round, unit, kind and date in one PATCH)."""
+    folder = tmp_path_factory.mktemp("edits")
+    with running_app(folder / "data", database_url=edit_database) as api:
+        items = ingest_samples(api, {OLD_ROUND: [EDITED], "十四届县委第五轮": [KEPT]})
+        doc_id, kept_id = items[EDITED]["document_id"], items[KEPT]["document_id"]
+        before = detail(api, doc_id)
+        clusters_before = all_clusters(api)  # computed and kept: the PATCH must make it stale
+        with api.make_session() as session:
+            seq_before = latest_change(session)
+            view_before = current_view(session)
+        body = {"round": NEW_ROUND, "unit": NEW_UNIT, "kind": "专项", "date": "2024-05-06"}
+        response = api.call("PATCH", f"/documents/{doc_id}", Role.ANALYST, json=body)
+        assert response.status_code == 200, response.text
+        yield {"api": api, "doc_id": doc_id, "kept_id": kept_id, "before": before, "after": response.json(), "body": body,
+               "clusters_before": clusters_before, "seq_before": seq_before, "view_before": view_before}
+
+
+def all_clusters(api: Api) -> dict[str, Any]:
+    body = {"include_singletons": True, "limit": None, "members": None}
+    return api.ok("POST", "/clusters", Role.VIEWER, json=body)
+
+
+def cluster_rows(result: dict[str, Any], ids: set[int]) -> list[tuple[int, str | None, str | None]]:
+    return sorted((f["finding_id"], f["round"], f["unit"]) for c in result["clusters"] for f in c["findings"]
+                  if f["finding_id"] in ids)
+
+
+def test_patch_changes_what_the_document_shows(edits: dict[str, Any]):
+    api, before, after = edits["api"], edits["before"], edits["after"]
+    assert (before["round"], before["kind"]) == (OLD_ROUND, "机动") and before["units"] == [OLD_UNIT]
+    shown = detail(api, edits["doc_id"])
+    assert shown == after  # the PATCH answers with what GET shows
+    assert (shown["round"], shown["kind"], shown["date"], shown["units"]) == (NEW_ROUND, "专项", "2024-05-06", [NEW_UNIT])
+    assert len(shown["findings"]) == len(before["findings"]) >= 3
+    assert {(f["round"], f["unit"]) for f in shown["findings"]} == {(NEW_ROUND, NEW_UNIT)}
+    assert [f["id"] for f in shown["findings"]] == [f["id"] for f in before["findings"]]  # moved, not re-made
+    listed = {d["id"]: d for d in api.ok("GET", "/documents", Role.VIEWER)["items"]}
+    assert (listed[edits["doc_id"]]["round"], listed[edits["doc_id"]]["units"]) == (NEW_ROUND, [NEW_UNIT])
+    kept = detail(api, edits["kept_id"])  # the other document is untouched
+    assert kept["round"] == "十四届县委第五轮" and {f["round"] for f in kept["findings"]} == {"十四届县委第五轮"}
+
+
+def test_patched_findings_are_found_under_the_new_round_and_unit(edits: dict[str, Any]):
+    api, ids = edits["api"], {f["id"] for f in edits["after"]["findings"]}
+    for params in ({"round": NEW_ROUND}, {"round": "第八轮"}, {"unit": NEW_UNIT}):
+        assert {f["id"] for f in all_findings(api, **params)} == ids, params
+    assert not ids & {f["id"] for f in all_findings(api, round=OLD_ROUND)}
+    one = api.ok("GET", f"/findings/{min(ids)}", Role.VIEWER)
+    assert (one["round"], one["unit"]) == (NEW_ROUND, NEW_UNIT)
+    text = edits["after"]["findings"][0]["text"][:12]
+    hits = api.ok("GET", "/search", Role.VIEWER, params={"q": text, "round": "第八轮", "limit": 50})["results"]
+    assert hits and {h["finding_id"] for h in hits} <= ids  # the round filter reads the database
+    assert all((h["round"], h["unit"]) == (NEW_ROUND, NEW_UNIT) for h in hits)
+    assert not ids & {h["finding_id"] for h in api.ok("GET", "/search", params={"q": text, "round": "第六轮", "limit": 50})["results"]}
+
+
+def test_statistics_count_the_document_under_its_new_round_and_unit(edits: dict[str, Any]):
+    stats = edits["api"].ok("GET", "/statistics", Role.VIEWER)
+    by_round = {r["round"]: r for r in stats["by_round"]}
+    assert OLD_ROUND not in by_round and OLD_ROUND not in stats["rounds"]  # no document is left in it
+    assert by_round[NEW_ROUND] == {"round": NEW_ROUND, "documents": 1, "findings": len(edits["after"]["findings"])}
+    assert {u["unit"]: u["findings"] for u in stats["by_unit"]}[NEW_UNIT] == len(edits["after"]["findings"])
+    assert OLD_UNIT not in {u["unit"] for u in stats["by_unit"]}
+
+
+def test_patch_is_audited_with_before_and_after(edits: dict[str, Any]):
+    row = audit_rows(edits["api"], action="document_edited", user="analyst")[0]
+    assert row["ok"] is True and row["action_name"] == "修改文档信息"
+    assert row["target"] == f"document:{edits['doc_id']} {EDITED}"
+    assert row["detail"] == {
+        "round": {"before": OLD_ROUND, "after": NEW_ROUND},
+        "unit": {"before": [OLD_UNIT], "after": [NEW_UNIT]},
+        "kind": {"before": "机动", "after": "专项"},
+        "date": {"before": edits["before"]["date"], "after": "2024-05-06"},
+    }
+
+
+def test_patch_is_logged_so_the_clusters_are_recomputed(edits: dict[str, Any]):
+    """The common issues are kept per process at a change number; the moved findings are logged as
+    ``update``, so the kept clusters are served as stale and recomputed with the new round and unit —
+    while the search index, which holds no round or unit, is not re-read."""
+    from service import cluster_cache
+
+    api, ids = edits["api"], {f["id"] for f in edits["after"]["findings"]}
+    assert {(r, u) for _, r, u in cluster_rows(edits["clusters_before"], ids)} == {(OLD_ROUND, OLD_UNIT)}
+    with api.make_session() as session:
+        logged = changes_after(session, edits["seq_before"])
+        view = current_view(session)
+    assert {f for _, f, c in logged if c == UPDATE} == ids and {c for *_, c in logged} == {UPDATE}
+    before = edits["view_before"]
+    assert view.seq >= logged[-1][0] > before.seq
+    assert view.base is before.base and view.delta_rows is before.delta_rows  # in step, nothing re-read
+    kept = all_clusters(api)  # answered at once from the kept result, marked stale, recomputed beside
+    assert kept["stale"] is True and kept["as_of_change"] < logged[-1][0]
+    assert {(r, u) for _, r, u in cluster_rows(kept, ids)} == {(OLD_ROUND, OLD_UNIT)}
+    assert cluster_cache.wait_for_refresh(120)
+    fresh = all_clusters(api)
+    assert fresh["stale"] is False and fresh["as_of_change"] >= logged[-1][0]
+    assert {(r, u) for _, r, u in cluster_rows(fresh, ids)} == {(NEW_ROUND, NEW_UNIT)}
+
+
+def test_patch_only_the_given_fields_and_clear_with_null(edits: dict[str, Any]):
+    api, doc_id = edits["api"], edits["doc_id"]
+    dated = api.ok("PATCH", f"/documents/{doc_id}", Role.ADMIN, json={"date": "2024-06-01"})
+    assert (dated["round"], dated["kind"], dated["date"], dated["units"]) == (NEW_ROUND, "专项", "2024-06-01", [NEW_UNIT])
+    cleared = api.ok("PATCH", f"/documents/{doc_id}", Role.ANALYST, json={"round": None, "kind": ""})
+    assert (cleared["round"], cleared["kind"], cleared["date"]) == (None, None, "2024-06-01")
+    assert {f["round"] for f in cleared["findings"]} == {None}
+    # back into a round that exists: the same row, not a second one of the same name
+    again = api.ok("PATCH", f"/documents/{doc_id}", Role.ANALYST, json={"round": "十四届县委第五轮", "kind": "村（社区）巡察"})
+    assert again["round"] == "十四届县委第五轮" and again["kind"] == "村(社区)"
+    assert {f["round"] for f in again["findings"]} == {"十四届县委第五轮"}
+    with api.make_session() as session:
+        rounds = list(session.scalars(select(models.InspectionRound).where(models.InspectionRound.label.like("%第五轮"))))
+        eighth = session.scalar(select(models.InspectionRound).where(models.InspectionRound.label == NEW_ROUND))
+    assert len(rounds) == 1
+    assert eighth is not None and (eighth.term, eighth.number, eighth.year) == ("十四届县委", 8, 2024)  # parsed as at ingest
+    stats = api.ok("GET", "/statistics")
+    assert {r["round"]: r["documents"] for r in stats["by_round"]}["十四届县委第五轮"] == 2
+    restored = api.ok("PATCH", f"/documents/{doc_id}", Role.ANALYST, json=edits["body"])
+    assert (restored["round"], restored["kind"], restored["date"]) == (NEW_ROUND, "专项", "2024-05-06")
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "words"),
+    [
+        ({"kind": "随便"}, "invalid_kind", "巡察类型"),
+        ({"date": "2024/05/06"}, "invalid_date", "日期"),
+        ({"date": "2023-02-30"}, "invalid_date", "真实存在"),
+        ({"round": "第七轮\x00"}, "invalid_characters", "控制字符"),
+        ({"unit": "县\x07水利局"}, "invalid_characters", "控制字符"),
+        ({"round": "第九轮", "kind": "未知"}, "invalid_kind", "巡察类型"),  # nothing is half-applied
+        ({}, "nothing_to_change", "至少"),
+        ({"title": "新标题"}, "invalid_request", "title"),
+        ({"round": "轮" * 101}, "invalid_request", "round"),
+        ({"round": 7}, "invalid_request", "round"),
+    ],
+)
+def test_bad_patch_is_refused_in_chinese_and_changes_nothing(edits: dict[str, Any], body: dict[str, Any], code: str, words: str):
+    api, doc_id = edits["api"], edits["doc_id"]
+    before = detail(api, doc_id)
+    response = api.call("PATCH", f"/documents/{doc_id}", Role.ANALYST, json=body)
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == code and words in error["message"] and re.search(r"[\u4e00-\u9fff]", error["message"])
+    assert "Traceback" not in response.text
+    assert detail(api, doc_id) == before
+    if code != "invalid_request":  # refused by the service after validation: audited as a failed write
+        row = audit_rows(api, action="document_edited")[0]
+        assert row["ok"] is False and row["detail"]["refused"] == code and row["target"] == f"document:{doc_id}"
+
+
+def test_viewer_cannot_patch_and_unknown_documents_are_404(edits: dict[str, Any]):
+    api, doc_id = edits["api"], edits["doc_id"]
+    before = detail(api, doc_id)
+    refused = api.call("PATCH", f"/documents/{doc_id}", Role.VIEWER, json={"kind": "常规"})
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "forbidden"
+    assert "分析员" in refused.json()["error"]["message"]
+    assert detail(api, doc_id) == before
+    denied = audit_rows(api, action="access_denied", user="viewer")[0]
+    assert denied["target"] == f"PATCH /api/v1/documents/{doc_id}"
+    for bad_id, status in ((999999, 404), (2**31, 422)):
+        response = api.call("PATCH", f"/documents/{bad_id}", Role.ANALYST, json={"kind": "常规"})
+        assert response.status_code == status, response.text
+    missing = api.call("PATCH", "/documents/999999", Role.ANALYST, json={"kind": "常规"}).json()["error"]
+    assert missing == {"code": "unknown_document", "message": "没有这个文档"}
+    assert api.call("PATCH", "/documents/abc", Role.ANALYST, json={"kind": "常规"}).status_code == 422
+
+
+def test_cookie_patch_needs_the_csrf_header(edits: dict[str, Any]):
+    api, doc_id = edits["api"], edits["doc_id"]
+    browser = TestClient(api.client.app)  # its own cookie jar; the app is already started
+    try:
+        assert browser.post(f"{API}/auth/login", json={"username": "analyst", "password": PASSWORD}).status_code == 200
+        url = f"{API}/documents/{doc_id}"
+        refused = browser.patch(url, json={"date": "2024-07-07"})
+        assert refused.status_code == 403 and refused.json()["error"]["code"] == "csrf_check_failed"
+        assert detail(api, doc_id)["date"] == "2024-05-06"
+        accepted = browser.patch(url, json={"date": "2024-07-07"}, headers=CSRF)
+        assert accepted.status_code == 200 and accepted.json()["date"] == "2024-07-07"
+        assert browser.patch(url, json={"date": "2024-05-06"}, headers=CSRF).status_code == 200
+    finally:
+        browser.close()
+
+
+def test_findings_with_their_own_round_keep_it(edits: dict[str, Any]):
+    """An imported 问题清单 whose rows name their rounds: a row that named one keeps it; the rows in the
+    document's round (none named) follow the correction."""
+    api = edits["api"]
+    sheet = "问题描述,被巡察单位,巡察轮次\n公务用车管理混乱，私车公养,县林业局,十四届县委第三轮\n食堂账目不清，白条抵账,县林业局,\n"
+    accepted = api.call("POST", "/imports", Role.ANALYST, files={"file": ("林业清单.csv", sheet.encode(), "text/csv")})
+    assert accepted.status_code == 202, accepted.text
+    job = wait_for_job(api.client, accepted.json()["job_id"], api.headers(Role.ANALYST))
+    doc_id = job["items"][0]["document_id"]
+    before = {f["text"][:4]: f["round"] for f in detail(api, doc_id)["findings"]}
+    assert before["公务用车"] == "十四届县委第三轮" and before["食堂账目"] is None
+    after = api.ok("PATCH", f"/documents/{doc_id}", Role.ANALYST, json={"round": "十四届县委第九轮"})
+    rounds = {f["text"][:4]: f["round"] for f in after["findings"]}
+    assert rounds == {"公务用车": "十四届县委第三轮", "食堂账目": "十四届县委第九轮"}
+    assert api.call("DELETE", f"/documents/{doc_id}", Role.ADMIN).status_code == 204
+
+
+def test_document_statistics_read_amounts_in_wan(edits: dict[str, Any]):
+    """A document's figures carry the display the page shows: amounts of 10万元 or more in 万元/亿元."""
+    for doc_id in (edits["doc_id"], edits["kept_id"]):
+        for s in detail(edits["api"], doc_id)["statistics"]:
+            assert s["display"] == fmt_amount(s["value"], s["unit"])
+            assert not re.search(r"\d{6,}(?:\.\d+)?元", s["display"]), s
+
+
+def test_the_kinds_a_person_may_give_are_the_ones_the_analysis_reads():
+    """One vocabulary: the kinds PATCH and upload accept are those nlp.structure recognises in a text
+    and the 问题清单 importer reads, so a corrected document is never in a kind of its own spelling."""
+    from nlp.structure import KIND_CUES
+    from service.documents import KINDS, normalize_kind
+    from service.importer import KINDS as IMPORT_KINDS
+
+    assert set(KINDS) == {label for label, _ in KIND_CUES} == set(IMPORT_KINDS)
+    assert [normalize_kind(k) for k in ("专项巡察", " 回头看 ", "村（社区）", "村(社区)巡察")] == ["专项", "回头看", "村(社区)", "村(社区)"]

@@ -478,6 +478,7 @@ def test_admin_audit_users_delete_and_viewer_role(web: Page, browser: Any, tmp_p
         vp.wait_for_selector(".finding")
         assert vp.locator(".edit-tags").count() == 0  # viewers cannot correct tags
         assert vp.locator("#delete-document").count() == 0
+        assert vp.locator("#edit-document").count() == 0  # nor correct a document's round, unit, kind, date
         viewer.shot("13_viewer_document")
         assert not viewer.errors, viewer.errors
     finally:
@@ -509,3 +510,49 @@ def test_api_contract_used_by_the_page(server: str) -> None:
     stats = get("/statistics")
     assert {"documents", "findings", "by_metric", "by_round", "by_unit", "by_label", "label_by_round"} <= stats.keys()
     assert set(get("/taxonomy")["schemes"]) >= {"focus", "livelihood", "problem_type", "four_implementations"}
+
+
+def test_edit_a_documents_round_unit_kind_and_date(web: Page, tmp_path: Path) -> None:
+    """A notice that names no round is uploaded; the analyst sets its round, unit, kind and date with
+    the 编辑 form, and the document, its findings and a search filtered by the new round show them."""
+    pg = web.page
+    report = tmp_path / "档案馆反馈.txt"
+    report.write_text(XSS_REPORT.replace("县审计局", "县档案馆").replace(XSS_IMG, "").replace(XSS_SCRIPT, ""),
+                      encoding="utf-8")
+    web.login(ANALYST)
+    web.upload(report).locator("a.job-doc-link").click()
+    pg.wait_for_selector(".finding")
+    assert pg.locator('#doc-meta [data-field="round"]').count() == 0  # the text names no round
+    pg.click("#edit-document")
+    pg.wait_for_selector("#doc-edit-form")
+    assert pg.input_value("#edit-unit") == "县档案馆党组" and pg.input_value("#edit-round") == ""
+    assert "十四届县委第五轮" in pg.eval_on_selector_all("#edit-round-options option", "os => os.map(o => o.value)")
+    pg.fill("#edit-round", "十四届县委第九轮")
+    pg.fill("#edit-unit", "县档案馆党支部")
+    pg.select_option("#edit-kind", "专项")
+    pg.fill("#edit-date", "2024-05-06")
+    web.shot("14_document_edit_form")
+    pg.click("#doc-edit-save")
+    pg.wait_for_selector("#message-bar.info:has-text('文档信息已更新')")
+    pg.wait_for_selector('#doc-meta [data-field="round"]')
+    fields = {k: pg.text_content(f'#doc-meta [data-field="{k}"] dd') for k in ("round", "units", "kind", "date")}
+    assert fields == {"round": "十四届县委第九轮", "units": "县档案馆党支部", "kind": "专项", "date": "2024-05-06"}
+    assert pg.locator("#doc-edit-form").count() == 0
+    cards = pg.locator(".finding .finding-meta").all_text_contents()
+    assert cards and all("县档案馆党支部" in c for c in cards)  # the findings followed
+    web.shot("15_document_edited")
+
+    pg.reload()  # stored, not only drawn
+    pg.wait_for_selector(".finding")
+    assert pg.text_content('#doc-meta [data-field="round"] dd') == "十四届县委第九轮"
+    pg.click("#edit-document")  # an unknown kind cannot be chosen; a bad date is refused in Chinese
+    pg.wait_for_selector("#doc-edit-form")
+    assert pg.eval_on_selector_all("#edit-kind option", "os => os.map(o => o.value)")[1:] == [
+        "常规", "专项", "机动", "回头看", "交叉", "提级", "联动", "延伸", "村(社区)"]
+    pg.click("#doc-edit-save")
+    assert pg.text_content("#doc-edit-error") == "没有需要保存的修改"
+
+    web.goto("#/search?q=" + urllib.parse.quote("主体责任落实不力") + "&round=" + urllib.parse.quote("第九轮"))
+    pg.wait_for_selector("#search-results[data-mode=search] .search-result")
+    metas = pg.locator("#search-results .search-result .result-head").all_text_contents()
+    assert metas and all("县档案馆党支部" in m and "十四届县委第九轮" in m for m in metas), metas

@@ -1,4 +1,4 @@
-"""The library's change sequence: every finding added or removed, logged in its own transaction.
+"""The library's change sequence: every finding added, removed or moved, logged in its own transaction.
 
 Search indexes are derived data kept per process (:mod:`service.live_index`). To catch up after an
 upload or a deletion — made by this worker, another worker or another server on the same database —
@@ -6,25 +6,47 @@ an index reads the changes after the last sequence number it applied, instead of
 findings table or rebuilding. The log is written by one ORM hook (``after_flush``) for every session,
 so no write path (ingest, import, deletion, a future one) can forget it, and it commits or rolls back
 with the change itself.
+
+A finding moved to another round or unit (a document's metadata corrected after upload) is logged as
+``update``: its text and vectors are unchanged, so a search index has nothing to re-read, but every
+result computed over rounds and units (the common-issue clusters, their trends and recurrences) is
+stale, and the new sequence number is what tells their caches so.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event, func, insert, select
+from sqlalchemy import event, func, insert, inspect, select
 from sqlalchemy.orm import Session
 
 from service.store import models
 
 ADD = "add"
 REMOVE = "remove"
+UPDATE = "update"
+
+# What places a finding among rounds and units: the relationships and their foreign keys (either may be
+# the one a writer set).
+_PLACEMENT = ("round", "unit", "round_id", "unit_id")
+
+
+def _moved(finding: models.Finding) -> bool:
+    """Whether this flush changes the finding's round or unit (read in ``after_flush``, where the
+    attribute history still holds what the flush wrote)."""
+    attrs = inspect(finding).attrs
+    return any(attrs[name].history.has_changes() for name in _PLACEMENT)
 
 
 @event.listens_for(Session, "after_flush")
 def _log_finding_changes(session: Session, _flush_context: Any) -> None:
     rows = [{"finding_id": o.id, "change": ADD} for o in session.new if isinstance(o, models.Finding)]
     rows += [{"finding_id": o.id, "change": REMOVE} for o in session.deleted if isinstance(o, models.Finding)]
+    rows += [
+        {"finding_id": o.id, "change": UPDATE}
+        for o in session.dirty
+        if isinstance(o, models.Finding) and o not in session.deleted and _moved(o)
+    ]
     if rows:
         session.execute(insert(models.LibraryChange), [{**r, "at": models.utcnow()} for r in rows])
 

@@ -112,6 +112,15 @@ def _unit(session: Session, name: str | None, aliases: dict[str, str]) -> models
     return unit
 
 
+def unit_for_name(session: Session, name: str) -> models.Unit:
+    """The stored unit called ``name`` — or the one an earlier report defined ``name`` as the short name
+    of — created when new: the lookup a unit given at upload goes through, so a unit corrected after
+    upload (``PATCH /documents/{id}``) lands on the same row as one given at ingest."""
+    unit = _unit(session, name, {})
+    assert unit is not None  # a non-empty name always gives a unit
+    return unit
+
+
 def _unit_with_alias(session: Session, name: str) -> models.Unit | None:
     """A unit that an earlier report defined ``name`` as a short name of (以下简称)."""
     for unit in session.scalars(select(models.Unit)):  # a short table; aliases live in a JSON column

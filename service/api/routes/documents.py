@@ -1,29 +1,37 @@
-"""Upload (background jobs), list, read and delete documents."""
+"""Upload (background jobs), list, read, correct and delete documents."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import date as Date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import UploadFile as FormFile
 
 from nlp.errors import XunchaError
 from service.api.deps import Admin, Analyst, AuditDep, MakeSessionDep, SessionDep, SettingsDep, Viewer
 from service.api.errors import ApiError, error_body, status_for
-from service.documents import delete_document, document_detail, list_documents, load_document
+from service.documents import (
+    KINDS,
+    DocumentEditError,
+    InvalidKindError,
+    delete_document,
+    document_detail,
+    edit_document,
+    list_documents,
+    load_document,
+    normalize_kind,
+    valid_iso_date,
+)
 from service.importer import FIELD_NAMES
 from service.jobs import Upload, check_upload, create_job, job_dict, safe_name
 from service.store import models
 from service.store.repository import Overrides
 
 router = APIRouter(tags=["documents"])
-
-DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-KINDS = {"常规", "专项", "机动", "回头看", "交叉", "提级", "联动", "村(社区)", "村（社区）"}
 
 
 DocumentId = Annotated[int, Path(le=2**31 - 1)]  # ids are INTEGER columns (int4 on PostgreSQL)
@@ -45,16 +53,6 @@ async def _upload_form(request: Request) -> None:
         raise ApiError(422, "missing_filename", "表单字段 files 的每一项都应是带文件名的文件")
 
 
-def _valid_date(value: str) -> bool:
-    if not DATE.match(value):
-        return False
-    try:
-        Date.fromisoformat(value)
-    except ValueError:  # 2023-02-30, 2023-13-01
-        return False
-    return True
-
-
 def _read_limited(upload: UploadFile, max_bytes: int) -> bytes | None:
     """The file's bytes, or None when it is over the limit (read at most one byte past it)."""
     data = upload.file.read(max_bytes + 1)
@@ -72,19 +70,21 @@ def upload_documents(
     files: Annotated[list[UploadFile], File(description="一个或多个报告文件：PDF、DOCX、TXT/MD、HTML")],
     round: Annotated[str | None, Form(max_length=100, description="巡察轮次，如 十四届县委第六轮")] = None,
     unit: Annotated[str | None, Form(max_length=200, description="被巡察单位")] = None,
-    kind: Annotated[str | None, Form(max_length=30, description="常规/专项/机动/回头看/交叉/提级/联动/村(社区)")] = None,
+    kind: Annotated[str | None, Form(max_length=30, description="/".join(KINDS))] = None,
     date: Annotated[str | None, Form(max_length=10, description="报告日期 YYYY-MM-DD")] = None,
 ) -> JSONResponse:
     if not files:
         raise ApiError(422, "no_files", "请至少选择一个文件（表单字段 files）")
     if len(files) > settings.max_files_per_upload:
         raise ApiError(413, "too_many_files", f"一次最多上传 {settings.max_files_per_upload} 个文件")
-    if date and not _valid_date(date):
+    if date and not valid_iso_date(date):
         raise ApiError(422, "invalid_date", "日期格式应为 YYYY-MM-DD，且须是真实存在的日期")
     if any(unicodedata.category(ch) == "Cc" for value in (round, unit) if value for ch in value):
         raise ApiError(422, "invalid_characters", "轮次和单位名称中不能含有控制字符")
-    if kind and kind not in KINDS:
-        raise ApiError(422, "invalid_kind", f"巡察类型应为：{'、'.join(sorted(KINDS))}")
+    try:
+        kind = normalize_kind(kind) if kind else None
+    except InvalidKindError as exc:
+        raise ApiError(422, exc.code, exc.message) from None
     max_bytes = int(settings.max_file_mb * 1024 * 1024)
     uploads: list[Upload] = []
     for f in files:
@@ -199,6 +199,42 @@ def read_document(document_id: DocumentId, user: Viewer, session: SessionDep, au
         raise ApiError(404, "unknown_document", "没有这个文档")
     audit("document_viewed", f"document:{doc.id} {doc.source_name}")
     return document_detail(doc)
+
+
+class DocumentUpdate(BaseModel):
+    """A correction of what upload read or was told; only the fields given change."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    round: str | None = Field(
+        default=None, max_length=100,
+        description="巡察轮次，如 第七轮 或 十四届区委第七轮（已有的轮次按名称沿用，否则新建）；文档中原属该文档轮次的问题随之改变；null 或空串表示清除",
+    )
+    unit: str | None = Field(
+        default=None, max_length=200,
+        description="被巡察单位（已有的单位或其简称按名称沿用，否则新建）；文档的全部问题改为该单位；null 或空串表示清除",
+    )
+    kind: str | None = Field(default=None, max_length=30, description=f"巡察类型：{'、'.join(KINDS)}；null 或空串表示清除")
+    date: str | None = Field(default=None, max_length=10, description="报告日期 YYYY-MM-DD；null 或空串表示清除")
+
+
+@router.patch("/documents/{document_id}", summary="修改文档的轮次、单位、类型、日期（分析员）；其问题随之更新")
+def update_document(document_id: DocumentId, body: DocumentUpdate, user: Analyst, session: SessionDep, audit: AuditDep) -> dict[str, Any]:
+    """Only the fields present in the body change (``model_fields_set``): ``{"date": "2024-05-06"}``
+    leaves the round alone, ``{"round": null}`` clears it. Refusals are audited too: a correction of
+    the library is what the inspection office's own oversight looks at."""
+    changes = body.model_dump(include=body.model_fields_set)
+    try:
+        doc, diff = edit_document(session, document_id, changes)
+    except DocumentEditError as exc:
+        session.rollback()
+        audit("document_edited", f"document:{document_id}", {"refused": exc.code, "message": exc.message}, ok=False)
+        raise ApiError(422, exc.code, exc.message) from None
+    if doc is None:
+        raise ApiError(404, "unknown_document", "没有这个文档")
+    detail = document_detail(doc)
+    audit("document_edited", f"document:{doc.id} {doc.source_name}", diff)
+    return detail
 
 
 @router.delete("/documents/{document_id}", status_code=204, summary="删除文档（管理员）")

@@ -540,16 +540,21 @@
     fill(root);
     const findings = (doc.findings || []).slice().sort((a, b) => a.start - b.start);
     const meta = [
-      ["来源文件", doc.source_name],
-      ["类型", doc.kind],
-      ["轮次", doc.round],
-      ["日期", doc.date],
-      ["问题", `${findings.length} 条`],
+      ["来源文件", doc.source_name, "source"],
+      ["类型", doc.kind, "kind"],
+      ["轮次", doc.round, "round"],
+      ["被巡察单位", (doc.units || []).join("、"), "units"],
+      ["日期", doc.date, "date"],
+      ["问题", `${findings.length} 条`, "findings"],
     ].filter(([, v]) => v);
+    const editSlot = h("div", { id: "doc-edit-slot" });
     add(root, 
       h("p", { class: "breadcrumb" }, h("a", { href: "#/documents" }, "‹ 文档列表")),
       pageHeader(
         doc.title || doc.source_name || `文档 ${doc.id}`,
+        can("analyst")
+          ? h("button", { id: "edit-document", type: "button", onclick: () => toggleDocumentEditor(editSlot, doc) }, "编辑")
+          : null,
         can("admin")
           ? h("button", { id: "delete-document", type: "button", class: "danger", onclick: () => deleteDocument(doc) }, "删除文档")
           : null
@@ -557,8 +562,9 @@
       h(
         "dl",
         { class: "doc-meta", id: "doc-meta" },
-        meta.map(([k, v]) => h("div", null, h("dt", null, k), h("dd", null, v)))
-      )
+        meta.map(([k, v, key]) => h("div", { "data-field": key }, h("dt", null, k), h("dd", null, v)))
+      ),
+      editSlot
     );
     $("h2", root).id = "doc-title";
 
@@ -593,6 +599,88 @@
     });
     const wanted = params.get("f");
     if (wanted) requestAnimationFrame(() => focusFinding(wanted, { scrollText: true }));
+  }
+
+  // The inspection kinds the server accepts (service/documents.py KINDS); it refuses any other.
+  const DOC_KINDS = ["常规", "专项", "机动", "回头看", "交叉", "提级", "联动", "延伸", "村(社区)"];
+
+  /** Round labels and unit names already in the library, offered while typing (a label typed a little
+   *  differently would start a new round beside the existing one). */
+  async function knownRoundsAndUnits() {
+    try {
+      const data = await api("GET", "/documents", { query: { limit: 500 } });
+      const items = data.items || [];
+      const rounds = sortRounds(new Set(items.map((d) => d.round).filter(Boolean)));
+      const units = [...new Set(items.flatMap((d) => d.units || []))].sort((a, b) => a.localeCompare(b, "zh-CN"));
+      return { rounds, units };
+    } catch (e) {
+      if (e.status === 401) throw e;
+      return { rounds: [], units: [] }; // the form works without suggestions
+    }
+  }
+
+  /** The 编辑 form of a document's 轮次 / 单位 / 类型 / 日期: sends only what was changed (an emptied
+   *  field clears it), then shows the document again as the server now has it, findings included. */
+  async function toggleDocumentEditor(slot, doc) {
+    if (slot.firstChild) {
+      fill(slot);
+      return;
+    }
+    const units = doc.units || [];
+    const known = await knownRoundsAndUnits();
+    const inputs = {
+      round: h("input", { id: "edit-round", name: "round", value: doc.round || "", maxlength: 100, list: "edit-round-options",
+        placeholder: "如：十四届区委第七轮", autocomplete: "off" }),
+      unit: h("input", { id: "edit-unit", name: "unit", value: units.length === 1 ? units[0] : "", maxlength: 200,
+        list: "edit-unit-options", autocomplete: "off",
+        placeholder: units.length > 1 ? `留空则不改（现为：${units.join("、")}）` : "被巡察单位全称" }),
+      kind: h("select", { id: "edit-kind", name: "kind" },
+        h("option", { value: "" }, "（未标明）"),
+        [...DOC_KINDS, ...(doc.kind && !DOC_KINDS.includes(doc.kind) ? [doc.kind] : [])]
+          .map((k) => h("option", { value: k, selected: k === doc.kind }, k))),
+      date: h("input", { id: "edit-date", name: "date", type: "date", value: doc.date || "" }),
+    };
+    const initial = Object.fromEntries(Object.entries(inputs).map(([k, el]) => [k, el.value.trim()]));
+    const status = h("span", { class: "form-error", role: "alert", id: "doc-edit-error" });
+    const save = h("button", { type: "submit", class: "primary small", id: "doc-edit-save" }, "保存");
+    const field = (id, label, input, hint) =>
+      h("div", { class: "field" }, h("label", { for: id }, label), input, hint ? h("small", { class: "muted" }, hint) : null);
+    const form = h("form", { class: "panel doc-editor", id: "doc-edit-form", "data-testid": "doc-editor" },
+      h("div", { class: "field-row" },
+        field("edit-round", "轮次", inputs.round),
+        field("edit-unit", "被巡察单位", inputs.unit, units.length > 1 ? "填写后，本文档的全部问题都改为该单位" : null),
+        field("edit-kind", "巡察类型", inputs.kind),
+        field("edit-date", "日期", inputs.date, doc.date && !inputs.date.value ? `原为：${doc.date}` : null)),
+      h("datalist", { id: "edit-round-options" }, known.rounds.map((r) => h("option", { value: r }))),
+      h("datalist", { id: "edit-unit-options" }, known.units.map((u) => h("option", { value: u }))),
+      h("p", { class: "muted small" }, "修改后，本文档的问题随之改为新的轮次和单位；检索、统计和共性问题按新值计算。"),
+      h("div", { class: "editor-actions" }, save,
+        h("button", { type: "button", class: "small", onclick: () => fill(slot) }, "取消"), status));
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const body = {};
+      for (const [name, el] of Object.entries(inputs)) {
+        const value = el.value.trim();
+        if (value !== initial[name]) body[name] = value || null;
+      }
+      if (!Object.keys(body).length) {
+        status.textContent = "没有需要保存的修改";
+        return;
+      }
+      save.disabled = true;
+      status.textContent = "";
+      try {
+        await api("PATCH", `/documents/${encodeURIComponent(doc.id)}`, { body });
+        state.flash = "文档信息已更新";
+        route(); // the document again: its meta and every finding card as now stored
+      } catch (e) {
+        save.disabled = false;
+        status.textContent = e.message;
+        if (e.status !== 401) showError(e);
+      }
+    });
+    fill(slot, form);
+    inputs.round.focus();
   }
 
   function renderHighlightedText(container, fullText, findings, pageStarts) {
@@ -897,13 +985,13 @@
         "tr",
         { "data-metric": s.metric },
         h("td", null, metricName(s)),
-        h("td", { class: "num" }, fmtNumber(s.value)),
-        h("td", null, s.unit || ""),
+        // the server's display: amounts of 10万元 or more in 万元/亿元 (1260.5万元, never 12605000元)
+        h("td", { class: "num" }, s.display || `${fmtNumber(s.value)}${s.unit || ""}`),
         h("td", null, s.qualifier || ""),
         h("td", { class: "quote" }, s.quote || "")
       )
     );
-    return table("statistics-table", ["指标", "数值", "单位", "限定", "原文"], rows, { empty: "本文档没有提取到统计数字" });
+    return table("statistics-table", ["指标", "数值", "限定", "原文"], rows, { empty: "本文档没有提取到统计数字" });
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -935,7 +1023,7 @@
       "label",
       { class: "drop-zone", for: "upload-input", id: "drop-zone" },
       h("strong", null, "选择或拖入报告文件"),
-      h("span", { class: "muted" }, "支持 PDF、DOCX、TXT（UTF-8/GBK/UTF-16）、网页 HTML，可多选"),
+      h("span", { class: "muted" }, "支持 PDF（含扫描件，自动文字识别）、DOCX、DOC/WPS/RTF、OFD、图片（PNG/JPG/TIFF）、TXT（UTF-8/GBK/UTF-16）、网页 HTML，可多选"),
       h("span", { class: "button file-button" }, "选择文件"),
       chosen,
       input
@@ -1167,6 +1255,11 @@
         { class: `job-item status-${it.status}`, "data-status": it.status, "data-index": it.index },
         h("span", { class: "job-name" }, it.name),
         h("span", { class: `status-pill ${it.status}` }, JOB_STATUS[it.status] || it.status),
+        it.pages && it.status === "running"
+          ? h("span", { class: "job-pages muted", "data-pages-done": it.pages.done, "data-pages-total": it.pages.total },
+            `文字识别（OCR）第 ${it.pages.done} / ${it.pages.total} 页`,
+            h("progress", { class: "job-page-progress", max: Math.max(1, it.pages.total), value: it.pages.done }))
+          : null,
         it.findings !== null && it.findings !== undefined && (it.status === "stored" || it.status === "duplicate")
           ? h("span", { class: "muted" }, `问题 ${it.findings} 条`)
           : null,
