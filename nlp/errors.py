@@ -51,7 +51,7 @@ class FileTooLargeError(ExtractionError):
 
 class UnsupportedTypeError(ExtractionError):
     code = "unsupported_type"
-    default_message = "不支持的文件类型（支持 PDF、DOCX、TXT/MD、HTML）"
+    default_message = "不支持的文件类型（支持 PDF、DOCX、DOC/WPS/RTF、OFD、图片、TXT/MD、HTML）"
 
 
 class UnknownEncodingError(ExtractionError):
@@ -69,11 +69,6 @@ class EncryptedPdfError(ExtractionError):
     default_message = "PDF 文件已加密，请先解除密码保护"
 
 
-class ScannedPdfError(ExtractionError):
-    code = "scanned_pdf"
-    default_message = "PDF 无文本层，需要先做 OCR"
-
-
 class CorruptDocxError(ExtractionError):
     code = "corrupt_docx"
     default_message = "DOCX 文件已损坏，无法打开"
@@ -84,6 +79,60 @@ class DocxTooLargeError(ExtractionError):
 
     code = "docx_too_large"
     default_message = "DOCX 解压后体积异常（疑似压缩炸弹），已拒绝"
+
+
+class TextTooLongError(ExtractionError):
+    """More text than any report holds (a 1,000-page report has ~1M characters): refused before the
+    pipeline spends minutes and gigabytes on it."""
+
+    code = "text_too_long"
+    default_message = "文件文字过多，超过单个文档的上限"
+
+
+class CorruptOfdError(ExtractionError):
+    code = "corrupt_ofd"
+    default_message = "OFD 文件已损坏，无法读取"
+
+
+class OfdTooLargeError(ExtractionError):
+    """An OFD package whose members inflate far beyond the file size (zip bomb)."""
+
+    code = "ofd_too_large"
+    default_message = "OFD 解压后体积异常（疑似压缩炸弹），已拒绝"
+
+
+class CorruptImageError(ExtractionError):
+    code = "corrupt_image"
+    default_message = "图片文件已损坏，无法打开"
+
+
+class NoTextFoundError(ExtractionError):
+    """OCR ran and read nothing: a photo, a blank page, a picture without writing."""
+
+    code = "no_text_found"
+    default_message = "未识别出任何文字（图片或扫描页中没有文字）"
+
+
+class OcrPageLimitError(ExtractionError):
+    code = "ocr_page_limit"
+    default_message = "需要识别（OCR）的页数超过上限"
+
+
+class ConverterMissingError(ExtractionError):
+    """A .doc/.wps/.rtf needs LibreOffice, which is not installed on this machine."""
+
+    code = "converter_missing"
+    default_message = "转换 .doc/.wps/.rtf 需要 LibreOffice（Debian 软件包 libreoffice-writer-nogui），本机未安装"
+
+
+class ConversionFailedError(ExtractionError):
+    code = "conversion_failed"
+    default_message = "LibreOffice 无法转换此文件"
+
+
+class ConversionTimeoutError(ConversionFailedError):
+    code = "conversion_timeout"
+    default_message = "LibreOffice 转换超时"
 
 
 class BackendUnavailableError(XunchaError):

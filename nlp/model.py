@@ -10,9 +10,13 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+# ``progress(done, total)``: pages read so far out of the pages a slow step (OCR) has to read.
+ProgressCallback = Callable[[int, int], None]
 
 
 class MediaType(StrEnum):
@@ -20,6 +24,9 @@ class MediaType(StrEnum):
     DOCX = "docx"
     TEXT = "text"
     HTML = "html"
+    OFD = "ofd"  # GB/T 33190 layout documents
+    IMAGE = "image"  # PNG/JPEG/TIFF page photos and scans, read by OCR
+    DOC = "doc"  # Word 97 .doc, WPS .wps, RTF: converted to DOCX by LibreOffice
 
 
 def page_of(page_starts: list[int], offset: int) -> int:

@@ -20,6 +20,11 @@ from dataclasses import dataclass
 
 from nlp.model import ExtractedText, MediaType, NormalizedText
 
+# Formats whose text comes as laid-out lines of a printed page (a PDF's text layer, OCR of a scan or a
+# photo, an OFD's positioned text): lines wrap at the page width inside sentences, pages repeat headers
+# and footers, and leading spaces are layout, not content.
+_LAID_OUT = frozenset({MediaType.PDF, MediaType.IMAGE, MediaType.OFD})
+
 _PAGE_NUMBER = re.compile(
     r"^[\s\-—–·•_]*(第\s*)?[0-9０-９]{1,4}\s*(页)?\s*([/／]\s*[0-9０-９]{1,4}|共\s*[0-9０-９]{1,4}\s*页)?[\s\-—–·•_]*$"
     r"|^\s*[-—–]\s*[0-9０-９]{1,4}\s*[-—–]\s*$"
@@ -77,11 +82,12 @@ def normalize(extracted: ExtractedText) -> NormalizedText:
         lines_per_page.append(lines)
 
     removed: list[str] = []
-    if extracted.media_type is MediaType.PDF:
+    laid_out = extracted.media_type in _LAID_OUT
+    if laid_out:
         lines_per_page = _drop_headers_footers(lines_per_page, removed)
 
     all_lines = [line for lines in lines_per_page for line in lines]
-    wraps = extracted.media_type in (MediaType.PDF, MediaType.TEXT)
+    wraps = laid_out or extracted.media_type is MediaType.TEXT
     wrap_width = _wrap_width(all_lines) if wraps else None
 
     chars: list[str] = []
@@ -91,8 +97,8 @@ def normalize(extracted: ExtractedText) -> NormalizedText:
     for line in all_lines:
         stripped = line.text.rstrip()
         lead = len(line.text) - len(line.text.lstrip())
-        body = stripped[lead:] if extracted.media_type is MediaType.PDF else stripped
-        body_start = line.raw_start + (lead if extracted.media_type is MediaType.PDF else 0)
+        body = stripped[lead:] if laid_out else stripped
+        body_start = line.raw_start + (lead if laid_out else 0)
         if prev is not None:
             if wraps and _joins(prev, line, wrap_width, extracted.media_type):
                 if chars and _ascii_letter(chars[-1]) and body and _ascii_letter(body[0]):
@@ -107,7 +113,7 @@ def normalize(extracted: ExtractedText) -> NormalizedText:
             chars.append(fold_width(ch))
             offsets.append(body_start + i)
             page_of_char.append(line.page)
-        prev = line if body or extracted.media_type is not MediaType.PDF else prev
+        prev = line if body or not laid_out else prev
 
     text = _break_inline_headings(fold_text("".join(chars)))
     page_starts = _rebase_pages(page_of_char, len(pages))
@@ -226,9 +232,9 @@ def _joins(prev: _Line, line: _Line, wrap_width: int | None, media_type: MediaTy
         return False
     if a[-1] in "”’」』）)】》" and len(a) >= 2 and a[-2] in _TERMINAL:
         return False  # "…。”" ends the sentence
-    if media_type is MediaType.PDF and a[-1] in "，,、“‘（(《":
+    if media_type in _LAID_OUT and a[-1] in "，,、“‘（(《":
         return True  # a PDF line ending on a comma is always mid-sentence
-    if media_type is MediaType.PDF and _wrapped_title(prev, line, a, b):
+    if media_type in _LAID_OUT and _wrapped_title(prev, line, a, b):
         return True
     if _broken_prose(a, b):
         return True

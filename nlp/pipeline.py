@@ -12,7 +12,7 @@ from pathlib import Path
 from nlp.compound import split_compound
 from nlp.extract import PdfBackend, extract_bytes, read_source
 from nlp.findings import split_findings
-from nlp.model import ExtractedText, ReportDoc
+from nlp.model import ExtractedText, ProgressCallback, ReportDoc
 from nlp.normalize import normalize
 from nlp.script import AnalysisText, analysis_form
 from nlp.stats import extract_statistics
@@ -108,8 +108,11 @@ def analyze_bytes(
     max_bytes: int | None = None,
     pdf_backend: PdfBackend | str = PdfBackend.PDFIUM,
     tagger: Tagger | None | object = _DEFAULT,
+    progress: ProgressCallback | None = None,
 ) -> ReportDoc:
-    return analyze_extracted(extract_bytes(data, source, max_bytes=max_bytes, pdf_backend=pdf_backend), tagger)
+    """Analyse a report file's bytes; ``progress(done, total)`` reports OCR'd pages (see ``extract_bytes``)."""
+    extracted = extract_bytes(data, source, max_bytes=max_bytes, pdf_backend=pdf_backend, progress=progress)
+    return analyze_extracted(extracted, tagger)
 
 
 def analyze_file(
@@ -118,6 +121,7 @@ def analyze_file(
     max_bytes: int | None = None,
     pdf_backend: PdfBackend | str = PdfBackend.PDFIUM,
     tagger: Tagger | None | object = _DEFAULT,
+    progress: ProgressCallback | None = None,
 ) -> ReportDoc:
     data = read_source(path, max_bytes)
-    return analyze_bytes(data, str(path), max_bytes=max_bytes, pdf_backend=pdf_backend, tagger=tagger)
+    return analyze_bytes(data, str(path), max_bytes=max_bytes, pdf_backend=pdf_backend, tagger=tagger, progress=progress)

@@ -37,6 +37,7 @@ ACTIONS = {
     "access_denied": "越权访问",
     "finding_viewed": "查看问题",
     "job_viewed": "查看上传任务",
+    "job_cancelled": "取消上传任务",
     "users_listed": "浏览用户列表",
     "user_disabled": "停用用户",
     "user_enabled": "启用用户",

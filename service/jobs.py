@@ -32,7 +32,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from nlp.errors import XunchaError
-from nlp.extract import extract_bytes
+from nlp.extract import check_bytes
 from service.store import models
 from service.store.repository import Overrides, ingest_bytes
 
@@ -60,11 +60,13 @@ class Upload:
 def check_upload(name: str, data: bytes, max_bytes: int) -> Upload:
     """Refuse what can be refused cheaply and early: empty, oversize, wrong type, unreadable file.
 
-    Extraction is fast (pypdfium2 ~700 pages/s), so running it here gives the uploader an immediate,
-    specific answer (encrypted PDF, scanned PDF, unknown encoding…) instead of a failed job later.
+    Text extraction is fast (pypdfium2 ~700 pages/s), so running it here gives the uploader an
+    immediate, specific answer (encrypted PDF, unknown encoding, corrupt OFD…) instead of a failed job
+    later; the slow steps (OCR at 2–3 s a page, LibreOffice conversion) only have their limits checked
+    here and run in the job (``check_bytes``).
     """
     try:
-        extract_bytes(data, name, max_bytes=max_bytes)
+        check_bytes(data, name, max_bytes=max_bytes)
     except XunchaError as exc:
         return Upload(name, None, exc)
     return Upload(name, data)
@@ -141,6 +143,8 @@ def job_dict(job: models.Job) -> dict[str, Any]:
             "document_id": i.document_id,
             "findings": i.findings,
             "error": {"code": i.error_code, "message": i.error_message} if i.error_code else None,
+            # pages OCR'd so far of a scan or a photo being read (None for text formats)
+            "pages": {"done": i.pages_done or 0, "total": i.pages_total} if i.pages_total else None,
         }
         for i in job.items
     ]
@@ -216,6 +220,11 @@ class JobRunner:
             session.execute(update(models.Job).where(models.Job.id == job_id).values(finished_at=None))
             session.commit()
         self.submit(job_id)
+
+    def cancel(self, job_id: str) -> int:
+        """Cancel a job's items still queued; returns how many. An item being processed finishes (its
+        work is one transaction: stored whole or not at all), so nothing is ever half-stored."""
+        return cancel_queued(self.make_session, job_id)
 
     def _loop(self) -> None:
         while True:
@@ -294,7 +303,8 @@ class JobRunner:
                 from nlp.pipeline import analyze_bytes
 
                 tagger = self.tagger()
-                doc = analyze_bytes(data, name, max_bytes=self.max_bytes, tagger=tagger)
+                progress = _PageProgress(self.make_session, item_id)
+                doc = analyze_bytes(data, name, max_bytes=self.max_bytes, tagger=tagger, progress=progress)
                 with self.make_session() as session:
                     stored = ingest_bytes(session, data, name, doc, self.files_dir, overrides, tagger.model_version)
                 result = {"status": stored.status, "document_id": stored.document_id, "findings": stored.findings}
@@ -317,6 +327,58 @@ class JobRunner:
                     .values(finished_at=datetime.now(UTC))
                 )
             session.commit()
+
+
+CANCELLED = "cancelled"
+
+
+def cancel_queued(make_session: sessionmaker[Session], job_id: str) -> int:
+    """Mark the job's queued items cancelled (an error a retry skips: their staged files are removed)
+    and finish the job if nothing else runs. A claim is a conditional UPDATE on ``queued``, so an item
+    is either claimed by a worker or cancelled here, never both."""
+    with make_session() as session:
+        staged = list(session.scalars(
+            select(models.JobItem.staged_path).where(models.JobItem.job_id == job_id, models.JobItem.status == "queued")
+        ))
+        result = session.execute(
+            update(models.JobItem).where(models.JobItem.job_id == job_id, models.JobItem.status == "queued")
+            .values(status="error", error_code=CANCELLED, error_message="已取消，未处理", staged_path=None)
+        )
+        unfinished = session.scalar(
+            select(func.count(models.JobItem.id)).where(models.JobItem.job_id == job_id, models.JobItem.status.not_in(FINISHED))
+        )
+        if not unfinished:
+            session.execute(
+                update(models.Job).where(models.Job.id == job_id, models.Job.finished_at.is_(None)).values(finished_at=datetime.now(UTC))
+            )
+        session.commit()
+    for path in staged:
+        if path:
+            Path(path).unlink(missing_ok=True)
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+class _PageProgress:
+    """Writes an item's pages read so far (OCR: one page every 2–3 s) for the job's progress bar.
+
+    One short UPDATE per page in its own transaction, so a reader polling GET /jobs/{id} sees the
+    count move while the item runs; a failed write is logged and never fails the item.
+    """
+
+    def __init__(self, make_session: sessionmaker[Session], item_id: int) -> None:
+        self.make_session = make_session
+        self.item_id = item_id
+
+    def __call__(self, done: int, total: int) -> None:
+        try:
+            with self.make_session() as session:
+                session.execute(
+                    update(models.JobItem).where(models.JobItem.id == self.item_id)
+                    .values(pages_done=done, pages_total=total)
+                )
+                session.commit()
+        except Exception:  # progress is a courtesy: the item goes on
+            log.warning("could not record page progress of item %s", self.item_id, exc_info=True)
 
 
 class JobItemGaveUpError(XunchaError):

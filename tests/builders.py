@@ -201,6 +201,22 @@ def make_docx(
     return path
 
 
+def make_paragraph_flood_docx(path: str | Path, paragraphs: int = 200_000) -> Path:
+    """A small valid DOCX whose body is ``paragraphs`` one-character paragraphs (a few hundred KB
+    zipped, tens of MB of XML): a file no office writes, made to hold a parser."""
+    good = make_docx(Path(path).with_suffix(".seed.docx"), ["巡察发现的问题。"])
+    body = "".join("<w:p><w:r><w:t>字</w:t></w:r></w:p>" for _ in range(paragraphs))
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(_prepare(path), "w", zipfile.ZIP_DEFLATED) as out:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == "word/document.xml":
+                xml = data.decode("utf-8")
+                start = xml.index("<w:body>") + len("<w:body>")
+                data = (xml[:start] + body + xml[start:]).encode("utf-8")
+            out.writestr(info.filename, data)
+    return Path(path)
+
+
 def make_zip_bomb_docx(path: str | Path, inflated_bytes: int = ZIP_BOMB_BYTES) -> Path:
     """A DOCX-looking zip (word/document.xml present) with a member of zeros that inflates to
     ``inflated_bytes`` (default 210 MB) from a file of a few hundred KB. Written in chunks."""

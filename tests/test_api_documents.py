@@ -689,3 +689,43 @@ def test_the_kinds_a_person_may_give_are_the_ones_the_analysis_reads():
 
     assert set(KINDS) == {label for label, _ in KIND_CUES} == set(IMPORT_KINDS)
     assert [normalize_kind(k) for k in ("专项巡察", " 回头看 ", "村（社区）", "村(社区)巡察")] == ["专项", "回头看", "村(社区)", "村(社区)"]
+
+
+# --- cancelling a job, reads audited ------------------------------------------------------------
+
+
+def _notice(i: int) -> bytes:
+    return (
+        f"关于县委第九轮巡察县第{i}试点局党组的反馈通报\n巡察发现的主要问题：\n"
+        f"一是落实全面从严治党主体责任不到位，第{i}次党组会议未研究党风廉政建设。\n"
+        f"二是财务管理不规范，存在白条入账{i}笔。\n"
+    ).encode()
+
+
+def test_cancel_stops_the_queued_files_and_never_half_stores_one(tmp_path: Path) -> None:
+    with running_app(tmp_path) as api:
+        files = [(f"notice-{i}.txt", _notice(i)) for i in range(12)]
+        response = upload(api, files)
+        assert response.status_code == 202, response.text
+        job_id = response.json()["job_id"]
+        cancelled = api.ok("POST", f"/jobs/{job_id}/cancel", Role.ANALYST)
+        assert cancelled["cancelled"] >= 1, cancelled  # the runner cannot have read twelve notices already
+        job = wait_for_job(api.client, job_id, api.headers(Role.ANALYST))
+        assert job["status"] == "done" and job["finished_at"]
+        statuses = Counter(item["status"] for item in job["items"])
+        codes = Counter(item["error"]["code"] for item in job["items"] if item["error"])
+        assert codes == {"cancelled": cancelled["cancelled"]}
+        assert statuses["stored"] + statuses["error"] == 12
+        documents = api.ok("GET", "/documents", Role.VIEWER, params={"limit": 100})
+        assert documents["total"] == statuses["stored"]  # each stored file whole, nothing of a cancelled one
+        staged = list((tmp_path / "uploads" / job_id).glob("*.bin")) if (tmp_path / "uploads" / job_id).exists() else []
+        assert len(staged) <= statuses["stored"]  # a cancelled file's upload is removed
+        again = api.ok("POST", f"/jobs/{job_id}/cancel", Role.ANALYST)
+        assert again["cancelled"] == 0
+        retried = api.client.post(f"{API}/jobs/{job_id}/retry", headers=api.headers(Role.ANALYST))
+        assert retried.status_code == 202
+        assert Counter(i["status"] for i in wait_for_job(api.client, job_id, api.headers(Role.ANALYST))["items"]) == statuses
+        assert api.client.post(f"{API}/jobs/{job_id}/cancel", headers=api.headers(Role.VIEWER)).status_code == 403
+        assert api.client.post(f"{API}/jobs/ffff/cancel", headers=api.headers(Role.ANALYST)).status_code == 404
+        actions = [r["action"] for r in audit_rows(api)]
+        assert "job_cancelled" in actions and "documents_listed" in actions and "job_viewed" in actions

@@ -273,7 +273,7 @@ def _chunked_body() -> Iterator[bytes]:
 
 
 BINARIES = {
-    "png": _tiny_png() + bytes(256),
+    "png_header_then_zeros": b"\x89PNG\r\n\x1a\n" + bytes(256),  # an image format, but no image
     "zip": _zip({"readme.txt": "not a report", "data/a.csv": "1,2,3"}),
     "elf": b"\x7fELF\x02\x01\x01\x00" + bytes(512),
     "exe": b"MZ\x90\x00\x03\x00\x00\x00\x04\x00" + bytes(512),
@@ -285,11 +285,10 @@ UPLOAD_CASES: list[Bad] = [
     Bad("truncated_pdf", _upload("report.pdf", lambda lib: lib.files["good_pdf"][: len(lib.files["good_pdf"]) // 2]),
         422, "corrupt_pdf"),
     Bad("encrypted_pdf", _upload("locked.pdf", lambda lib: lib.files["encrypted_pdf"]), 422, "encrypted_pdf"),
-    Bad("scanned_pdf", _upload("scan.pdf", lambda lib: lib.files["scanned_pdf"]), 422, "scanned_pdf"),
     Bad("empty_pdf_0_bytes", _upload("empty.pdf", b""), 422, "empty_file"),
     Bad("pdf_header_only", _upload("header.pdf", b"%PDF-1.4\n"), 422, "corrupt_pdf"),
     *[
-        Bad(f"{kind}_named_{ext}", _upload(f"report.{ext}", data), 415, "unsupported_type")
+        Bad(f"{kind}_named_{ext}", _upload(f"report.{ext}", data), *((422, "corrupt_image") if kind.startswith("png") else (415, "unsupported_type")))
         for kind, data in BINARIES.items() for ext in ("pdf", "docx", "txt")
     ],
     Bad("docx_zip_bomb_document_xml", _upload("bomb.docx", lambda lib: lib.files["docx_bomb"]), 422, "docx_too_large"),
@@ -437,6 +436,22 @@ def test_api_malformed_request_is_refused_and_changes_nothing(lib: Lib, case: Ba
     if case.names:
         assert case.names in error["message"], error
     assert snapshot(lib) == before
+
+
+def test_api_scan_or_photo_with_no_writing_is_accepted_then_fails_its_job_storing_nothing(lib: Lib) -> None:
+    """A scan or a photo is read by OCR in the background job, not refused at upload (OCR takes seconds
+    a page); when it holds no writing, its job item says no_text_found and nothing is stored."""
+    def stored(lib: Lib) -> dict[str, int]:  # the job and its items are rows too: what matters is the library
+        return {t: n for t, n in snapshot(lib)["counts"].items() if not t.startswith("job")}
+
+    before = stored(lib)
+    response = lib.upload([("scan.pdf", lib.files["scanned_pdf"]), ("photo.png", _tiny_png(64))])
+    assert response.status_code == 202, response.text[:500]
+    job = lib.wait_idle(response.json()["job_id"], timeout=120)
+    assert job["status"] == "failed"
+    assert [i["error"]["code"] for i in job["items"]] == ["no_text_found", "no_text_found"]
+    assert all("文字" in i["error"]["message"] for i in job["items"])
+    assert stored(lib) == before and "documents" in before
 
 
 NUL_QUERIES = [  # (id, path, params, status on SQLite, status on PostgreSQL): refused alike at the edge

@@ -32,7 +32,7 @@ from typing import Any
 
 import httpx
 import pytest
-from builders import make_docx, make_pdf, make_scanned_pdf
+from builders import make_docx, make_encrypted_pdf, make_pdf
 
 from nlp.pipeline import analyze_bytes
 from service.accounts import create_user
@@ -246,7 +246,7 @@ def test_api_kill9_mid_batch_leaves_complete_documents_and_the_job_resumes(tmp_p
     ]
     good = [(name, (SAMPLES / name).read_bytes()) for name in samples]
     good += [generated_file(tmp_path / "gen", i, "kill") for i in (1, 2)]  # a DOCX and a PDF of our own
-    bad = ("scan.pdf", make_scanned_pdf(tmp_path / "gen" / "scan.pdf").read_bytes())
+    bad = ("locked.pdf", make_encrypted_pdf(tmp_path / "gen" / "locked.pdf").read_bytes())
     batch = good[:6] + [bad] + good[6:]
     expected = expected_counts(good)
 
@@ -255,7 +255,7 @@ def test_api_kill9_mid_batch_leaves_complete_documents_and_the_job_resumes(tmp_p
         response = client.post(f"{API}/documents", files=[("files", f) for f in batch])
         assert response.status_code == 202, response.text
         job_id = response.json()["job_id"]
-        assert response.json()["items"][6]["error"]["code"] == "scanned_pdf"  # refused up front
+        assert response.json()["items"][6]["error"]["code"] == "encrypted_pdf"  # refused up front
         deadline = time.monotonic() + 90
         stored_seen = 0
         while time.monotonic() < deadline:
@@ -296,7 +296,7 @@ def test_api_kill9_mid_batch_leaves_complete_documents_and_the_job_resumes(tmp_p
     assert all(i["status"] in ("stored", "duplicate") for i in good_items), items
     ids = [i["document_id"] for i in good_items]
     assert len(set(ids)) == len(good_items)
-    assert items[6]["status"] == "error" and items[6]["error_code"] == "scanned_pdf"
+    assert items[6]["status"] == "error" and items[6]["error_code"] == "encrypted_pdf"
     final = stored_counts(db)
     assert final == expected  # every good file stored exactly once (sha256 is unique) and complete
     assert max(i["attempts"] for i in good_items) <= 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -29,7 +30,7 @@ from nlp.errors import (
     EncryptedPdfError,
     ExtractionError,
     FileTooLargeError,
-    ScannedPdfError,
+    NoTextFoundError,
     SourceNotFoundError,
     UnknownEncodingError,
     UnsupportedTypeError,
@@ -85,13 +86,33 @@ def test_bad_input_encrypted_pdf(tmp_path: Path, backend: PdfBackend) -> None:
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("pages", [1, 3])
-def test_bad_input_scanned_pdf(tmp_path: Path, backend: PdfBackend, pages: int) -> None:
+def test_bad_input_scan_with_no_writing_on_it(tmp_path: Path, backend: PdfBackend, pages: int) -> None:
+    """A PDF of pictures and grey bars has no text layer: its pages are OCR'd (a scan is read, not
+    refused), and when OCR reads nothing the error says so."""
     path = make_scanned_pdf(tmp_path / "scan.pdf", pages=pages)
-    with pytest.raises(ScannedPdfError) as info:
+    with pytest.raises(NoTextFoundError) as info:
         analyze_file(path, pdf_backend=backend)
-    assert info.value.code == "scanned_pdf"
-    assert "无文本层，需要先做 OCR" in info.value.message
-    assert f"共 {pages} 页" in info.value.message
+    assert info.value.code == "no_text_found"
+    assert "文字" in info.value.message
+
+
+BROKEN_READABLE: dict[str, tuple[bytes, str]] = {
+    # formats xuncha reads, with bytes that are not one: refused with the format's own error
+    "png_header_then_zeros": (b"\x89PNG\r\n\x1a\n" + bytes(200), "corrupt_image"),
+    "jpeg_header_then_zeros": (b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(200), "corrupt_image"),
+    "ole2_header_then_zeros": (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(1024), "conversion_failed"),
+}
+
+
+@pytest.mark.parametrize("kind", list(BROKEN_READABLE))
+def test_bad_input_broken_image_or_office_file(tmp_path: Path, kind: str) -> None:
+    data, code = BROKEN_READABLE[kind]
+    path = tmp_path / "report.pdf"  # the name is no hint: the bytes decide
+    path.write_bytes(data)
+    with pytest.raises(ExtractionError) as info:
+        analyze_file(path)
+    assert info.value.code == code, info.value
+    assert re.search(r"[\u4e00-\u9fff]", info.value.message)
 
 
 # ---------------------------------------------------------------- empty / encoding / size
@@ -197,9 +218,6 @@ def test_bad_input_oversize_from_environment(tmp_path: Path, monkeypatch: pytest
 
 
 UNSUPPORTED: dict[str, bytes] = {
-    "png": b"\x89PNG\r\n\x1a\n" + bytes(200),
-    "jpeg": b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(200),
-    "old_doc": b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(1024),
     "xlsx": _zip_bytes({"[Content_Types].xml": "<Types/>", "xl/workbook.xml": "<workbook/>"}),
     "pptx": _zip_bytes({"[Content_Types].xml": "<Types/>", "ppt/presentation.xml": "<p/>"}),
     "plain_zip": _zip_bytes({"readme.txt": "巡察报告", "data/a.csv": "a,b"}),
@@ -284,11 +302,17 @@ def test_bad_input_directory(tmp_path: Path) -> None:
 
 
 def test_bad_input_errors_are_xuncha_errors_with_codes() -> None:
-    codes = {cls.code for cls in (
+    from nlp import errors
+
+    classes = (
         SourceNotFoundError, EmptyFileError, FileTooLargeError, UnsupportedTypeError, UnknownEncodingError,
-        CorruptPdfError, EncryptedPdfError, ScannedPdfError, CorruptDocxError, DocxTooLargeError,
-    )}
-    assert len(codes) == 10
+        CorruptPdfError, EncryptedPdfError, NoTextFoundError, CorruptDocxError, DocxTooLargeError,
+        errors.CorruptOfdError, errors.OfdTooLargeError, errors.CorruptImageError, errors.OcrPageLimitError,
+        errors.ConverterMissingError, errors.ConversionFailedError, errors.ConversionTimeoutError, errors.TextTooLongError,
+    )
+    codes = {cls.code for cls in classes}
+    assert len(codes) == len(classes)  # every code distinct
+    assert all(re.search(r"[\u4e00-\u9fff]", cls.default_message) for cls in classes)
     assert all(issubclass(c, XunchaError) for c in (ExtractionError, SourceNotFoundError, DocxTooLargeError))
     assert str(EncryptedPdfError(source="a.pdf")) == "a.pdf: [encrypted_pdf] PDF 文件已加密，请先解除密码保护"
 
@@ -335,13 +359,12 @@ def test_bad_input_cli_batch_json(tmp_path: Path, batch: list[Path]) -> None:
         "error": {"code": "encrypted_pdf", "message": "PDF 文件已加密，请先解除密码保护"},
     }
     assert set(scanned) == {"source", "error"}
-    assert scanned["error"]["code"] == "scanned_pdf"
-    assert "无文本层，需要先做 OCR" in scanned["error"]["message"]
+    assert scanned["error"]["code"] == "no_text_found"  # OCR'd, and nothing written on it
 
     lines = result.stderr.splitlines()
     assert len(lines) == 2, result.stderr
     assert "[encrypted_pdf]" in lines[0] and str(batch[1]) in lines[0]
-    assert "[scanned_pdf]" in lines[1] and str(batch[2]) in lines[1]
+    assert "[no_text_found]" in lines[1] and str(batch[2]) in lines[1]
     assert "Traceback" not in result.stderr
 
 
@@ -359,7 +382,7 @@ def test_bad_input_cli_every_error_one_line(tmp_path: Path) -> None:
     files = {
         "missing.txt": None,
         "empty.txt": b"",
-        "picture.pdf": UNSUPPORTED["png"],
+        "picture.pdf": BROKEN_READABLE["png_header_then_zeros"][0],
         "broken.pdf": b"%PDF-1.4\n",
         "bomb.docx": None,
         "odd.txt": "巡察".encode() + b"\x80\xff\x80\xff",
@@ -374,7 +397,7 @@ def test_bad_input_cli_every_error_one_line(tmp_path: Path) -> None:
         paths.append(path)
     result = run_cli("analyze", "--format", "json", *paths, cwd=tmp_path)
     assert result.returncode == 1
-    codes = ["file_not_found", "empty_file", "unsupported_type", "corrupt_pdf", "docx_too_large", "unknown_encoding"]
+    codes = ["file_not_found", "empty_file", "corrupt_image", "corrupt_pdf", "docx_too_large", "unknown_encoding"]
     assert [item["error"]["code"] for item in json.loads(result.stdout)] == codes
     lines = result.stderr.splitlines()
     assert len(lines) == len(codes), result.stderr
@@ -395,3 +418,33 @@ def test_bad_input_cli_max_size(tmp_path: Path, fmt: str) -> None:
         assert json.loads(result.stdout)[0]["error"]["code"] == "file_too_large"
     else:
         assert "共分析 0/1 个文件" in result.stdout
+
+
+def test_bad_input_docx_of_200k_tiny_paragraphs_is_refused_at_once(tmp_path: Path) -> None:
+    """265k one-character paragraphs held an upload worker for minutes at 2.4 GB; counted on the raw
+    XML, they are refused in well under a second, before python-docx parses anything."""
+    import time
+
+    from builders import make_paragraph_flood_docx
+
+    path = make_paragraph_flood_docx(tmp_path / "flood.docx")
+    assert path.stat().st_size < 2 * 1024 * 1024
+    started = time.monotonic()
+    with pytest.raises(DocxTooLargeError) as info:
+        analyze_file(path)
+    assert time.monotonic() - started < 2.0
+    assert info.value.code == "docx_too_large" and "段落" in info.value.message
+    normal = make_paragraph_flood_docx(tmp_path / "long.docx", paragraphs=5_000)  # a long report passes
+    assert analyze_file(normal).text.count("字") == 5_000
+
+
+def test_bad_input_more_text_than_a_report_holds_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "long.txt"
+    filler = "会议强调，要切实提高政治站位，以实际成效检验巡察成果。\n" * 400  # not findings: nothing to embed
+    path.write_text(filler + "巡察发现党建工作不到位的问题。\n", encoding="utf-8")
+    monkeypatch.setenv("XUNCHA_MAX_TEXT_CHARS", "10000")
+    with pytest.raises(ExtractionError) as info:
+        analyze_file(path)
+    assert info.value.code == "text_too_long" and "上限" in info.value.message
+    monkeypatch.setenv("XUNCHA_MAX_TEXT_CHARS", "100000")
+    assert analyze_file(path).findings

@@ -17,18 +17,16 @@ _HTML_START = re.compile(
     rb"^\s*(<\?xml[^>]*\?>\s*)?(<!--.*?-->\s*)*<(!doctype\s+html|html|head|body|meta|div|p|table)[\s>/]", re.I | re.S
 )
 
+# Image signatures: page photos and scans, read by OCR.
+_IMAGE_SIGNATURES: tuple[bytes, ...] = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*", b"BM", b"GIF8")
+# OLE2 compound files: Word 97 .doc and WPS .wps (converted by LibreOffice), but also .xls/.ppt.
+_OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
 # Signatures of formats people try to upload that we cannot read, with the hint we give them.
 _KNOWN_BINARIES: list[tuple[bytes, str]] = [
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "旧版 Office 文件（.doc/.xls/.wps），请另存为 DOCX 后再上传"),
-    (b"\x89PNG\r\n\x1a\n", "图片文件（PNG）没有文本，需要先做 OCR"),
-    (b"\xff\xd8\xff", "图片文件（JPEG）没有文本，需要先做 OCR"),
-    (b"GIF8", "图片文件（GIF）没有文本"),
-    (b"II*\x00", "图片文件（TIFF）没有文本，需要先做 OCR"),
-    (b"MM\x00*", "图片文件（TIFF）没有文本，需要先做 OCR"),
     (b"Rar!", "压缩包（RAR）请先解压"),
     (b"7z\xbc\xaf\x27\x1c", "压缩包（7z）请先解压"),
     (b"\x1f\x8b", "压缩包（gzip）请先解压"),
-    (b"{\\rtf", "RTF 文件请另存为 DOCX 后再上传"),
     (b"\x7fELF", "可执行文件不是报告"),
     (b"MZ", "可执行文件不是报告"),
 ]
@@ -43,6 +41,12 @@ def sniff_media_type(data: bytes, name: str | None = None) -> MediaType:
         return MediaType.PDF
     if data.startswith(b"PK\x03\x04") or data.startswith(b"PK\x05\x06"):
         return _sniff_zip(data, name)
+    if data.startswith(_IMAGE_SIGNATURES):
+        return MediaType.IMAGE
+    if data.startswith(_OLE2):
+        return _sniff_ole2(data, name)
+    if data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{\\rtf"):
+        return MediaType.DOC
     for signature, hint in _KNOWN_BINARIES:
         if data.startswith(signature):
             raise UnsupportedTypeError(f"不支持的文件类型：{hint}", source=name)
@@ -50,7 +54,7 @@ def sniff_media_type(data: bytes, name: str | None = None) -> MediaType:
         return MediaType.HTML
     if _looks_binary(head):
         raise UnsupportedTypeError(
-            "不支持的文件类型：二进制文件，既不是 PDF/DOCX，也不是文本", source=name
+            "不支持的文件类型：二进制文件，既不是 PDF/DOCX/OFD/图片，也不是文本", source=name
         )
     return MediaType.TEXT
 
@@ -65,6 +69,8 @@ def _sniff_zip(data: bytes, name: str | None) -> MediaType:
         raise CorruptDocxError("文件是损坏的 ZIP/DOCX 压缩包，无法打开", source=name) from exc
     if "word/document.xml" in names:
         return MediaType.DOCX
+    if "OFD.xml" in names or "ofd.xml" in {n.lower() for n in names}:
+        return MediaType.OFD
     if "xl/workbook.xml" in names:
         raise UnsupportedTypeError("不支持的文件类型：Excel 表格（XLSX），请导出为文本或 DOCX", source=name)
     if "ppt/presentation.xml" in names:
@@ -72,6 +78,25 @@ def _sniff_zip(data: bytes, name: str | None) -> MediaType:
     if "mimetype" in names and "content.xml" in names:
         raise UnsupportedTypeError("不支持的文件类型：OpenDocument（ODT），请另存为 DOCX", source=name)
     raise UnsupportedTypeError("不支持的文件类型：ZIP 压缩包，请先解压", source=name)
+
+
+def _sniff_ole2(data: bytes, name: str | None) -> MediaType:
+    """An OLE2 file is a word-processor document unless its directory names a workbook or a deck.
+
+    Directory entries hold stream names in UTF-16LE; Word 97 and WPS Office write ``WordDocument``,
+    Excel ``Workbook``/``Book``, PowerPoint ``PowerPoint Document``. Old Kingsoft .wps files name their
+    streams otherwise; LibreOffice's own import decides for those (and says so when it cannot).
+    """
+    def has(stream: str) -> bool:
+        return stream.encode("utf-16-le") in data
+
+    if has("WordDocument"):
+        return MediaType.DOC
+    if has("Workbook") or has("Book\x00"):
+        raise UnsupportedTypeError("不支持的文件类型：旧版 Excel 表格（.xls），请导出为文本或 DOCX", source=name)
+    if has("PowerPoint Document"):
+        raise UnsupportedTypeError("不支持的文件类型：旧版 PowerPoint 演示文稿（.ppt）", source=name)
+    return MediaType.DOC
 
 
 def _looks_like_html(head: bytes) -> bool:

@@ -18,7 +18,7 @@ from nlp.errors import XunchaError
 from nlp.extract import PdfBackend
 from nlp.model import ReportDoc
 from nlp.pipeline import analyze_file
-from service.cli.output import error_line, print_json, progress_bar, stderr, stdout
+from service.cli.output import error_line, page_progress, print_json, progress_bar, stderr, stdout
 
 
 class OutputFormat(StrEnum):
@@ -32,11 +32,13 @@ def analyze_paths(
     """Analyse each path; return the results in input order (errors as dicts) and the failure count."""
     results: list[ReportDoc | dict[str, Any]] = []
     failures = 0
-    with progress_bar(enabled=len(paths) > 1) as progress:
+    with progress_bar() as progress:  # at a terminal only; a single scan shows its OCR pages
         task = progress.add_task("分析报告", total=len(paths))
         for path in paths:
             try:
-                results.append(analyze_file(path, max_bytes=max_bytes, pdf_backend=pdf_backend))
+                results.append(
+                    analyze_file(path, max_bytes=max_bytes, pdf_backend=pdf_backend, progress=page_progress(progress, path.name))
+                )
             except XunchaError as exc:
                 failures += 1
                 error_line(str(path), exc.code, exc.message)

@@ -14,12 +14,15 @@ from nlp.errors import XunchaError
 from nlp.extract import read_source
 from nlp.pipeline import analyze_bytes
 from nlp.tagging import make_tagger
-from service.cli.output import error_line, progress_bar
+from service.cli.output import error_line, page_progress, progress_bar
 from service.settings import get_settings
 from service.store.db import session_factory
 from service.store.repository import Overrides, ingest_bytes
 
-REPORT_SUFFIXES = {".pdf", ".docx", ".txt", ".md", ".html", ".htm"}
+REPORT_SUFFIXES = {
+    ".pdf", ".docx", ".txt", ".md", ".html", ".htm", ".ofd", ".doc", ".wps", ".rtf",
+    ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp",
+}
 
 
 def expand_paths(paths: list[Path]) -> list[Path]:
@@ -50,7 +53,9 @@ def ingest_paths(paths: list[Path], overrides: Overrides, database_url: str | No
         for path in files:
             try:
                 data = read_source(path, max_bytes)
-                doc = analyze_bytes(data, str(path), max_bytes=max_bytes, tagger=tagger)
+                doc = analyze_bytes(
+                    data, str(path), max_bytes=max_bytes, tagger=tagger, progress=page_progress(progress, path.name)
+                )
                 with make_session() as session:
                     result = ingest_bytes(session, data, str(path), doc, settings.files_dir, overrides, tagger.model_version)
                 results.append(result.to_dict())

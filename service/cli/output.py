@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
 stdout = Console(soft_wrap=True, highlight=False)
 stderr = Console(stderr=True, highlight=False)
@@ -46,3 +47,19 @@ def progress_bar(enabled: bool = True) -> Progress:
         transient=True,
         disable=not (enabled and stderr.is_terminal),
     )
+
+
+def page_progress(progress: Progress, name: str) -> Callable[[int, int], None]:
+    """A ``progress(done, total)`` callback for a file's slow pages (OCR): a second bar under the
+    batch's, created on the first page and removed when the last is read."""
+    task: list[TaskID] = []
+
+    def update(done: int, total: int) -> None:
+        if not task:
+            task.append(progress.add_task(f"文字识别 {escape(name)}", total=total))
+        progress.update(task[0], completed=done, total=total)
+        if done >= total:
+            progress.remove_task(task[0])
+            task.clear()
+
+    return update

@@ -12,7 +12,7 @@ import os
 import tempfile
 from pathlib import Path
 
-_SUFFIX = {"pdf": ".pdf", "docx": ".docx", "text": ".txt", "html": ".html"}
+_SUFFIX = {"pdf": ".pdf", "docx": ".docx", "text": ".txt", "html": ".html", "ofd": ".ofd", "doc": ".doc"}
 
 
 def sha256_of(data: bytes) -> str:

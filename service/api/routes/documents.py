@@ -27,7 +27,7 @@ from service.documents import (
     valid_iso_date,
 )
 from service.importer import FIELD_NAMES
-from service.jobs import Upload, check_upload, create_job, job_dict, safe_name
+from service.jobs import Upload, cancel_queued, check_upload, create_job, job_dict, safe_name
 from service.store import models
 from service.store.repository import Overrides
 
@@ -163,11 +163,24 @@ def import_sheet(
 
 
 @router.get("/jobs/{job_id}", summary="上传任务进度与逐个文件的结果")
-def read_job(job_id: str, user: Viewer, session: SessionDep) -> dict[str, Any]:
+def read_job(job_id: str, user: Viewer, session: SessionDep, audit: AuditDep) -> dict[str, Any]:
     job = session.get(models.Job, job_id) if re.fullmatch(r"[0-9a-f]{1,32}", job_id) else None
     if job is None:
         raise ApiError(404, "unknown_job", "没有这个任务")
+    if job.finished_at is not None:  # polled every second while it runs: one row when it is read finished
+        audit("job_viewed", f"job:{job_id}")
     return job_dict(job)
+
+
+@router.post("/jobs/{job_id}/cancel", summary="取消任务中尚未开始处理的文件（分析员）；正在处理的文件会完整处理完")
+def cancel_job(job_id: str, request: Request, user: Analyst, session: SessionDep, audit: AuditDep) -> dict[str, Any]:
+    job = session.get(models.Job, job_id) if re.fullmatch(r"[0-9a-f]{1,32}", job_id) else None
+    if job is None:
+        raise ApiError(404, "unknown_job", "没有这个任务")
+    cancelled = cancel_queued(request.app.state.make_session, job_id)
+    audit("job_cancelled", f"job:{job_id}", {"cancelled": cancelled})
+    session.expire_all()
+    return {**job_dict(job), "cancelled": cancelled}
 
 
 @router.post("/jobs/{job_id}/retry", status_code=202, summary="重新处理任务中失败或中断的文件")
@@ -189,6 +202,7 @@ def read_documents(
     user: Viewer, session: SessionDep, audit: AuditDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> dict[str, Any]:
+    audit("documents_listed", None, {"limit": limit, "offset": offset})
     return list_documents(session, limit, offset)
 
 
