@@ -37,9 +37,11 @@ eval: $(STAMP)
 	$(BIN)/python evaluation/score_stats.py
 	$(BIN)/python evaluation/score_tags.py
 
-## bench: ingest speed (PDF backends, segmenters); search latency at 10k findings with query encoding
+## bench: ingest speed (PDF backends, segmenters); OCR pages/s and a 20-page scanned report end to end;
+## search latency at 10k findings with query encoding
 bench: $(STAMP)
 	$(BIN)/python evaluation/bench_ingest.py
+	cd evaluation && ../$(BIN)/python bench_ocr.py
 	cd evaluation && ../$(BIN)/python bench_search.py --sizes 10000
 
 ## bench-search: search latency at 10k and 100k findings (the first 100k run embeds for ~30 min, then cached)
