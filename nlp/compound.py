@@ -22,6 +22,7 @@ from dataclasses import replace
 from nlp.concepts import Thesaurus, default_thesaurus
 from nlp.cues import non_finding_reason, states_problem
 from nlp.model import Finding, ReportDoc
+from nlp.nesting import top_level
 from nlp.script import simplified
 
 CLAUSE_SEPARATORS = "，,；;"
@@ -30,25 +31,18 @@ MIN_CLAUSE_CHARS = 4
 # 领导班子建设不到位，党建工作抓得不实); a run of three or more is a list.
 MIN_LIST_CLAUSES = 3
 ITEM_MARKERS = frozenset({"有的", "有些"})
-_OPEN, _CLOSE = "“（(《「", "”）)》」"
 _EDGE = " \t\n\u3000，,、；;：:。"
 
 
 def clause_spans(text: str, start: int, end: int, separators: str = CLAUSE_SEPARATORS) -> list[tuple[int, int]]:
-    """Top-level clauses of ``text[start:end]`` (separators dropped, quotes and brackets respected)."""
+    """Top-level clauses of ``text[start:end]`` (separators dropped, quotes and brackets respected,
+    an opening mark never closed ignored: :mod:`nlp.nesting`)."""
     spans: list[tuple[int, int]] = []
-    depth = 0
     s = start
-    for i in range(start, end):
-        ch = text[i]
-        if ch in _OPEN:
-            depth += 1
-        elif ch in _CLOSE:
-            depth = max(0, depth - 1)
-        elif ch in separators and depth == 0:
-            if i > s:
-                spans.append((s, i))
-            s = i + 1
+    for i in top_level(text, start, end, separators):
+        if i > s:
+            spans.append((s, i))
+        s = i + 1
     if end > s:
         spans.append((s, end))
     return spans

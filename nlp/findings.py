@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from nlp.cues import LIST_HEADER, non_finding_reason, states_problem
 from nlp.model import Finding, ReportDoc
+from nlp.nesting import top_level
 
 # Enumeration markers that start an item.
 _MARKER = re.compile(
@@ -463,16 +464,8 @@ def _members(text: str, start: int, end: int) -> list[tuple[int, int]]:
 
 
 def _top_level(text: str, start: int, end: int, seps: str) -> Iterator[int]:
-    """Offsets of separator characters that stand outside quotes and brackets."""
-    depth = 0
-    for i in range(start, end):
-        ch = text[i]
-        if ch in "“（(《":
-            depth += 1
-        elif ch in "”）)》":
-            depth = max(0, depth - 1)
-        elif ch in seps and depth == 0:
-            yield i
+    """Offsets of separator characters that stand outside quotes and brackets (see :mod:`nlp.nesting`)."""
+    return top_level(text, start, end, seps)
 
 
 def _split_on(text: str, start: int, end: int, seps: str) -> list[tuple[int, int]]:

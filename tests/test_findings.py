@@ -189,3 +189,14 @@ def test_a_wrapped_url_line_is_not_a_title_swallowing_the_findings_below() -> No
     for line in ("1.html", "0.html", "12.htm"):
         wrapped = analyze_bytes((f"来源：http://example.gov.cn/a/\n{line}\n" + body).encode(), "a.txt").findings
         assert [f.text for f in wrapped] == [f.text for f in plain], line
+
+
+def test_a_quote_never_closed_does_not_swallow_the_problems_after_it() -> None:
+    """OCR may lose a closing ” at a line end; the problems after the lone “ are still split apart
+    (before: the whole rest of the paragraph was one finding)."""
+    closed = "巡察发现，该局党组存在以下问题：落实“三重一大”制度不严格，财务管理不规范，存在白条入账现象；干部作风不实，服务群众意识淡薄。\n"
+    lost = closed.replace("一大”", "一大")
+    with_quote = [f.text for f in analyze_bytes(closed.encode(), "a.txt", tagger=None).findings]
+    without = [f.text for f in analyze_bytes(lost.encode(), "a.txt", tagger=None).findings]
+    assert [t.replace("”", "") for t in with_quote] == without, (with_quote, without)
+    assert len(without) == 4 and without[-1].startswith("干部作风不实")
