@@ -223,3 +223,23 @@ def test_statistics_label_counts_in_sql_follow_the_effective_labels(db_url: str,
             assert stats["label_by_round"][scheme].get("十四届区委第七轮", {}) == dict(expected), scheme
     assert stats["findings"] == len(findings) >= 4 and stats["by_round"] == [{"round": "十四届区委第七轮", "documents": 1, "findings": len(findings)}]
     assert {r["label"]: r["count"] for r in stats["by_label"]["focus"]}.get("党的建设", 0) >= 1
+
+
+def test_store_snapshot_reads_one_state_while_another_session_commits(db_url, tmp_path):
+    """Statistics and the summary read several queries; an upload committed between them must not show
+    in some and not others (it did on PostgreSQL: a round seen by the findings query but not by the
+    rounds query gave a 500 under load)."""
+    from service.store.db import snapshot
+
+    ingest(db_url, SAMPLES / MANIFEST[0]["file"], tmp_path / "files")
+    before = count(db_url, models.Finding)
+    assert before > 0
+    with session_factory(db_url)() as outer, snapshot(outer) as reader:
+        first = reader.scalar(select(func.count(models.Finding.id)))
+        ingest(db_url, SAMPLES / MANIFEST[1]["file"], tmp_path / "files")  # commits on its own connection
+        second = reader.scalar(select(func.count(models.Finding.id)))
+        rounds = reader.scalar(select(func.count(models.InspectionRound.id)))
+    assert first == second == before
+    assert count(db_url, models.Finding) > before  # the upload did land, the snapshot just did not see it
+    with session_factory(db_url)() as session:
+        assert session.scalar(select(func.count(models.InspectionRound.id))) >= rounds

@@ -178,15 +178,15 @@ def summary(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="输出文件（docx 格式必填）。")] = None,
 ) -> None:
     """生成共性问题分析报告：基于问题库的共性问题，每句话都可追溯到具体问题。"""
-    from service.store.db import session_factory
+    from service.store.db import session_factory, snapshot
     from service.summary import build_summary, render_docx, render_markdown
 
     if format is SummaryFormat.DOCX and output is None:
         error_line(None, "output_required", "DOCX 格式需要用 --output 指定文件")
         raise typer.Exit(code=2)
     try:
-        with session_factory()() as session:
-            report = build_summary(session, rounds or None, top)
+        with session_factory()() as session, snapshot(session) as reader:
+            report = build_summary(reader, rounds or None, top)
     except XunchaError as exc:
         error_line(None, exc.code, exc.message)
         raise typer.Exit(code=1) from None

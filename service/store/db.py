@@ -7,6 +7,8 @@ busy timeout, so concurrent CLI and service processes wait instead of failing wi
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -91,3 +93,29 @@ def get_engine(url: str | None = None) -> Engine:
 
 def session_factory(url: str | None = None) -> sessionmaker[Session]:
     return sessionmaker(get_engine(url), expire_on_commit=False)
+
+
+@contextmanager
+def snapshot(session: Session) -> Iterator[Session]:
+    """A read-only session whose queries all see one state of the library.
+
+    A report made of several queries (totals, then per round, then per label) must add up even while
+    uploads commit between its queries. PostgreSQL's default READ COMMITTED gives each statement its
+    own snapshot, so a round inserted between two statements was seen by one and not the other (a
+    500 under load); REPEATABLE READ fixes the snapshot at the first statement. SQLite's driver starts
+    no transaction for a SELECT, so each statement would again read on its own; an explicit BEGIN
+    makes the first read take a WAL snapshot that the rest share. The session passed in (which holds
+    the request's audit row) is left untouched.
+    """
+    engine = session.get_bind()
+    connection = engine.connect()
+    try:
+        if connection.dialect.name == "postgresql":
+            connection = connection.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+        elif connection.dialect.name == "sqlite":
+            connection.exec_driver_sql("BEGIN")
+        with Session(bind=connection, expire_on_commit=False) as reader:
+            yield reader
+    finally:
+        connection.rollback()
+        connection.close()

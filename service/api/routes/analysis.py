@@ -16,6 +16,7 @@ from service.cluster_cache import cached_common_issues, page
 from service.clusters import ClusterQuery
 from service.export import export_xlsx
 from service.statistics import library_statistics
+from service.store.db import snapshot
 from service.summary import build_summary, render_docx, render_markdown
 
 router = APIRouter(tags=["analysis"])
@@ -64,7 +65,8 @@ def common_issues_summary(
     rounds: Annotated[list[Annotated[str, Field(max_length=100)]] | None, Query(max_length=50)] = None,
     top: Annotated[int, Query(ge=1, le=50)] = 8,
 ) -> Any:
-    report = build_summary(session, rounds or None, top)
+    with snapshot(session) as reader:
+        report = build_summary(reader, rounds or None, top)
     audit("summary", format, {"rounds": rounds or []})
     if format == "markdown":
         return PlainTextResponse(render_markdown(report), media_type="text/markdown; charset=utf-8")
@@ -78,7 +80,8 @@ def common_issues_summary(
 @router.get("/statistics", summary="统计：按指标、轮次、单位、标签汇总")
 def statistics(user: Viewer, session: SessionDep, audit: AuditDep) -> dict[str, Any]:
     audit("statistics")
-    return library_statistics(session)
+    with snapshot(session) as reader:
+        return library_statistics(reader)
 
 
 @router.get("/exports/findings.xlsx", summary="导出问题清单（XLSX，含整改台账）", response_class=Response,
