@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from service.clusters import ClusterQuery, common_issues
 from service.store.changes import latest_change
+from service.store.db import snapshot
 
 log = logging.getLogger(__name__)
 
@@ -67,15 +68,11 @@ def _filtered(result: dict[str, Any], query: ClusterQuery) -> dict[str, Any]:
     return {**result, "clusters": clusters}
 
 
-def _compute(engine: Engine, query: ClusterQuery, session: Session | None = None) -> _Kept:
-    own = session is None
-    session = session or Session(engine)
-    try:
-        seq = latest_change(session)  # read first: a change made during the computation makes it stale
-        result = common_issues(session, _whole(query))
-    finally:
-        if own:
-            session.close()
+def _compute(engine: Engine, query: ClusterQuery) -> _Kept:
+    # one snapshot: the change number and the clusters describe the same state of the library
+    with Session(engine) as owner, snapshot(owner) as reader:
+        seq = latest_change(reader)
+        result = common_issues(reader, _whole(query))
     kept = _Kept(seq, time.time(), result)
     with _CACHE.lock:
         old = _CACHE.kept.get(_scope(engine, query))
@@ -110,7 +107,7 @@ def cached_common_issues(session: Session, query: ClusterQuery, *, fresh: bool =
         with _CACHE.lock:
             kept = _CACHE.kept.get(scope)
     if kept is None or (fresh and kept.seq != seq):
-        kept = _compute(engine, query, session)
+        kept = _compute(engine, query)
     elif kept.seq != seq:
         with _CACHE.lock:
             start = scope not in _CACHE.running
