@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -107,7 +107,8 @@ def snapshot(session: Session) -> Iterator[Session]:
     makes the first read take a WAL snapshot that the rest share. The session passed in (which holds
     the request's audit row) is left untouched.
     """
-    engine = session.get_bind()
+    bind = session.get_bind()
+    engine = bind.engine if isinstance(bind, Connection) else bind
     connection = engine.connect()
     try:
         if connection.dialect.name == "postgresql":
