@@ -23,13 +23,13 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from nlp.concepts import Thesaurus, default_thesaurus
-from nlp.lexical import finding_tokens
-from nlp.segment import load_stopwords
 from nlp.cues import PROBLEM_CUE, non_finding_reason
 from nlp.cues import states_problem as _states_problem
+from nlp.lexical import finding_tokens
 from nlp.model import Finding, ReportDoc
 from nlp.nesting import top_level
 from nlp.script import simplified
+from nlp.segment import load_stopwords
 
 CLAUSE_SEPARATORS = "，,；;"
 MIN_CLAUSE_CHARS = 4
