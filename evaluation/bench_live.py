@@ -144,7 +144,7 @@ def main() -> None:
     from service.store.db import session_factory
 
     with session_factory(url)() as session:
-        _, token = create_user(session, "bench", "bench-password-42", "admin")
+        _, token = create_user(session, "bench", "Ceshi-mima-2026", "admin")
         findings = session.scalar(select(func.count(models.Finding.id)))
     print(f"library: {findings} findings ({source}), {a.workers} workers")
     queries = analyst_queries()

@@ -67,7 +67,7 @@ from typing import Any
 from common import REPO, SAMPLES
 
 DEFAULT_OUTPUT = REPO / "evaluation" / "bench_results" / "service.json"
-USER, PASSWORD = "bench", "bench-password-1"
+USER, PASSWORD = "bench", "Ceshi-mima-2026"
 CN_NUM = "一二三四五六七八九十"
 SYNTH_TERM = "十三届县委"
 

@@ -12,6 +12,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from pydantic import ValidationError
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -75,3 +76,27 @@ def check_data_folders(data_dir: Path, uploads_dir: Path, files_dir: Path) -> No
     check_writable_folder(data_dir, "数据目录")
     check_writable_folder(uploads_dir, "上传暂存目录")
     check_writable_folder(files_dir, "文件库目录")
+
+
+def settings_error(exc: ValidationError) -> ConfigurationError:
+    """The first invalid setting as one Chinese line naming its variable, e.g.
+    ``XUNCHA_TOKEN_DAYS 的值无效（'abc'）：须为大于 0 且不超过 3650 的数``."""
+    problem = exc.errors()[0]
+    field = ".".join(str(p) for p in problem.get("loc", ())) or "?"
+    value = problem.get("input")
+    limits = problem.get("ctx") or {}
+    if problem.get("type") in ("greater_than", "less_than_equal", "greater_than_equal", "less_than") or field == "token_days":
+        wanted = _range_text(field, limits)
+    else:
+        wanted = _TYPE_TEXT.get(str(problem.get("type", "")).split("_")[0], "格式不正确")
+    return ConfigurationError(f"XUNCHA_{field.upper()} 的值无效（{str(value)[:60]!r}）：{wanted}")
+
+
+_TYPE_TEXT = {"float": "须为数字", "int": "须为整数", "bool": "须为 true 或 false", "string": "须为文字", "path": "须为路径"}
+
+
+def _range_text(field: str, limits: dict[str, object]) -> str:
+    if field == "token_days":
+        return "须为大于 0 且不超过 3650 的天数"
+    bounds = [f"{'大于' if k == 'gt' else '不小于' if k == 'ge' else '小于' if k == 'lt' else '不超过'} {v}" for k, v in limits.items()]
+    return "须" + "且".join(bounds) if bounds else "超出允许范围"

@@ -11,9 +11,10 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, defer, selectinload
 
 from nlp.errors import XunchaError
+from service.rounds import round_key
 from service.store import models
 from service.store.repository import round_for_label, unit_for_name
 from service.summary import METRIC_NAMES, fmt_amount
@@ -47,32 +48,78 @@ def document_summary(doc: models.Document, findings: int, units: list[str]) -> d
     }
 
 
-def list_documents(session: Session, limit: int = 50, offset: int = 0) -> dict[str, Any]:
-    total = session.scalar(select(func.count(models.Document.id))) or 0
-    docs = list(
-        session.scalars(
-            select(models.Document).options(selectinload(models.Document.round))
-            .order_by(models.Document.id.desc()).limit(limit).offset(offset)
-        )
-    )
-    ids = [d.id for d in docs]
-    counts = dict(
-        session.execute(
-            select(models.Finding.document_id, func.count(models.Finding.id))
-            .where(models.Finding.document_id.in_(ids)).group_by(models.Finding.document_id)
-        ).all()
-    )
+UNASSIGNED_ROUND = "未标明轮次"  # the round filter's value for documents that name no round
+DOCUMENT_SORTS: dict[str, str] = {  # sort key → what the list's column is called
+    "created": "入库时间", "date": "日期", "round": "轮次", "unit": "被巡察单位", "kind": "类型", "title": "标题", "findings": "问题数",
+}
+
+
+def list_documents(
+    session: Session, limit: int = 50, offset: int = 0, *, round: str | None = None, unit: str | None = None,
+    kind: str | None = None, date_from: str | None = None, date_to: str | None = None,
+    sort: str = "created", descending: bool = True,
+) -> dict[str, Any]:
+    """One page of the documents, filtered and sorted, with the values the filters can take.
+
+    ``round`` and ``unit`` are parts of a round label / unit name (literal, as everywhere), ``round``
+    :data:`UNASSIGNED_ROUND` selects the documents without one; ``kind`` is exact; the dates bound
+    ``date`` (ISO strings compare as dates). Rounds sort by their number (第五轮 < 第十二轮), never
+    their label; a document without the sorted value comes last either way. The sort runs over the
+    selected documents' light rows (no text): a library holds thousands of documents, not millions.
+    """
+    D, F, U, R = models.Document, models.Finding, models.Unit, models.InspectionRound
+    stmt = select(D.id, D.title, D.source_name, D.kind, D.date, D.created_at, D.round_id)
+    if round == UNASSIGNED_ROUND:
+        stmt = stmt.where(D.round_id.is_(None))
+    elif round:
+        stmt = stmt.where(D.round_id.in_(select(R.id).where(R.label.contains(round, autoescape=True))))
+    if unit:
+        stmt = stmt.where(D.id.in_(select(F.document_id).join(U, F.unit_id == U.id).where(U.name.contains(unit, autoescape=True))))
+    if kind:
+        stmt = stmt.where(D.kind == kind)
+    if date_from:
+        stmt = stmt.where(D.date >= date_from)
+    if date_to:
+        stmt = stmt.where(D.date <= date_to)
+    rows = session.execute(stmt).all()
+    rounds = {r.id: r for r in session.scalars(select(R))}
+    counts = dict(session.execute(select(F.document_id, func.count(F.id)).group_by(F.document_id)).all())
     units: dict[int, list[str]] = {}
-    for doc_id, name in session.execute(
-        select(models.Finding.document_id, models.Unit.name).join(models.Unit, models.Finding.unit_id == models.Unit.id)
-        .where(models.Finding.document_id.in_(ids)).distinct()
-    ):
+    for doc_id, name in session.execute(select(F.document_id, U.name).join(U, F.unit_id == U.id).distinct()):
         units.setdefault(doc_id, []).append(name)
+    for names in units.values():
+        names.sort()
+
+    def value(row: Any) -> Any:
+        if sort == "round":
+            return round_key(rounds[row.round_id]) if row.round_id in rounds else None
+        if sort == "unit":
+            return units[row.id][0] if units.get(row.id) else None
+        if sort == "findings":
+            return counts.get(row.id, 0)
+        return {"date": row.date, "kind": row.kind, "title": row.title or row.source_name, "created": row.created_at}.get(sort)
+
+    keyed = [(value(row), row.id) for row in rows]
+    present = sorted((k for k in keyed if k[0] is not None), reverse=descending)
+    ordered = [doc_id for _, doc_id in present] + sorted((doc_id for v, doc_id in keyed if v is None), reverse=descending)
+    page_ids = ordered[offset: offset + limit]
+    docs = {
+        d.id: d for d in session.scalars(
+            select(D).where(D.id.in_(page_ids)).options(selectinload(D.round), defer(D.text), defer(D.page_starts))
+        )
+    }
+    used_rounds = {rid for (rid,) in session.execute(select(D.round_id).distinct())}
     return {
-        "total": total,
+        "total": len(ordered),
         "limit": limit,
         "offset": offset,
-        "items": [document_summary(d, counts.get(d.id, 0), sorted(units.get(d.id, []))) for d in docs],
+        "items": [document_summary(docs[i], counts.get(i, 0), units.get(i, [])) for i in page_ids if i in docs],
+        "facets": {
+            "rounds": [r.label for r in sorted((rounds[i] for i in used_rounds if i in rounds), key=round_key)]
+            + ([UNASSIGNED_ROUND] if None in used_rounds else []),
+            "units": sorted({n for names in units.values() for n in names}),
+            "kinds": [k for k in KINDS if k in {kind for (kind,) in session.execute(select(D.kind).distinct())}],
+        },
     }
 
 

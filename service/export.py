@@ -25,23 +25,25 @@ from service.tags import finding_labels
 
 FINDINGS_SHEET = "问题清单"
 LEDGER_SHEET = "整改台账"
+# One id column: 问题编号 is the finding's number in the library, the one the web page, search, the
+# summary report (〔问题编号59〕) and the API show; a row counter beside it (序号) read as a second id.
+ID_HEADER = "问题编号"
 FINDINGS_HEADERS: list[tuple[str, int]] = [  # (header, column width in characters)
-    ("序号", 6),
-    ("编号", 8),
+    (ID_HEADER, 9),
     ("被巡察单位", 22),
     ("轮次", 18),
     ("文件", 28),
     ("页码", 6),
     ("问题", 60),
     ("三个聚焦", 14),
+    ("四个落实", 14),
     ("问题类型", 22),
     ("民生领域", 14),
     ("依据", 24),
-    ("标签来源", 10),
+    ("标签来源", 12),
 ]
 LEDGER_HEADERS: list[tuple[str, int]] = [
-    ("序号", 6),
-    ("编号", 8),
+    (ID_HEADER, 9),
     ("被巡察单位", 22),
     ("轮次", 18),
     ("问题", 60),
@@ -55,7 +57,9 @@ LEDGER_HEADERS: list[tuple[str, int]] = [
 STATUSES = ("未整改", "整改中", "已完成", "长期坚持")
 SPARE_ROWS = 200  # ledger rows below the findings that still get the status list
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-SCHEMES = ("focus", "problem_type", "livelihood")
+SCHEMES = ("focus", "four_implementations", "problem_type", "livelihood")  # in the columns' order
+SINGLE = ("focus", "four_implementations")  # one label per finding in these columns
+SOURCE_NAMES = {"auto": "自动", "confirmed": "人工确认"}  # Tag.source, as an office reads it
 
 
 def set_text(cell: Cell, value: Any) -> None:
@@ -90,12 +94,12 @@ def _sheet(ws: Worksheet, headers: list[tuple[str, int]], rows: list[list[Any]])
 
 
 def _tag_columns(f: models.Finding) -> list[str]:
-    """三个聚焦, 问题类型, 民生领域, 依据 (evidence of the shown tags), 标签来源."""
+    """三个聚焦, 四个落实, 问题类型, 民生领域, 依据 (evidence of the shown tags), 标签来源 (自动 / 人工确认)."""
     out, evidence, sources = [], [], set()
     for scheme in SCHEMES:
         tags = finding_labels(f, scheme)
-        if scheme == "focus":
-            tags = tags[:1]  # one focus per finding
+        if scheme in SINGLE:
+            tags = tags[:1]
         out.append("、".join(t.label for t in tags))
         for t in tags[:1]:  # evidence of the top tag of each scheme
             sources.add(t.source)
@@ -104,7 +108,8 @@ def _tag_columns(f: models.Finding) -> list[str]:
                 if word and word not in evidence:
                     evidence.append(word)
         sources |= {t.source for t in tags}
-    return [*out, "、".join(evidence), "/".join(sorted(sources))]
+    named = [SOURCE_NAMES.get(s, s) for s in sorted(sources, key=lambda s: (s != "confirmed", s))]
+    return [*out, "、".join(evidence), "、".join(named)]
 
 
 def export_xlsx(session: Session, path: str | Path, rounds: list[str] | None = None) -> Path:
@@ -120,11 +125,11 @@ def export_xlsx(session: Session, path: str | Path, rounds: list[str] | None = N
         if not rounds or (f.round and any(r in f.round.label for r in rounds))
     ]
     listing, ledger = [], []
-    for n, f in enumerate(findings, 1):
+    for f in findings:
         unit = f.unit.name if f.unit else ""
         round_label = f.round.label if f.round else ""
-        listing.append([n, f.id, unit, round_label, f.document.source_name, f.page, f.text, *_tag_columns(f)])
-        ledger.append([n, f.id, unit, round_label, f.text, None, None, None, None, None, None])
+        listing.append([f.id, unit, round_label, f.document.source_name, f.page, f.text, *_tag_columns(f)])
+        ledger.append([f.id, unit, round_label, f.text, None, None, None, None, None, None])
 
     wb = Workbook()
     ws = wb.active

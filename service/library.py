@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from nlp.concepts import default_thesaurus
@@ -59,15 +59,18 @@ class Filters:
     round: str | None = None
     unit: str | None = None
     label: str | None = None
+    #: more rounds, any of which may match (the CLI's repeatable ``--round``), beside ``round``
+    rounds: tuple[str, ...] = ()
 
 
 def filtered_ids(session: Session, filters: Filters) -> set[str] | None:
-    if not (filters.round or filters.unit or filters.label):
+    rounds = [r for r in (filters.round, *filters.rounds) if r]
+    if not (rounds or filters.unit or filters.label):
         return None
     query = select(models.Finding.id)
-    if filters.round:
+    if rounds:
         query = query.join(models.InspectionRound, models.Finding.round_id == models.InspectionRound.id).where(
-            models.InspectionRound.label.contains(filters.round, autoescape=True)
+            or_(*(models.InspectionRound.label.contains(r, autoescape=True) for r in rounds))
         )
     if filters.unit:
         query = query.join(models.Unit, models.Finding.unit_id == models.Unit.id).where(models.Unit.name.contains(filters.unit, autoescape=True))

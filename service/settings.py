@@ -10,6 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -30,6 +31,9 @@ class Settings(BaseSettings):
     blas_threads: int = 1  # numpy/BLAS threads per server process: requests, not matrix products, are the parallel unit
     run_jobs: bool = True  # process uploads in this process (off for a read-only replica)
     warm_search_index: bool = True  # build the search index on a background thread at start-up
+    # lifetime of a new API token (user add, user token without --days, POST /users): 等保 asks that
+    # credentials expire; ten years at most, so a typo cannot make one eternal
+    token_days: float = Field(default=90.0, gt=0, le=3650)
 
     @property
     def resolved_database_url(self) -> str:
@@ -46,5 +50,11 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """Settings read once per process; tests call ``get_settings.cache_clear()`` after changing env."""
-    return Settings()
+    """Settings read once per process; tests call ``get_settings.cache_clear()`` after changing env. A
+    value that is not valid (``XUNCHA_TOKEN_DAYS=abc``) is a ConfigurationError naming the setting."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        from service.config_check import settings_error
+
+        raise settings_error(exc) from None

@@ -18,6 +18,16 @@ from service.summary import aggregate_documents, fmt_amount
 from service.tags import single_label_schemes
 
 SCHEMES = ("focus", "livelihood", "problem_type", "four_implementations")
+UNASSIGNED_ROUND = "未标明轮次"  # the by_round row of documents and findings that name no round
+
+
+def _unassigned_round_row(documents: int, documents_in_rounds: int, findings: int, findings_in_rounds: int) -> list[dict[str, Any]]:
+    """The ``by_round`` row for what has no round (``"round": null``), so that the rows add up to the
+    library's totals: without it 17 documents / 148 findings were listed under a 19 / 163 header."""
+    rest_documents, rest_findings = documents - documents_in_rounds, findings - findings_in_rounds
+    if not (rest_documents or rest_findings):
+        return []
+    return [{"round": None, "name": UNASSIGNED_ROUND, "documents": rest_documents, "findings": rest_findings}]
 
 
 def effective_label_counts() -> Select[Any]:
@@ -102,7 +112,7 @@ def library_statistics(session: Session) -> dict[str, Any]:
         "by_round": [
             {"round": label, "documents": docs_per_round.get(label, 0), "findings": findings_per_round.get(label, 0)}
             for label in order
-        ],
+        ] + _unassigned_round_row(len(documents), sum(docs_per_round.values()), total_findings, sum(findings_per_round.values())),
         "by_unit": [{"unit": u, "findings": n} for u, n in sorted(findings_per_unit.items(), key=lambda kv: (-kv[1], kv[0]))],
         "by_label": {s: [{"label": label, "count": n} for label, n in sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))] for s, c in by_label.items()},
         "label_by_round": {

@@ -62,6 +62,36 @@ def test_library_holds_every_uploaded_notice(api: Api, findings: list[dict[str, 
     assert all(f["round"] in ROUNDS for f in findings)
 
 
+def test_documents_filter_and_sort_by_round_unit_kind_and_date(api: Api):
+    everything = api.ok("GET", "/documents", params={"limit": 100})
+    facets = everything["facets"]
+    assert facets["rounds"] == ROUNDS  # by round number (五 < 六 < 七), only rounds in use, no 未标明轮次: all have one
+    assert facets["units"] and facets["units"] == sorted(facets["units"]) and set(facets["kinds"]) <= {"常规", "专项", "机动", "回头看", "交叉", "提级", "联动", "延伸", "村(社区)"}
+    by_round = api.ok("GET", "/documents", params={"limit": 100, "sort": "round", "order": "asc"})["items"]
+    keys = [ROUNDS.index(d["round"]) for d in by_round]
+    assert keys == sorted(keys) and len(set(keys)) == 3
+    desc = api.ok("GET", "/documents", params={"limit": 100, "sort": "round", "order": "desc"})["items"]
+    assert [ROUNDS.index(d["round"]) for d in desc] == sorted(keys, reverse=True)
+    sixth = api.ok("GET", "/documents", params={"round": "第六轮", "limit": 100})
+    assert sixth["total"] == len(SAMPLE_ROUNDS[ROUNDS[1]]) and {d["round"] for d in sixth["items"]} == {ROUNDS[1]}
+    unit = facets["units"][0]
+    of_unit = api.ok("GET", "/documents", params={"unit": unit, "limit": 100})["items"]
+    assert of_unit and all(unit in d["units"] for d in of_unit) and len(of_unit) < everything["total"]
+    kind = next(d["kind"] for d in everything["items"] if d["kind"])
+    assert {d["kind"] for d in api.ok("GET", "/documents", params={"kind": kind, "limit": 100})["items"]} == {kind}
+    dated = sorted(d["date"] for d in everything["items"] if d["date"])
+    days = sorted(set(dated))
+    assert len(days) >= 3
+    window = api.ok("GET", "/documents", params={"date_from": days[1], "date_to": days[-2], "sort": "date", "order": "asc", "limit": 100})
+    assert [d["date"] for d in window["items"]] == [d for d in dated if days[1] <= d <= days[-2]]
+    assert days[0] not in {d["date"] for d in window["items"]}
+    by_findings = [d["findings"] for d in api.ok("GET", "/documents", params={"sort": "findings", "limit": 100})["items"]]
+    assert by_findings == sorted(by_findings, reverse=True)
+    assert api.ok("GET", "/documents", params={"round": "未标明轮次"})["total"] == 0
+    bad = api.call("GET", "/documents", params={"date_from": "2024-13-01"})
+    assert bad.status_code == 422 and "日期" in bad.json()["error"]["message"]
+
+
 def test_search_finds_official_reception_findings(api: Api):
     results = search(api, "公务接待")
     assert 3 <= len(results) <= 10
@@ -291,7 +321,12 @@ def test_statistics_aggregate_the_library(api: Api, findings: list[dict[str, Any
     by_round = {r["round"]: r for r in stats["by_round"]}
     assert {r: by_round[r]["documents"] for r in ROUNDS} == {r: len(n) for r, n in SAMPLE_ROUNDS.items()}
     with_round = [f for f in findings if f["round"]]
-    assert sum(r["findings"] for r in stats["by_round"]) == len(with_round)
+    # the rows add up to the header totals: what names no round is its own 未标明轮次 row (round null)
+    assert sum(r["findings"] for r in stats["by_round"]) == stats["findings"]
+    assert sum(r["documents"] for r in stats["by_round"]) == stats["documents"]
+    unassigned = [r for r in stats["by_round"] if r["round"] is None]
+    expected = {"round": None, "name": "未标明轮次", "documents": 0, "findings": len(findings) - len(with_round)}
+    assert unassigned == ([expected] if expected["findings"] else [])
     assert {r: by_round[r]["findings"] for r in ROUNDS} == dict(Counter(f["round"] for f in with_round))
     assert {u["unit"]: u["findings"] for u in stats["by_unit"]} == dict(Counter(f["unit"] for f in findings if f["unit"]))
     for scheme, rows in stats["by_label"].items():
@@ -343,15 +378,15 @@ def test_export_has_a_row_per_finding(api: Api, findings: list[dict[str, Any]]):
     sheets = read_xlsx(response.content)
     listing, ledger = sheets["问题清单"], sheets["整改台账"]
     header = list(listing[0])
-    assert header[:7] == ["序号", "编号", "被巡察单位", "轮次", "文件", "页码", "问题"]
+    assert header[:6] == ["问题编号", "被巡察单位", "轮次", "文件", "页码", "问题"]
     assert len(listing) - 1 == len(findings) == len(ledger) - 1
     by_id = {f["id"]: f for f in findings}
     for row in listing[1:]:
-        finding = by_id[row[1]]
-        assert row[6] == finding["text"] and row[3] == finding["round"] and (row[2] or None) == finding["unit"]
-    assert sorted(r[1] for r in listing[1:]) == sorted(by_id)
+        finding = by_id[row[0]]
+        assert row[5] == finding["text"] and row[2] == finding["round"] and (row[1] or None) == finding["unit"]
+    assert sorted(r[0] for r in listing[1:]) == sorted(by_id)
     fifth = read_xlsx(api.get("/exports/findings.xlsx", params={"rounds": "第五轮"}).content)["问题清单"]
-    assert {r[3] for r in fifth[1:]} == {ROUNDS[0]}
+    assert {r[2] for r in fifth[1:]} == {ROUNDS[0]}
     assert len(fifth) - 1 == sum(1 for f in findings if f["round"] == ROUNDS[0])
 
 

@@ -134,7 +134,8 @@ def test_a_made_up_session_cookie_is_401(browser: TestClient):
 def test_good_tokens_identify_their_users(api: Api):
     for role, name in USERS.items():
         me = api.ok("GET", "/auth/me", role)
-        assert me == {"name": name, "role": role.value, "role_name": me["role_name"]} and me["role_name"]
+        assert me == {"name": name, "role": role.value, "role_name": me["role_name"], "must_change_password": False}
+        assert me["role_name"]
 
 
 # --- the role matrix ---------------------------------------------------------------------------
@@ -231,7 +232,8 @@ def test_created_user_token_works_and_user_is_listed(api: Api):
     again = api.call("POST", "/users", json={"name": "新用户", "password": PASSWORD, "role": "viewer"})
     assert again.status_code == 409 and again.json()["error"]["code"] == "user_exists"
     short = api.call("POST", "/users", json={"name": "short", "password": "1234", "role": "viewer"})
-    assert short.status_code == 422 and short.json()["error"]["code"] == "invalid_request"
+    assert short.status_code == 422 and short.json()["error"]["code"] == "weak_password"
+    assert "至少需要 10 个字符" in short.json()["error"]["message"]
 
 
 # --- web sessions --------------------------------------------------------------------------------

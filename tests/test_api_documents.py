@@ -357,12 +357,12 @@ def test_confirmed_tags_in_the_xlsx_export(api: Api, corrected: dict[str, Any]):
     sheet = load_workbook(io.BytesIO(response.content))["问题清单"]
     rows = list(sheet.iter_rows(values_only=True))
     header = list(rows[0])
-    row = next(r for r in rows[1:] if r[header.index("编号")] == corrected["before"]["id"])
+    row = next(r for r in rows[1:] if r[header.index("问题编号")] == corrected["before"]["id"])
     assert set(row[header.index("问题类型")].split("、")) == {"财务管理混乱", "违规吃喝"}
     assert not row[header.index("民生领域")]
-    assert "confirmed" in row[header.index("标签来源")]
-    other = next(r for r in rows[1:] if r[header.index("编号")] == finding_with(api, "以读代学")["id"])
-    assert other[header.index("标签来源")] != "confirmed" and "理论学习不深入" in other[header.index("问题类型")]
+    assert "人工确认" in row[header.index("标签来源")]
+    other = next(r for r in rows[1:] if r[header.index("问题编号")] == finding_with(api, "以读代学")["id"])
+    assert other[header.index("标签来源")] == "自动" and "理论学习不深入" in other[header.index("问题类型")]
 
 
 def test_statistics_by_label_count_effective_labels(api: Api, corrected: dict[str, Any]):

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from api_helpers import API, PASSWORD, all_findings, audit_rows, running_app, upload_and_wait
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
 
 from service.api.throttle import LoginThrottle
+from service.store.db import get_engine, session_factory
+
+POSTGRES = os.environ.get("XUNCHA_TEST_POSTGRES_URL")
 
 
 def test_api_login_is_throttled_after_repeated_failures(tmp_path: Path) -> None:
@@ -60,31 +71,80 @@ def test_api_login_guessing_across_names_from_one_client_is_slowed(tmp_path: Pat
         assert set(codes[20:]) == {429}
 
 
-def test_throttle_reserved_attempts_count_until_they_end() -> None:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def throttle_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sessionmaker[Session]]:
+    """Sessions on a fresh migrated database: the throttle's counters live there, shared by workers."""
+    if request.param == "sqlite":
+        yield session_factory(f"sqlite:///{tmp_path / 'throttle.db'}")
+        return
+    yield from _postgres_sessions()
+
+
+def _postgres_sessions() -> Iterator[sessionmaker[Session]]:
+    if not POSTGRES:
+        pytest.skip("XUNCHA_TEST_POSTGRES_URL not set (.ci/run starts a PostgreSQL server)")
+    name = f"xuncha_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(POSTGRES).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield session_factory(url)
+    finally:
+        get_engine(url).dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def test_throttle_reserved_attempts_count_until_they_end(throttle_db: sessionmaker[Session]) -> None:
     throttle = LoginThrottle(max_failures=2, window=60)
-    assert throttle.begin("a", "c").wait == 0
-    assert throttle.begin("a", "c").wait == 0
-    refused = throttle.begin("a", "c")  # two attempts under way: a third waits for their verdict
-    assert refused.wait > 0 and refused.log_refusal
-    assert throttle.begin("a", "c").log_refusal is False
-    throttle.abandoned("a", "c")
-    throttle.succeeded("a", "c")
-    assert throttle.begin("a", "c").wait == 0
+    with throttle_db() as s:
+        assert throttle.begin(s, "a", "c").wait == 0
+        assert throttle.begin(s, "a", "c").wait == 0
+        refused = throttle.begin(s, "a", "c")  # two attempts under way: a third waits for their verdict
+        assert refused.wait > 0 and refused.log_refusal
+        assert throttle.begin(s, "a", "c").log_refusal is False
+        throttle.abandoned(s, "a", "c")
+        throttle.succeeded(s, "a", "c")
+        assert throttle.begin(s, "a", "c").wait == 0
 
 
-def test_throttle_forgets_failures_after_a_success_and_after_the_window() -> None:
-    throttle = LoginThrottle(max_failures=2, window=0.05)
-    throttle.failed("a", "127.0.0.1")
-    throttle.succeeded("a", "127.0.0.1")
-    throttle.failed("a", "127.0.0.1")
-    assert throttle.retry_after("a", "127.0.0.1") == 0
-    throttle.failed("a", "127.0.0.1")
-    assert throttle.retry_after("a", "127.0.0.1") > 0
-    assert throttle.retry_after("a", "10.0.0.9") == 0
-    import time
+def test_throttle_forgets_failures_after_a_success_and_after_the_window(throttle_db: sessionmaker[Session]) -> None:
+    throttle = LoginThrottle(max_failures=2, window=1.0)
+    with throttle_db() as s:
+        def fail(client: str) -> None:
+            assert throttle.begin(s, "a", client).wait == 0
+            throttle.failed(s, "a", client)
 
-    time.sleep(0.06)
-    assert throttle.retry_after("a", "127.0.0.1") == 0
+        fail("127.0.0.1")
+        assert throttle.begin(s, "a", "127.0.0.1").wait == 0
+        throttle.succeeded(s, "a", "127.0.0.1")  # clears this name's failures from this client
+        fail("127.0.0.1")
+        assert throttle.retry_after(s, "a", "127.0.0.1") == 0
+        fail("127.0.0.1")
+        assert throttle.retry_after(s, "a", "127.0.0.1") > 0
+        assert throttle.begin(s, "a", "127.0.0.1").wait > 0
+        assert throttle.retry_after(s, "a", "10.0.0.9") == 0  # another client is not slowed
+        time.sleep(1.1)
+        assert throttle.retry_after(s, "a", "127.0.0.1") == 0
+        assert throttle.begin(s, "a", "127.0.0.1").wait == 0
+
+
+def test_throttle_counts_are_shared_by_two_workers_on_one_database(throttle_db: sessionmaker[Session]) -> None:
+    """Two throttles (two worker processes) on one database: 30 concurrent reservations, at most 5 pass."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    workers = [LoginThrottle(), LoginThrottle()]
+
+    def attempt(i: int) -> int:
+        with throttle_db() as s:
+            return workers[i % 2].begin(s, "victim", "10.1.1.1").wait
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        waits = list(pool.map(attempt, range(30)))
+    assert waits.count(0) == 5, waits
+    assert all(w > 0 for w in waits if w) and len([w for w in waits if w]) == 25
 
 
 def test_api_control_characters_in_query_values_are_refused_on_every_database(tmp_path: Path) -> None:

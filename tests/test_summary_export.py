@@ -161,18 +161,26 @@ def test_export_xlsx_sheets_rows_and_headers(library, tmp_path):
     wb = load_workbook(path)
     assert wb.sheetnames == [FINDINGS_SHEET, LEDGER_SHEET]
     listing, ledger = wb[FINDINGS_SHEET], wb[LEDGER_SHEET]
+    # one id column (the finding's number everywhere), a 四个落实 column, Chinese throughout
     assert [c.value for c in listing[1]] == [
-        "序号", "编号", "被巡察单位", "轮次", "文件", "页码", "问题", "三个聚焦", "问题类型", "民生领域", "依据", "标签来源",
+        "问题编号", "被巡察单位", "轮次", "文件", "页码", "问题", "三个聚焦", "四个落实", "问题类型", "民生领域", "依据", "标签来源",
     ]
-    assert [c.value for c in ledger[1]][:5] == ["序号", "编号", "被巡察单位", "轮次", "问题"]
+    assert [c.value for c in ledger[1]][:4] == ["问题编号", "被巡察单位", "轮次", "问题"]
     assert "完成情况" in [c.value for c in ledger[1]]
     stored = stored_finding_ids(library)
-    ids = [row[1] for row in listing.iter_rows(min_row=2, values_only=True)]
+    rows = list(listing.iter_rows(min_row=2, values_only=True))
+    ids = [row[0] for row in rows]
     assert sorted(ids) == sorted(stored)
-    assert [row[1] for row in ledger.iter_rows(min_row=2, values_only=True)] == ids
+    assert [row[0] for row in ledger.iter_rows(min_row=2, values_only=True)] == ids
     assert listing.freeze_panes == "A2" and listing["A1"].font.b
     assert any("已完成" in (dv.formula1 or "") for dv in ledger.data_validations.dataValidation)
-    assert all(row[11] in {"auto", "confirmed", "auto/confirmed", None} for row in listing.iter_rows(min_row=2, values_only=True))
+    assert rows and {row[11] for row in rows} == {"自动"}  # nothing confirmed in this library yet
+    from nlp.taxonomy import default_taxonomy
+
+    four = {row[7] for row in rows} - {None, ""}
+    assert four and four <= {label.name for label in default_taxonomy().schemes["four_implementations"].labels}
+    text = " ".join(str(v) for row in rows for v in row if v is not None)
+    assert "auto" not in text and "confirmed" not in text
 
 
 def test_export_xlsx_text_is_never_a_formula(tmp_path):
@@ -188,10 +196,10 @@ def test_export_xlsx_text_is_never_a_formula(tmp_path):
         session.commit()
         path = export_xlsx(session, tmp_path / "out.xlsx")
     wb = load_workbook(path)
-    for sheet, col in ((FINDINGS_SHEET, 7), (LEDGER_SHEET, 5)):
+    for sheet, col in ((FINDINGS_SHEET, 6), (LEDGER_SHEET, 4)):
         cell = wb[sheet].cell(row=2, column=col)
         assert cell.value == evil and cell.data_type == "s"
-        assert wb[sheet].cell(row=2, column=3).data_type == "s"
+        assert wb[sheet].cell(row=2, column=2).data_type == "s"
 
 # --- the DOCX as a 公文 (GB/T 9704) -------------------------------------------------------------------
 

@@ -408,6 +408,11 @@ def test_dashboard_statistics_and_downloads(web: Page) -> None:
     pg.click("#preview-markdown")
     pg.wait_for_function("() => { const p = document.querySelector('#summary-preview');"
                          " return p && !p.hidden && p.textContent.length > 50 && !p.textContent.startsWith('生成中'); }")
+    # rendered, not its Markdown source: a title, section headings, a statistics table, no # or | marks
+    assert pg.locator("#summary-preview h2.report-title").count() == 1
+    assert pg.locator("#summary-preview h3").count() >= 2 and pg.locator("#summary-preview table th").count() >= 3
+    blocks = pg.locator("#summary-preview p, #summary-preview blockquote").all_text_contents()
+    assert blocks and not any(b.startswith(("#", "|", ">")) for b in blocks)
     web.shot("10_downloads")
 
 
@@ -474,7 +479,7 @@ def test_admin_audit_users_delete_and_viewer_role(web: Page, browser: Any, tmp_p
         vp = viewer.page
         nav = [t.strip() for t in vp.locator("#main-nav a:visible").all_text_contents()]
         assert nav == ["文档", "检索", "共性问题", "统计", "下载"]  # no upload, no audit
-        vp.locator("#documents-table a").first.click()
+        vp.locator("#documents-table tr.document-row a").first.click()  # (the headers are sort links)
         vp.wait_for_selector(".finding")
         assert vp.locator(".edit-tags").count() == 0  # viewers cannot correct tags
         assert vp.locator("#delete-document").count() == 0
@@ -556,3 +561,199 @@ def test_edit_a_documents_round_unit_kind_and_date(web: Page, tmp_path: Path) ->
     pg.wait_for_selector("#search-results[data-mode=search] .search-result")
     metas = pg.locator("#search-results .search-result .result-head").all_text_contents()
     assert metas and all("县档案馆党支部" in m and "十四届县委第九轮" in m for m in metas), metas
+
+
+# --- an analyst's day (issue 13): lists that sort and filter, counts that add up, one finding -----------
+
+ROUND_ORDER = {"十四届县委第五轮": 5, "十四届县委第六轮": 6, "十四届县委第七轮": 7, "十四届县委第九轮": 9, "未标明轮次": 99}
+
+
+def _no_round_report(tmp_path: Path, unit: str) -> Path:
+    """A notice that names no round (the XSS sample without its markup, for another unit)."""
+    report = tmp_path / f"{unit}反馈.txt"
+    report.write_text(XSS_REPORT.replace("县审计局", unit).replace(XSS_IMG, "").replace(XSS_SCRIPT, ""), encoding="utf-8")
+    return report
+
+
+def _wait_for_list(pg: Any, has: str = "", lacks: str = "") -> None:
+    """Wait until the documents list of the address that contains ``has`` (and not ``lacks``) has rendered."""
+    pg.wait_for_function(
+        "([has, lacks]) => { const h = decodeURIComponent(location.hash); const p = document.querySelector('#view .page');"
+        " return h.includes(has) && (!lacks || !h.includes(lacks)) && p && p.dataset.ready && p.dataset.view === 'documents'; }",
+        arg=[has, lacks])
+
+
+def _numbers(texts: list[str]) -> list[int]:
+    return [int(t.replace(",", "")) for t in texts]
+
+
+def test_documents_sort_filter_and_the_unassigned_round(web: Page, tmp_path: Path) -> None:
+    pg = web.page
+    web.login(ANALYST)
+    web.upload(_no_round_report(tmp_path, "县统计局"))
+    web.goto("#/documents?sort=round&order=asc")
+    rounds = [t.strip() for t in pg.locator("#documents-table .doc-round").all_text_contents()]
+    assert "未标明轮次" in rounds and "十四届县委第五轮" in rounds and "十四届县委第七轮" in rounds
+    assert [ROUND_ORDER[r] for r in rounds] == sorted(ROUND_ORDER[r] for r in rounds)  # by number, none last
+    assert pg.get_attribute('#documents-table a.sort-link[data-sort="round"]', "aria-sort") == "ascending"
+    pg.click('#documents-table a.sort-link[data-sort="round"]')  # the same header again: descending
+    pg.wait_for_selector('#documents-table a.sort-link[data-sort="round"][aria-sort="descending"]')
+    down = [t.strip() for t in pg.locator("#documents-table .doc-round").all_text_contents()]
+    assert [ROUND_ORDER[r] for r in down if r != "未标明轮次"] == sorted((ROUND_ORDER[r] for r in rounds if r != "未标明轮次"), reverse=True)
+    web.shot("16_documents_sorted_by_round")
+
+    pg.select_option("#filter-round", "十四届县委第五轮")
+    pg.wait_for_selector("#clear-filters")
+    fifth = [t.strip() for t in pg.locator("#documents-table .doc-round").all_text_contents()]
+    assert len(fifth) >= 2 and set(fifth) == {"十四届县委第五轮"}
+    assert "符合条件的文档" in (pg.text_content("#documents-total") or "")
+    unit = (pg.text_content("#documents-table tr.document-row .doc-units") or "").split("、")[0]
+    assert unit in pg.eval_on_selector_all("#filter-unit option", "os => os.map(o => o.value)")
+    pg.select_option("#filter-unit", unit)
+    _wait_for_list(pg, f"unit={unit}")
+    both = pg.locator("#documents-table tr.document-row")
+    assert both.count() >= 1
+    assert all(unit in t for t in pg.locator("#documents-table .doc-units").all_text_contents())
+    assert set(pg.locator("#documents-table .doc-round").all_text_contents()) == {"十四届县委第五轮"}
+    web.shot("17_documents_filtered")
+    pg.click("#clear-filters")
+    _wait_for_list(pg, lacks="round=")
+
+    dates = sorted(d for d in pg.locator("#documents-table .doc-date").all_text_contents() if d)
+    assert len(set(dates)) >= 2
+    pg.fill("#filter-date-from", dates[-1])
+    pg.dispatch_event("#filter-date-from", "change")
+    _wait_for_list(pg, f"date_from={dates[-1]}")
+    assert set(pg.locator("#documents-table .doc-date").all_text_contents()) == {dates[-1]}
+    web.goto("#/documents?round=" + urllib.parse.quote("未标明轮次"))
+    names = pg.locator("#documents-table tr.document-row").all_text_contents()
+    assert any("县统计局" in n for n in names) and all("十四届" not in n for n in names)
+
+    web.goto("#/statistics")  # the per-round rows add up to the header totals
+    pg.wait_for_selector("#round-table tr.unassigned-round")
+    rows = pg.locator("#round-table tbody tr")
+    docs = _numbers([rows.nth(i).locator("td").nth(1).text_content() or "0" for i in range(rows.count())])
+    found = _numbers([rows.nth(i).locator("td").nth(2).text_content() or "0" for i in range(rows.count())])
+    assert sum(docs) == _numbers([pg.text_content("#stat-documents") or ""])[0]
+    assert sum(found) == _numbers([pg.text_content("#stat-findings") or ""])[0]
+    assert pg.text_content("#round-table tr.unassigned-round td") == "未标明轮次"
+    web.shot("18_statistics_unassigned_round")
+
+
+def test_search_grades_highlights_and_similar_starts_with_the_finding(web: Page) -> None:
+    pg = web.page
+    web.login(ANALYST)
+    web.goto("#/search?q=" + urllib.parse.quote("违规发放津补贴"))
+    pg.wait_for_selector("#search-results[data-mode=search] .search-result")
+    api_results = pg.evaluate("async () => (await (await fetch('/api/v1/search?q=' + encodeURIComponent('违规发放津补贴') + '&limit=20')).json()).results")
+    graded = [r["relevance"] for r in api_results]
+    assert "高" in graded and all(r["score"] >= 0.15 for r in api_results)  # under the API's floor: not sent
+    results = pg.locator("#search-results > .search-result")  # shown: the 高 and 中 results, best first
+    grades = [t.strip() for t in pg.locator("#search-results > .search-result .relevance").all_text_contents()]
+    assert grades == [f"相关度{g}" for g in graded if g != "低"]
+    weak = graded.count("低")
+    assert weak >= 1  # this library has a weak tail for the query (20 results before): folded away, not listed
+    assert pg.text_content("#weak-results summary") == f"另有 {weak} 条相关度低的结果"
+    assert pg.is_hidden("#weak-results .search-result >> nth=0")
+    text = pg.text_content("#search-results") or ""
+    assert "得分" not in text and not re.search(r"\b0\.\d{2,}", text)  # grades, never raw scores
+    marks = pg.locator("#search-results > .search-result .result-text mark").all_text_contents()
+    assert marks and any("补贴" in m or m in "违规发放津补贴" for m in marks)  # matched words highlighted
+    web.shot("19_search_graded")
+
+    first = results.first.get_attribute("data-finding-id")
+    results.first.locator("a", has_text="相似问题").click()
+    pg.wait_for_selector("#compared-finding")
+    assert pg.get_attribute("#compared-finding", "data-finding-id") == first
+    others = pg.locator("#search-results .search-result:not(#compared-finding)")
+    ids = [others.nth(i).get_attribute("data-finding-id") for i in range(others.count())]
+    assert first not in ids
+    web.shot("20_similar_starts_with_the_finding")
+
+
+def test_upload_counts_add_up_and_the_job_ends(web: Page, tmp_path: Path) -> None:
+    pg = web.page
+    web.login(ANALYST)
+    web.goto("#/upload")
+    fresh = _no_round_report(tmp_path, "县气象局")
+    duplicate = SAMPLES / PRELOADED["十四届县委第五轮"][1]  # already in the library
+    pg.set_input_files("#upload-input", [
+        {"name": fresh.name, "mimeType": "text/plain", "buffer": fresh.read_bytes()},
+        {"name": duplicate.name, "mimeType": "text/plain", "buffer": duplicate.read_bytes()},
+        {"name": "空文件.txt", "mimeType": "text/plain", "buffer": b""},
+    ])
+    pg.click("#upload-submit")
+    pg.wait_for_selector("#job-status[data-status=done], #job-status[data-status=failed]", timeout=T_JOB)
+    counts = pg.text_content("#job-counts") or ""
+    assert counts == "共 3 个文件，新入库 1 份，重复 1 份，失败 1 份", counts
+    status = pg.text_content("#job-status") or ""
+    assert "已结束" in status and "正在分析" not in (pg.text_content("#upload-progress-text") or "")
+    assert pg.text_content("#upload-progress-text") == "上传完成，分析已结束"
+    items = {pg.locator(".job-item").nth(i).get_attribute("data-status") for i in range(pg.locator(".job-item").count())}
+    assert items == {"stored", "duplicate", "error"}
+    assert "空" in (pg.locator('.job-item[data-status="error"] .form-error').text_content() or "")
+    web.shot("21_upload_counts", full_page=True)
+
+    pg.set_input_files("#upload-input", [  # every file bad, each for its own reason
+        {"name": "空文件.txt", "mimeType": "text/plain", "buffer": b""},
+        {"name": "tool.exe", "mimeType": "application/octet-stream", "buffer": b"MZ\x90\x00binary\x00\x01"},
+        {"name": "坏.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4\n%broken\n1 0 obj<<>>\n"},
+    ])
+    pg.click("#upload-submit")
+    pg.wait_for_selector("#upload-error .item-errors li >> nth=2")
+    heading = pg.text_content("#upload-error-heading") or ""
+    assert heading == "3 个文件均未通过检查，没有上传：" and "文件为空" not in heading
+    reasons = pg.locator("#upload-error .item-errors li").all_text_contents()
+    assert len(set(r.split("：", 1)[1] for r in reasons)) >= 2, reasons  # each file's own problem
+    web.shot("22_upload_all_rejected", full_page=True)
+
+
+def test_dashboard_top_five_audit_details_and_a_missing_document(web: Page) -> None:
+    pg = web.page
+    web.login(ADMIN)
+    web.goto("#/clusters")
+    pg.wait_for_selector("#cluster-list .cluster", timeout=T_JOB)
+    pg.wait_for_selector("#chart-trend[data-series]")
+    listed = pg.locator("#cluster-list .cluster").count()
+    assert int(pg.get_attribute("#chart-trend", "data-series") or -1) == min(5, listed)
+    pg.select_option("#trend-count", "20")
+    pg.wait_for_function("n => document.querySelector('#chart-trend').dataset.series === String(n)", arg=min(20, listed))
+    pg.wait_for_selector("#chart-trend[data-rendered] canvas")
+    web.shot("23_dashboard_trend_choice")
+
+    web.goto("#/audit")
+    pg.wait_for_selector("#audit-table td.detail .detail-line")
+    details = pg.locator("#audit-table td.detail").all_text_contents()
+    assert details and not any("{" in d or '"' in d for d in details)
+    lines = pg.locator("#audit-table td.detail .detail-line").all_text_contents()
+    assert any(line.startswith(("条数：", "检索词：", "任务：", "文件数：")) for line in lines), lines[:10]
+    web.shot("24_audit_details")
+
+    web.goto("#/documents/9999")
+    pg.wait_for_selector("#view .error-box")
+    assert pg.text_content("#view .error-box") == "没有这个文档"
+    assert pg.locator("#view .loading").count() == 0
+
+
+def test_a_page_for_one_finding(web: Page) -> None:
+    pg = web.page
+    web.login(ANALYST)  # lands on the documents list
+    pg.wait_for_selector("#documents-table tr.document-row")
+    pg.locator("#documents-table tr.document-row a").first.click()
+    pg.wait_for_selector(".finding")
+    card = pg.locator(".finding").first
+    fid = card.get_attribute("data-finding-id")
+    assert (card.locator("a.finding-id").text_content() or "") == f"问题 #{fid}"  # the library's number
+    card.locator("a.finding-id").click()
+    pg.wait_for_selector("#finding-text")
+    assert pg.text_content(".page-header h2") == f"问题 #{fid}"
+    text = pg.text_content("#finding-text") or ""
+    assert len(text) > 5 and pg.text_content("#finding-context mark") == text
+    assert len(pg.text_content("#finding-context") or "") > len(text)  # the text around it
+    assert pg.locator("#finding-tags .tag").count() >= 1 and pg.locator("#finding-tags .tag-evidence").count() >= 1
+    similar = pg.locator("#finding-similar .result-line")
+    assert fid not in [similar.nth(i).get_attribute("data-finding-id") for i in range(similar.count())]
+    web.shot("25_one_finding", full_page=True)
+    pg.click("#finding-similar a:has-text('查看更多相似问题')")
+    pg.wait_for_selector("#compared-finding")
+    assert pg.get_attribute("#compared-finding", "data-finding-id") == fid

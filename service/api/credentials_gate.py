@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from service import accounts
+from service import accounts, audit
 from service.api.middleware import BodyLimitMiddleware, json_error
 
 SESSION_COOKIE = "xuncha_session"  # as service.api.deps (not imported: deps imports FastAPI's request machinery)
@@ -65,9 +65,18 @@ class CredentialsGateMiddleware:
         self.json_limit = BodyLimitMiddleware(app, max_json_bytes)
 
     def _known(self, secret: str, kind: str, scope: Scope) -> bool:
+        """Whether the credential names an active user; a refused one is audited (aggregated per
+        client and minute, so a flood of forged tokens cannot grow the log)."""
         make_session = self.make_session or scope["app"].state.make_session
         with make_session() as session:
-            return accounts.user_for_secret(session, secret, kind) is not None
+            if accounts.user_for_secret(session, secret, kind) is not None:
+                return True
+            client = scope.get("client")
+            audit.record_refusal(session, "credentials_refused", client[0] if client else None, {
+                "reason": "invalid_token" if kind == "token" else "invalid_session",
+                "path": f"{scope.get('method')} {scope.get('path', '')}"[:200], "body_unread": True,
+            })
+            return False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("method") not in BODY_METHODS or not _has_body(scope):

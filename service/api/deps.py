@@ -52,6 +52,7 @@ class Principal:
     name: str
     role: Role
     via: str  # token | session
+    must_change_password: bool = False
 
 
 def client_of(request: Request) -> str | None:
@@ -60,6 +61,45 @@ def client_of(request: Request) -> str | None:
 
 _bearer_scheme = HTTPBearer(auto_error=False, description="API 令牌（xuncha user add / xuncha user token 签发）")
 _cookie_scheme = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, description="网页登录会话")
+PASSWORD_ROUTE = "/api/v1/auth/password"
+
+
+def _refuse(request: Request, session: Session, action: str, error: ApiError) -> ApiError:
+    """Audit a refused credential or CSRF check (aggregated per client and minute) and return the error."""
+    audit.record_refusal(session, action, client_of(request), {"reason": error.code, "path": f"{request.method} {request.url.path}"[:200]})
+    return error
+
+
+def _identify(request: Request, session: Session) -> Principal:
+    """The user the request's token or session cookie stands for; a refused credential is audited."""
+    header = request.headers.get("authorization", "")
+    user = None
+    via = "token"
+    if header:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise _refuse(request, session, "credentials_refused", ApiError(
+                401, "bad_credentials", "Authorization 头格式应为 Bearer <令牌>", headers={"WWW-Authenticate": "Bearer"}))
+        user = accounts.user_for_secret(session, value.strip(), "token")
+        if user is None:
+            raise _refuse(request, session, "credentials_refused", ApiError(
+                401, "invalid_token", "API 令牌无效、已过期或已吊销", headers={"WWW-Authenticate": "Bearer"}))
+    else:
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if cookie:
+            user = accounts.user_for_secret(session, cookie, "session")
+            via = "session"
+            if user is None:
+                raise _refuse(request, session, "credentials_refused", ApiError(
+                    401, "not_authenticated", "登录已过期或已退出，请重新登录", headers={"WWW-Authenticate": "Bearer"}))
+            if request.method not in SAFE_METHODS and request.headers.get(CSRF_HEADER) != CSRF_VALUE:
+                raise _refuse(request, session, "csrf_refused", ApiError(
+                    403, "csrf_check_failed", "请求缺少 X-Requested-With 头（跨站请求保护）"))
+    if user is None:
+        raise ApiError(401, "not_authenticated", "请先登录或提供有效的 API 令牌", headers={"WWW-Authenticate": "Bearer"})
+    principal = Principal(user.name, Role(user.role), via, bool(user.must_change_password))
+    request.state.principal = principal
+    return principal
 
 
 def current_user(
@@ -68,31 +108,26 @@ def current_user(
     _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer_scheme)] = None,  # declared for OpenAPI
     _cookie: Annotated[str | None, Depends(_cookie_scheme)] = None,
 ) -> Principal:
-    header = request.headers.get("authorization", "")
-    user = None
-    via = "token"
-    if header:
-        scheme, _, value = header.partition(" ")
-        if scheme.lower() != "bearer" or not value.strip():
-            raise ApiError(401, "bad_credentials", "Authorization 头格式应为 Bearer <令牌>", headers={"WWW-Authenticate": "Bearer"})
-        user = accounts.user_for_secret(session, value.strip(), "token")
-        if user is None:
-            raise ApiError(401, "invalid_token", "API 令牌无效或已失效", headers={"WWW-Authenticate": "Bearer"})
-    else:
-        cookie = request.cookies.get(SESSION_COOKIE)
-        if cookie:
-            user = accounts.user_for_secret(session, cookie, "session")
-            via = "session"
-            if user is not None and request.method not in SAFE_METHODS and request.headers.get(CSRF_HEADER) != CSRF_VALUE:
-                raise ApiError(403, "csrf_check_failed", "请求缺少 X-Requested-With 头（跨站请求保护）")
-    if user is None:
-        raise ApiError(401, "not_authenticated", "请先登录或提供有效的 API 令牌", headers={"WWW-Authenticate": "Bearer"})
-    principal = Principal(user.name, Role(user.role), via)
-    request.state.principal = principal
+    """The signed-in user; one still holding a temporary password may do nothing else until it is changed."""
+    principal = _identify(request, session)
+    if principal.must_change_password:
+        raise ApiError(403, "password_change_required",
+                       f"首次登录（或密码被重置）后须先修改密码：请在网页上修改，或调用 POST {PASSWORD_ROUTE}")
     return principal
 
 
+def pending_user(
+    request: Request,
+    session: SessionDep,
+    _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer_scheme)] = None,
+    _cookie: Annotated[str | None, Depends(_cookie_scheme)] = None,
+) -> Principal:
+    """The signed-in user even with a temporary password: for changing it, logging out and /auth/me."""
+    return _identify(request, session)
+
+
 CurrentUser = Annotated[Principal, Depends(current_user)]
+PendingUser = Annotated[Principal, Depends(pending_user)]
 
 
 def require(role: Role) -> Callable[..., Principal]:

@@ -1,5 +1,7 @@
 """`xuncha analyze FILE...`: run the pipeline on files and print what was found.
 
+Which arguments are reports is decided by ``service.cli.inputs`` (the rule `xuncha ingest` uses
+too): README.md, JSONL and sub-folders among the names of a glob are skipped with a note on stderr.
 Each file is handled on its own: a bad file prints one error line on stderr and the batch goes on;
 the exit code is 0 only when every file succeeded.
 """
@@ -18,6 +20,7 @@ from nlp.errors import XunchaError
 from nlp.extract import PdfBackend
 from nlp.model import ReportDoc
 from nlp.pipeline import analyze_file
+from service.cli.inputs import collect_inputs, say_skipped
 from service.cli.output import error_line, page_progress, print_json, progress_bar, stderr, stdout
 
 
@@ -27,9 +30,13 @@ class OutputFormat(StrEnum):
 
 
 def analyze_paths(
-    paths: list[Path], *, max_bytes: int | None, pdf_backend: PdfBackend, debug: bool = False
+    paths: list[Path], *, max_bytes: int | None, pdf_backend: PdfBackend, debug: bool = False, recursive: bool = False
 ) -> tuple[list[ReportDoc | dict[str, Any]], int]:
-    """Analyse each path; return the results in input order (errors as dicts) and the failure count."""
+    """Analyse each report among ``paths``; return the results in input order (errors as dicts) and the
+    failure count. What is not a report is named on stderr and left out, neither a result nor a failure."""
+    found = collect_inputs(paths, recursive=recursive)
+    say_skipped(found)
+    paths = found.files
     results: list[ReportDoc | dict[str, Any]] = []
     failures = 0
     with progress_bar() as progress:  # at a terminal only; a single scan shows its OCR pages

@@ -19,7 +19,7 @@ from service.store.repository import Overrides
 
 SAMPLES = Path(__file__).resolve().parents[2] / "corpora" / "samples"
 DEMO_USER = "demo"
-DEMO_PASSWORD = "xuncha-demo"
+DEMO_PASSWORD = "Yanshi-xuncha-26"  # passes the password rule (10+ characters, three classes, not common)
 
 
 def prepare_demo() -> dict[str, int | str]:

@@ -1,6 +1,7 @@
 """`xuncha ingest PATH...`: analyse reports and store them in the findings library.
 
-Directories are walked for report files. Each file is its own transaction (see
+Which arguments are reports (folders, globs, sub-folders with ``--recursive``) is decided by
+``service.cli.inputs``, the same rule as `xuncha analyze`. Each file is its own transaction (see
 ``service.store.repository``); a bad file prints one error line and the batch goes on; the same
 file twice is one document. The exit code is 0 only when every file was stored or already present.
 """
@@ -14,35 +15,23 @@ from nlp.errors import XunchaError
 from nlp.extract import read_source
 from nlp.pipeline import analyze_bytes
 from nlp.tagging import make_tagger
+from service.cli.inputs import collect_inputs, say_skipped
 from service.cli.output import error_line, page_progress, progress_bar
 from service.settings import get_settings
 from service.store.db import session_factory
 from service.store.repository import Overrides, ingest_bytes
 
-REPORT_SUFFIXES = {
-    ".pdf", ".docx", ".txt", ".md", ".html", ".htm", ".ofd", ".doc", ".wps", ".rtf",
-    ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp",
-}
 
+def ingest_paths(
+    paths: list[Path], overrides: Overrides, database_url: str | None = None, *, recursive: bool = False
+) -> tuple[list[dict[str, Any]], int]:
+    """Store each report among ``paths``; return one result per file and the failure count.
 
-def expand_paths(paths: list[Path]) -> list[Path]:
-    """Files as given, and report files found under directories (sorted, hidden files skipped)."""
-    out: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            out.extend(
-                p for p in sorted(path.rglob("*"))
-                if p.is_file() and p.suffix.lower() in REPORT_SUFFIXES and not p.name.upper().startswith("README")
-                and not any(part.startswith(".") for part in p.relative_to(path).parts)
-            )
-        else:
-            out.append(path)
-    return out
-
-
-def ingest_paths(paths: list[Path], overrides: Overrides, database_url: str | None = None) -> tuple[list[dict[str, Any]], int]:
+    What is not a report is named once on stderr and left out (see ``service.cli.inputs``)."""
     settings = get_settings()
-    files = expand_paths(paths)
+    found = collect_inputs(paths, recursive=recursive)
+    say_skipped(found)
+    files = found.files
     make_session = session_factory(database_url)
     tagger = make_tagger()
     max_bytes = int(settings.max_file_mb * 1024 * 1024)

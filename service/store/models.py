@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -169,15 +170,20 @@ class Statistic(Base):
 
 
 class User(Base):
-    """An account; ``password_hash`` is an argon2id hash, never the password."""
+    """An account; ``password_hash`` is an argon2id hash, never the password. ``name`` is stored
+    normalised (NFKC, case-folded). Ids are never reused (AUTOINCREMENT on SQLite, a sequence on
+    PostgreSQL): a credential left behind by a removed row can never name a later user."""
 
     __tablename__ = "users"
+    __table_args__ = {"sqlite_autoincrement": True}
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     password_hash: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(20))  # viewer | analyst | admin
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # set for a temporary password (given by an admin): only the password change is allowed until then
+    must_change_password: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class Credential(Base):
@@ -211,6 +217,33 @@ class AuditEntry(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
     client: Mapped[str | None] = mapped_column(String(60))
     ok: Mapped[bool] = mapped_column(default=True)
+    # the hash chain (service.audit): sha256 of the previous row's hash and this row's content; NULL
+    # only on rows written before the chain began
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    row_hash: Mapped[str | None] = mapped_column(String(64))
+
+
+class AuditChainHead(Base):
+    """The chain's newest row (one row, ``id`` 1): deleting the latest audit rows is detected too, and
+    locking this row is what serialises audit writers so that concurrent writers keep one chain."""
+
+    __tablename__ = "audit_chain"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    last_id: Mapped[int | None] = mapped_column(Integer)
+    last_hash: Mapped[str | None] = mapped_column(String(64))
+
+
+class RateWindow(Base):
+    """A counter per key and fixed time window, shared by every worker and node on the database: login
+    attempts reserved per name and client (service.api.throttle) and refusals counted per client for
+    aggregated audit rows. Changed only by conditional UPDATEs, so concurrent requests cannot overshoot."""
+
+    __tablename__ = "rate_windows"
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    used: Mapped[int] = mapped_column(Integer, default=0)
+    previous: Mapped[int] = mapped_column(Integer, default=0)  # the count of the window before this one
+    logged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # when this window was last audited
 
 
 class Job(Base):

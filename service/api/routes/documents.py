@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
@@ -15,7 +15,9 @@ from nlp.errors import XunchaError
 from service.api.deps import Admin, Analyst, AuditDep, MakeSessionDep, SessionDep, SettingsDep, Viewer
 from service.api.errors import ApiError, error_body, status_for
 from service.documents import (
+    DOCUMENT_SORTS,
     KINDS,
+    UNASSIGNED_ROUND,
     DocumentEditError,
     InvalidKindError,
     delete_document,
@@ -197,13 +199,27 @@ def retry_job(job_id: str, request: Request, user: Analyst, session: SessionDep,
     return job_dict(job)
 
 
-@router.get("/documents", summary="文档列表")
+SortKey = Literal["created", "date", "round", "unit", "kind", "title", "findings"]  # = DOCUMENT_SORTS
+
+
+@router.get("/documents", summary="文档列表（可按轮次、单位、类型、日期筛选和排序）")
 def read_documents(
     user: Viewer, session: SessionDep, audit: AuditDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    round: Annotated[str | None, Query(max_length=100, description=f"轮次名称的一部分；“{UNASSIGNED_ROUND}”为没有轮次的文档")] = None,
+    unit: Annotated[str | None, Query(max_length=200, description="被巡察单位名称的一部分")] = None,
+    kind: Annotated[str | None, Query(max_length=30, description="巡察类型：" + "、".join(KINDS))] = None,
+    date_from: Annotated[str | None, Query(max_length=10, description="日期不早于 YYYY-MM-DD")] = None,
+    date_to: Annotated[str | None, Query(max_length=10, description="日期不晚于 YYYY-MM-DD")] = None,
+    sort: Annotated[SortKey, Query(description="排序：" + "、".join(f"{k}（{v}）" for k, v in DOCUMENT_SORTS.items()))] = "created",
+    order: Annotated[Literal["asc", "desc"], Query(description="asc 升序，desc 降序")] = "desc",
 ) -> dict[str, Any]:
-    audit("documents_listed", None, {"limit": limit, "offset": offset})
-    return list_documents(session, limit, offset)
+    for value in (date_from, date_to):
+        if value and not valid_iso_date(value):
+            raise ApiError(422, "invalid_date", "日期格式应为 YYYY-MM-DD，且须是真实存在的日期")
+    filters = {k: v for k, v in {"round": round, "unit": unit, "kind": kind, "date_from": date_from, "date_to": date_to}.items() if v}
+    audit("documents_listed", None, {"limit": limit, "offset": offset, **filters, "sort": sort, "order": order})
+    return list_documents(session, limit, offset, **filters, sort=sort, descending=order == "desc")
 
 
 @router.get("/documents/{document_id}", summary="文档全文、问题（含标签与依据）、统计数据")

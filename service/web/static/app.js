@@ -374,6 +374,7 @@
 
   const ROUTES = {
     documents: (root, rest, params) => (rest[0] ? viewDocument(root, rest[0], params) : viewDocuments(root, params)),
+    findings: (root, rest) => viewFinding(root, rest[0]),
     upload: (root) => viewUpload(root),
     search: (root, rest, params) => viewSearch(root, params),
     clusters: (root, rest, params) => viewClusters(root, params),
@@ -396,6 +397,7 @@
       await ROUTES[name](root, parts.slice(1), params);
     } catch (e) {
       if (seq === state.routeSeq && e.status !== 401) {
+        for (const el of $$(".loading", root)) el.remove(); // the error replaces 加载中…, never sits under it
         root.appendChild(h("p", { class: "error-box", role: "alert" }, e.message || "加载失败"));
       }
       showError(e);
@@ -465,21 +467,86 @@
   // ---------------------------------------------------------------------------------------------
   // 文档列表
 
+  const UNASSIGNED_ROUND = "未标明轮次"; // the API's round filter value for documents without a round
+  const DOC_FILTERS = ["round", "unit", "kind", "date_from", "date_to"];
+  const DOC_SORTS = [ // [API sort key, column header]; the header of the sorted column shows ▲ / ▼
+    ["title", "标题"], ["kind", "类型"], ["round", "轮次"], ["unit", "被巡察单位"], ["date", "日期"], ["findings", "问题数"], ["created", "入库时间"],
+  ];
+
+  /** A link to the documents list with these filters (a round on the statistics page, …). */
+  function documentsLink(filters, label) {
+    const qs = new URLSearchParams();
+    for (const [k, v] of Object.entries(filters)) if (v) qs.set(k, v);
+    return h("a", { href: `#/documents?${qs}` }, label);
+  }
+
+  /** The list's state in the address (#/documents?round=…&sort=round&order=asc&page=2), so a filtered,
+   *  sorted list survives a reload, the back button and a link someone sends. */
+  function documentsHash(params, changes) {
+    const qs = new URLSearchParams();
+    for (const k of [...DOC_FILTERS, "sort", "order", "page"]) {
+      const v = k in changes ? changes[k] : params.get(k);
+      if (v) qs.set(k, v);
+    }
+    const s = qs.toString();
+    return `#/documents${s ? `?${s}` : ""}`;
+  }
+
   async function viewDocuments(root, params) {
     const pageSize = 50;
     const page = Math.max(1, Number(params.get("page")) || 1);
-    add(root, 
+    const sort = DOC_SORTS.some(([k]) => k === params.get("sort")) ? params.get("sort") : "created";
+    const order = params.get("order") === "asc" ? "asc" : "desc";
+    add(root,
       pageHeader(
         "文档",
         can("analyst") ? h("a", { class: "button primary", href: "#/upload" }, "上传报告") : null
       ),
       loading()
     );
-    const data = await api("GET", "/documents", { query: { limit: pageSize, offset: (page - 1) * pageSize } });
+    const filters = Object.fromEntries(DOC_FILTERS.map((k) => [k, params.get(k) || ""]));
+    const data = await api("GET", "/documents", {
+      query: { limit: pageSize, offset: (page - 1) * pageSize, sort, order, ...filters },
+    });
     root.lastChild.remove();
     const items = data.items || [];
     const total = data.total ?? items.length;
-    const headers = ["标题", "来源文件", "类型", "轮次", "被巡察单位", "问题数", "入库时间"];
+    const facets = data.facets || {};
+    const go = (changes) => { location.hash = documentsHash(params, { page: "", ...changes }); };
+    const select = (id, name, key, values) =>
+      h("label", null, name,
+        h("select", { id, "data-filter": key, onchange: (ev) => go({ [key]: ev.target.value }) },
+          h("option", { value: "" }, "全部"),
+          // a value in the address that the library no longer has stays selectable, so the filter shows
+          [...new Set([...(values || []), ...(filters[key] ? [filters[key]] : [])])].map((v) =>
+            h("option", { value: v, selected: v === filters[key] }, v))));
+    // a text field, not type=date: Chromium draws that one as mm/dd/yyyy whatever the page's language
+    const dateInput = (id, name, key) =>
+      h("label", null, name, h("input", {
+        id, type: "text", inputmode: "numeric", value: filters[key], placeholder: "如 2024-01-01", pattern: "\\d{4}-\\d{2}-\\d{2}",
+        onchange: (ev) => {
+          const v = ev.target.value.trim();
+          if (v && !/^\d{4}-\d{2}-\d{2}$/.test(v)) { showMessage("日期格式应为 YYYY-MM-DD，如 2024-06-08", "error"); return; }
+          go({ [key]: v });
+        },
+      }));
+    const active = DOC_FILTERS.some((k) => filters[k]);
+    const filterBar = h("form", { class: "filter-bar", id: "documents-filters", onsubmit: (ev) => ev.preventDefault() },
+      select("filter-round", "轮次", "round", facets.rounds),
+      select("filter-unit", "单位", "unit", facets.units),
+      select("filter-kind", "类型", "kind", facets.kinds),
+      dateInput("filter-date-from", "日期从", "date_from"),
+      dateInput("filter-date-to", "到", "date_to"),
+      active ? h("a", { id: "clear-filters", href: documentsHash(params, Object.fromEntries([...DOC_FILTERS, "page"].map((k) => [k, ""]))) }, "清除筛选") : null);
+    const header = ([key, name]) => {
+      const current = key === sort;
+      const next = current ? (order === "asc" ? "desc" : "asc") : (key === "title" || key === "round" || key === "unit" || key === "kind" ? "asc" : "desc");
+      return h("a", {
+        href: documentsHash(params, { sort: key, order: next, page: "" }), class: `sort-link${current ? " sorted" : ""}`,
+        "data-sort": key, title: `按${name}排序`, "aria-sort": current ? (order === "asc" ? "ascending" : "descending") : null,
+      }, name, current ? (order === "asc" ? " ▲" : " ▼") : "");
+    };
+    const headers = [header(DOC_SORTS[0]), "来源文件", ...DOC_SORTS.slice(1).map(header)];
     if (can("admin")) headers.push("操作");
     const rows = items.map((d) =>
       h(
@@ -487,9 +554,10 @@
         { "data-document-id": d.id, class: "document-row" },
         h("td", { class: "title-cell" }, documentLink(d.id, d.title || d.source_name)),
         h("td", { class: "muted" }, d.source_name, h("br"), h("small", null, [d.media_type, fmtSize(d.size)].filter(Boolean).join(" · "))),
-        h("td", null, d.kind || ""),
-        h("td", null, d.round || ""),
-        h("td", null, (d.units || []).join("、")),
+        h("td", { class: "doc-kind" }, d.kind || ""),
+        h("td", { class: "doc-round" }, d.round || h("span", { class: "muted" }, UNASSIGNED_ROUND)),
+        h("td", { class: "doc-units" }, (d.units || []).join("、")),
+        h("td", { class: "nowrap doc-date" }, d.date || ""),
         h("td", { class: "num" }, fmtNumber(d.findings)),
         h("td", { class: "nowrap" }, fmtDateTime(d.created_at)),
         can("admin")
@@ -497,12 +565,13 @@
           : null
       )
     );
-    add(root, 
-      h("p", { class: "muted", id: "documents-total" }, `共 ${fmtNumber(total)} 份文档`),
+    add(root,
+      filterBar,
+      h("p", { class: "muted", id: "documents-total" }, active ? `符合条件的文档 ${fmtNumber(total)} 份` : `共 ${fmtNumber(total)} 份文档`),
       table("documents-table", headers, rows, {
-        empty: can("analyst") ? "还没有文档，请先上传报告" : "还没有文档",
+        empty: active ? "没有符合条件的文档" : can("analyst") ? "还没有文档，请先上传报告" : "还没有文档",
       }),
-      pager(page, pageSize, total, (p) => `#/documents?page=${p}`)
+      pager(page, pageSize, total, (p) => documentsHash(params, { page: String(p) }))
     );
   }
 
@@ -854,7 +923,8 @@
     const head = h(
       "div",
       { class: "finding-head" },
-      h("span", { class: "finding-id" }, f.local_id || `#${f.id}`),
+      // the library's number, the one search, the similar page, the reports and the XLSX show
+      h("a", { class: "finding-id", href: `#/findings/${encodeURIComponent(f.id)}`, title: f.local_id ? `本文第 ${f.local_id.replace(/^F0*/, "")} 条` : null }, `问题 #${f.id}`),
       f.marker ? h("span", { class: "finding-marker" }, f.marker) : null,
       h("span", { class: "finding-meta muted" }, meta.join(" · ")),
       h(
@@ -969,7 +1039,8 @@
   function resultSummary(r) {
     return h(
       "div",
-      { class: "result-line" },
+      { class: "result-line", "data-finding-id": r.finding_id },
+      r.finding_id ? h("a", { class: "finding-no", href: `#/findings/${encodeURIComponent(r.finding_id)}` }, `#${r.finding_id}`) : null,
       h("span", { class: "result-text" }, r.text),
       h("span", { class: "muted small result-meta" },
         " — ", [r.unit, r.round].filter(Boolean).join(" · "), r.unit || r.round ? " · " : "",
@@ -1169,15 +1240,21 @@
       }
       if (xhr.status < 200 || xhr.status >= 300) {
         const err = errorFrom(xhr.status, data);
+        const rejected = (data && data.error && data.error.items) || [];
         ui.progressText.textContent = "上传失败";
-        fill(ui.formError, h("p", null, err.message), itemErrors(data && data.error && data.error.items));
-        showError(err);
+        // several files refused at once: the heading names none of the problems (the API's message
+        // repeats the first file's), each file's own problem is on its own line below
+        const heading = rejected.length > 1 ? `${rejected.length} 个文件均未通过检查，没有上传：` : err.message;
+        fill(ui.formError, h("p", { id: "upload-error-heading" }, heading), itemErrors(rejected));
+        showMessage(rejected.length > 1 ? `${rejected.length} 个文件均未通过检查，没有上传（各文件的原因见上传表单）` : heading, "error");
         return;
       }
       ui.progress.value = 100;
-      ui.progressText.textContent = "上传完成，正在分析…";
+      ui.progressText.textContent = "上传完成，正在分析…"; // renderJob says when the analysis has finished
       ui.input.value = "";
       fill(ui.selected);
+      const chosen = $("#upload-chosen");
+      if (chosen && ui.input.id === "upload-input") chosen.textContent = "未选择文件"; // the files went with the upload
       if (ui.onAccepted) ui.onAccepted(data);
       state.job = {
         id: data.job_id,
@@ -1222,11 +1299,8 @@
         renderJob();
         if (job.status === "done" || job.status === "failed") {
           stopJobPolling();
-          const items = job.items || [];
-          const stored = items.filter((i) => i.status === "stored").length;
-          const dup = items.filter((i) => i.status === "duplicate").length;
-          const bad = items.filter((i) => i.status === "error").length;
-          showMessage(`处理完成：新入库 ${stored} 份，重复 ${dup} 份，失败 ${bad} 份`, bad ? "error" : "info");
+          const c = jobCounts(job);
+          showMessage(`处理完成：${c.summary}`, c.error ? "error" : "info");
           return;
         }
       } catch (e) {
@@ -1241,14 +1315,33 @@
     state.jobTimer = setTimeout(tick, POLL_MS / 2);
   }
 
+  /** A job's counts from its items, so that they add up: every file is exactly one of 新入库 / 重复 /
+   *  失败 / 等待（排队或处理中）. (The API's ``done`` already includes the failed files; adding
+   *  ``failed`` to it again read 已完成（3 / 2）for a batch with one duplicate and one bad file.) */
+  function jobCounts(job) {
+    const items = job.items || [];
+    const n = (status) => items.filter((i) => i.status === status).length;
+    const c = { stored: n("stored"), duplicate: n("duplicate"), error: n("error"), total: items.length || job.total || 0 };
+    c.processed = c.stored + c.duplicate + c.error;
+    c.waiting = c.total - c.processed;
+    c.summary = [`新入库 ${c.stored} 份`, `重复 ${c.duplicate} 份`, `失败 ${c.error} 份`, c.waiting ? `待处理 ${c.waiting} 份` : null]
+      .filter(Boolean).join("，");
+    return c;
+  }
+
   function renderJob() {
     const panel = $("#job-panel");
     const job = state.job;
     if (!panel || !job) return;
     panel.hidden = false;
     const finished = job.status === "done" || job.status === "failed";
-    const total = job.total || (job.items || []).length;
-    const processed = (job.done || 0) + (job.failed || 0);
+    const counts = jobCounts(job);
+    const total = counts.total;
+    const processed = counts.processed;
+    const uploadText = $("#upload-progress-text");
+    if (uploadText && uploadText.textContent.startsWith("上传完成")) {
+      uploadText.textContent = finished ? "上传完成，分析已结束" : `上传完成，正在分析（${processed} / ${total}）…`;
+    }
     const items = (job.items || []).map((it) =>
       h(
         "li",
@@ -1273,8 +1366,8 @@
     fill(panel, 
       h("h3", null, "处理进度"),
       h("p", { id: "job-status", "data-status": job.status, class: finished ? "" : "working" },
-        `任务 ${job.id}：${JOB_STATUS[job.status] || job.status}`,
-        total ? `（${processed} / ${total}）` : ""),
+        finished ? `任务 ${job.id} 已结束：` : `任务 ${job.id}：${JOB_STATUS[job.status] || job.status}（已处理 ${processed} / ${total}）`,
+        finished ? h("span", { id: "job-counts" }, `共 ${total} 个文件，${counts.summary}`) : null),
       h("progress", { id: "job-progress", max: Math.max(1, total), value: finished ? Math.max(1, total) : processed }),
       h("ul", { id: "job-items", class: "job-items" }, items)
     );
@@ -1334,17 +1427,31 @@
 
     add(results, loading("检索中…"));
     if (like) {
-      const data = await api("GET", `/findings/${encodeURIComponent(like)}/similar`, { query: { limit } });
-      fill(results, 
+      const [data, self] = await Promise.all([
+        api("GET", `/findings/${encodeURIComponent(like)}/similar`, { query: { limit } }),
+        api("GET", `/findings/${encodeURIComponent(like)}`),
+      ]);
+      fill(results,
+        comparedFinding(self),
         h("p", { class: "result-summary" }, `与问题 #${like} 相似的问题：${(data.results || []).length} 条 `, h("a", { href: "#/search" }, "清除")),
         ...(data.results || []).map((r, i) => searchResult(r, i))
       );
     } else if (q) {
       const data = await api("GET", "/search", { query: { q, ...values, limit } });
       const list = data.results || [];
-      fill(results, 
-        h("p", { class: "result-summary" }, `“${data.query ?? q}”：${list.length} 条结果（按相关度排序，相近表述已合并）`),
-        ...list.map((r, i) => searchResult(r, i))
+      // The API leaves out what is under its relevance floor; of the rest, results graded 低 are
+      // folded away when there are better ones, so the page never ends in a tail of weak matches.
+      const strong = list.filter((r) => r.relevance === "高" || r.relevance === "中");
+      const weak = strong.length ? list.filter((r) => !strong.includes(r)) : [];
+      const shown = strong.length ? strong : list;
+      fill(results,
+        h("p", { class: "result-summary" }, `“${data.query ?? q}”：${shown.length} 条结果（按相关度排序，相近表述已合并）`),
+        ...shown.map((r, i) => searchResult(r, i)),
+        weak.length
+          ? h("details", { id: "weak-results", class: "weak-results" },
+            h("summary", null, `另有 ${weak.length} 条相关度低的结果`),
+            weak.map((r, i) => searchResult(r, shown.length + i)))
+          : null
       );
       if (!list.length) results.appendChild(h("p", { class: "muted" }, "没有找到相关问题，换个说法试试。"));
     } else {
@@ -1361,6 +1468,65 @@
         })
       );
     }
+  }
+
+  /** The finding a similar page compares to, first on the page: what "similar" is measured against. */
+  function comparedFinding(f) {
+    return h("article", { class: "search-result compared", id: "compared-finding", "data-finding-id": f.id },
+      h("div", { class: "result-head" },
+        h("strong", null, "对照问题"),
+        h("a", { class: "finding-no", href: `#/findings/${encodeURIComponent(f.id)}` }, `问题 #${f.id}`),
+        h("span", { class: "muted small" }, [f.unit, f.round, f.page ? `第 ${f.page} 页` : null].filter(Boolean).join(" · "))),
+      h("p", { class: "result-text" }, f.text),
+      simpleTags(f.labels),
+      h("div", { class: "result-foot small" }, documentLink(f.document_id, "查看原文", f.id)));
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // 一条问题：原文、上下文、标签与依据、相似问题
+
+  async function viewFinding(root, id) {
+    add(root, loading());
+    const f = await api("GET", `/findings/${encodeURIComponent(id)}`);
+    const [doc, similar] = await Promise.all([
+      api("GET", `/documents/${encodeURIComponent(f.document_id)}`),
+      api("GET", `/findings/${encodeURIComponent(f.id)}/similar`, { query: { limit: 5 } }).catch(() => ({ results: [] })),
+      loadTaxonomy(),
+    ]);
+    fill(root);
+    const textOf = doc.text || "";
+    const before = textOf.slice(Math.max(0, f.start - 160), f.start);
+    const after = textOf.slice(f.end, f.end + 160);
+    const confirmed = (f.tags && f.tags.confirmed) || {};
+    const auto = (f.tags && f.tags.auto) || {};
+    const tagRows = schemeIds(Object.keys(f.labels || {})).filter((sc) => (f.labels || {})[sc]).map((scheme) => {
+      const labels = f.labels[scheme] || [];
+      const evidence = (label) => ((auto[scheme] || []).find((t) => t.label === label) || {}).evidence || [];
+      return h("div", { class: "tag-scheme", "data-scheme": scheme },
+        h("h4", null, schemeName(scheme), scheme in confirmed ? h("span", { class: "muted small" }, "（分析员已确认）") : null),
+        labels.length
+          ? h("ul", { class: "tag-evidence-list" }, labels.map((label) => {
+            const words = [...new Set(evidence(label).map((e) => (typeof e === "string" ? e : e && e.text)).filter(Boolean))];
+            return h("li", null, h("span", { class: "tag" }, label),
+              words.length ? h("span", { class: "tag-evidence muted small" }, `依据：${words.join("、")}`) : null);
+          }))
+          : h("p", { class: "muted small" }, "均不适用"));
+    });
+    add(root,
+      h("p", { class: "breadcrumb" }, h("a", { href: `#/documents/${encodeURIComponent(f.document_id)}?f=${encodeURIComponent(f.id)}` }, `‹ ${doc.title || doc.source_name}`)),
+      pageHeader(`问题 #${f.id}`),
+      h("div", { class: "finding-page" },
+        h("p", { class: "muted", id: "finding-meta" }, [f.unit, f.round, doc.source_name, f.page ? `第 ${f.page} 页` : null, f.section].filter(Boolean).join(" · ")),
+        h("section", { class: "panel" }, h("h3", null, "问题"), h("p", { class: "finding-text", id: "finding-text" }, f.text),
+          f.detail ? h("p", { class: "finding-detail" }, h("span", { class: "muted" }, "问题表现："), f.detail) : null),
+        h("section", { class: "panel" }, h("h3", null, "原文上下文"),
+          h("p", { class: "context", id: "finding-context" }, before && f.start > 160 ? "…" : null, before, h("mark", null, textOf.slice(f.start, f.end)), after, after.length >= 160 ? "…" : null)),
+        h("section", { class: "panel", id: "finding-tags" }, h("h3", null, "标签与依据"), tagRows.length ? tagRows : h("p", { class: "muted" }, "暂无标签")),
+        h("section", { class: "panel", id: "finding-similar" }, h("h3", null, "相似问题"),
+          (similar.results || []).length
+            ? (similar.results || []).map((r) => resultSummary(r))
+            : h("p", { class: "muted" }, "没有相关度足够的相似问题"),
+          h("p", null, h("a", { href: `#/search?like=${encodeURIComponent(f.id)}` }, "查看更多相似问题 ›")))));
   }
 
   const RELEVANCE_CLASS = { 高: "high", 中: "medium", 低: "low" };
@@ -1399,6 +1565,7 @@
       { class: "search-result", "data-finding-id": r.finding_id, "data-testid": "search-result" },
       h("div", { class: "result-head" },
         h("span", { class: "rank" }, String(i + 1)),
+        h("a", { class: "finding-no", href: `#/findings/${encodeURIComponent(r.finding_id)}` }, `问题 #${r.finding_id}`),
         h("span", { class: "muted small" },
           [r.unit, r.round, r.page ? `第 ${r.page} 页` : null].filter(Boolean).join(" · ")),
         r.relevance ? h("span", { class: `relevance relevance-${RELEVANCE_CLASS[r.relevance] || "low"}`, title: "相关度" }, `相关度${r.relevance}`) : null),
@@ -1464,6 +1631,9 @@
         .map((s) => h("option", { value: s }, schemeName(s))));
     const catChart = h("div", { id: "chart-categories", class: "chart", "data-testid": "chart-categories" });
     const trendChart = h("div", { id: "chart-trend", class: "chart", "data-testid": "chart-trend" });
+    // five lines are readable; twenty drew a tangle with a paged legend: the analyst asks for more
+    const trendCount = h("select", { id: "trend-count", "aria-label": "显示的共性问题数" },
+      [[5, "前 5 个"], [10, "前 10 个"], [20, "前 20 个"]].map(([n, name]) => h("option", { value: n }, name)));
     const list = h("ol", { id: "cluster-list", class: "cluster-list" });
     const summary = h("p", { id: "cluster-summary", class: "muted" }, "正在分析共性问题…");
     const recurrences = h("section", { id: "recurrences", class: "panel" });
@@ -1472,7 +1642,7 @@
       form,
       h("div", { class: "chart-grid" },
         h("section", { class: "panel chart-card" }, h("div", { class: "chart-head" }, h("h3", null, "各轮次问题类别分布"), schemeSelect), catChart),
-        h("section", { class: "panel chart-card" }, h("div", { class: "chart-head" }, h("h3", null, "主要共性问题跨轮次趋势")), trendChart)),
+        h("section", { class: "panel chart-card" }, h("div", { class: "chart-head" }, h("h3", null, "主要共性问题跨轮次趋势"), trendCount), trendChart)),
       h("section", { class: "panel" }, h("h3", null, "共性问题（按系统性指数排序）"),
         h("p", { class: "muted small" }, "系统性指数 = 涉及单位数 × 涉及轮次数 × (1 + log10 问题条数)：跨单位、跨轮次反复出现的问题排在前面。"),
         summary, list),
@@ -1508,7 +1678,9 @@
       + (data.stale ? "（最新入库的报告正在后台归并，稍后刷新可见）" : "");
     clusters.forEach((c, i) => list.appendChild(clusterItem(c, i, body)));
     if (!clusters.length) list.appendChild(h("li", { class: "muted" }, "所选范围内没有跨单位的共性问题，可降低“至少涉及单位数”或勾选“包含个别问题”。"));
-    renderTrendChart(trendChart, clusters, shownRounds);
+    const drawTrend = () => renderTrendChart(trendChart, clusters, shownRounds, Number(trendCount.value) || 5);
+    trendCount.addEventListener("change", () => { disposeChart(trendChart); drawTrend(); });
+    drawTrend();
     renderRecurrences(recurrences, data.recurrences || []);
   }
 
@@ -1585,6 +1757,14 @@
     );
   }
 
+  /** Drop the chart drawn in ``el`` (before it is drawn again with other data). */
+  function disposeChart(el) {
+    const chart = window.echarts && window.echarts.getInstanceByDom(el);
+    if (!chart) return;
+    chart.dispose();
+    state.charts = state.charts.filter((c) => c !== chart);
+  }
+
   function makeChart(el) {
     if (!window.echarts) {
       fill(el, h("p", { class: "muted" }, "图表组件未加载"));
@@ -1648,8 +1828,9 @@
     });
   }
 
-  function renderTrendChart(el, clusters, allRounds = []) {
-    const top = clusters.filter((c) => !c.singleton).slice(0, 8);
+  function renderTrendChart(el, clusters, allRounds = [], count = 5) {
+    const top = clusters.filter((c) => !c.singleton).slice(0, count);
+    el.dataset.series = String(top.length);
     const roundSet = new Set(allRounds);
     for (const c of top) for (const r of Object.keys(c.per_round || {})) roundSet.add(r);
     const rounds = sortRounds([...roundSet]);
@@ -1663,7 +1844,7 @@
     chart.setOption({
       textStyle: { fontFamily: CHART_FONT },
       tooltip: { trigger: "axis", renderMode: "richText" },
-      legend: { type: "scroll", top: 0, formatter: (n) => short(n, 14) },
+      legend: { type: top.length > 5 ? "scroll" : "plain", top: 0, formatter: (n) => short(n, 14) },
       grid: { left: 48, right: 40, top: 64, bottom: 40 },
       xAxis: { type: "category", data: roundAxisNames(rounds), boundaryGap: false, axisLabel: { formatter: (v) => short(v, 12) } },
       yAxis: { type: "value", name: "问题数", minInterval: 1 },
@@ -1687,11 +1868,10 @@
     root.lastChild.remove();
     const maxOf = (arr, key) => Math.max(1, ...arr.map((x) => Number(x[key]) || 0));
     const bar = (v, max) => h("span", { class: "bar" }, h("span", { class: "bar-fill", style: `width:${Math.round((100 * (Number(v) || 0)) / max)}%` }));
-    const byRound = (s.by_round || []).slice().sort((a, b) => {
-      const ka = roundKey(a.round);
-      const kb = roundKey(b.round);
-      return ka[0] - kb[0] || ka[1] - kb[1];
-    });
+    // The server orders the rounds by their number and ends with the 未标明轮次 row (round null) of
+    // what names no round, so that the rows add up to the 文档 / 问题 cards above.
+    const byRound = s.by_round || [];
+    const realRounds = byRound.filter((r) => r.round);
     const byUnit = (s.by_unit || []).slice().sort((a, b) => (b.findings || 0) - (a.findings || 0));
     const unitMax = maxOf(byUnit, "findings");
     const labelPanels = [];
@@ -1710,7 +1890,7 @@
       h("div", { class: "stat-cards" },
         h("div", { class: "stat-card" }, h("div", { class: "stat-value", id: "stat-documents" }, fmtNumber(s.documents)), h("div", { class: "muted" }, "文档")),
         h("div", { class: "stat-card" }, h("div", { class: "stat-value", id: "stat-findings" }, fmtNumber(s.findings)), h("div", { class: "muted" }, "问题")),
-        h("div", { class: "stat-card" }, h("div", { class: "stat-value" }, fmtNumber(byRound.length)), h("div", { class: "muted" }, "巡察轮次")),
+        h("div", { class: "stat-card" }, h("div", { class: "stat-value" }, fmtNumber(realRounds.length)), h("div", { class: "muted" }, "巡察轮次")),
         h("div", { class: "stat-card" }, h("div", { class: "stat-value" }, fmtNumber(byUnit.length)), h("div", { class: "muted" }, "被巡察单位"))),
       h("section", { class: "panel" }, h("h3", null, "报告中的统计数字（汇总）"),
         table("metric-table", ["指标", "合计", "各文件所载", "涉及文档"],
@@ -1723,7 +1903,9 @@
       h("div", { class: "two-col" },
         h("section", { class: "panel" }, h("h3", null, "按轮次"),
           table("round-table", ["轮次", "文档", "问题"],
-            byRound.map((r) => h("tr", null, h("td", null, r.round || "（未识别）"), h("td", { class: "num" }, fmtNumber(r.documents)), h("td", { class: "num" }, fmtNumber(r.findings)))))),
+            byRound.map((r) => h("tr", { class: r.round ? null : "unassigned-round" },
+              h("td", null, r.round ? documentsLink({ round: r.round }, r.round) : documentsLink({ round: UNASSIGNED_ROUND }, r.name || UNASSIGNED_ROUND)),
+              h("td", { class: "num" }, fmtNumber(r.documents)), h("td", { class: "num" }, fmtNumber(r.findings)))))),
         h("section", { class: "panel" }, h("h3", null, "按单位"),
           table("unit-table", ["单位", "问题", ""],
             byUnit.map((u) => h("tr", null, h("td", null, u.unit || "（未识别）"), h("td", { class: "num" }, fmtNumber(u.findings)), h("td", { class: "bar-cell" }, bar(u.findings, unitMax))))))),
@@ -1735,6 +1917,31 @@
   // ---------------------------------------------------------------------------------------------
   // 下载
 
+  /** The summary's Markdown (service.summary.render_markdown: #, ##, paragraphs, > quotes, pipe
+   *  tables) as elements, built with text nodes only, so a quoted finding can never become markup. */
+  function markdownBlocks(md) {
+    const out = [];
+    const lines = String(md || "").split("\n");
+    const cells = (line) => line.trim().replace(/^\|/, "").replace(/\|$/, "").split(/(?<!\\)\|/).map((c) => c.trim().replace(/\\\|/g, "|"));
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i];
+      if (!line.trim()) continue;
+      if (line.startsWith("# ")) out.push(h("h2", { class: "report-title" }, line.slice(2)));
+      else if (line.startsWith("## ")) out.push(h("h3", null, line.slice(3)));
+      else if (line.startsWith("> ")) out.push(h("blockquote", null, line.slice(2)));
+      else if (line.startsWith("|")) {
+        const rows = [];
+        while (i < lines.length && lines[i].startsWith("|")) rows.push(lines[i++]);
+        i--;
+        const [head, , ...body] = rows;
+        out.push(h("table", { class: "data-table report-table" },
+          h("thead", null, h("tr", null, cells(head).map((c) => h("th", null, c)))),
+          h("tbody", null, body.map((r) => h("tr", null, cells(r).map((c) => h("td", null, c)))))));
+      } else out.push(h("p", null, line));
+    }
+    return out;
+  }
+
   function viewDownloads(root) {
     const DOCX = `${API}/summaries/common-issues?format=docx`;
     const XLSX = `${API}/exports/findings.xlsx`;
@@ -1742,8 +1949,8 @@
       h("div", { class: "download-item" },
         h("a", { id, class: "button primary", href, download: filename, onclick: (ev) => downloadFile(ev, href, filename) }, title),
         h("p", { class: "muted small" }, desc));
-    const preview = h("pre", { id: "summary-preview", class: "markdown-preview", hidden: true });
-    const previewBtn = h("button", { id: "preview-markdown", type: "button" }, "预览共性问题分析报告（Markdown）");
+    const preview = h("div", { id: "summary-preview", class: "markdown-preview report-preview", hidden: true });
+    const previewBtn = h("button", { id: "preview-markdown", type: "button" }, "预览共性问题分析报告");
     previewBtn.addEventListener("click", async () => {
       previewBtn.disabled = true;
       preview.hidden = false;
@@ -1756,7 +1963,7 @@
           const data = await resp.json();
           body = typeof data === "string" ? data : data.markdown || data.text || JSON.stringify(data, null, 2);
         } else body = await resp.text();
-        preview.textContent = body;
+        fill(preview, ...markdownBlocks(body));
       } catch (e) {
         preview.textContent = e.message;
         showError(e);
@@ -1803,6 +2010,37 @@
   // ---------------------------------------------------------------------------------------------
   // 审计
 
+  // An audit entry's details as 键：值 lines an office can read (the API keeps them as JSON for scripts).
+  const DETAIL_NAMES = {
+    q: "检索词", query: "检索词", like: "相似于问题", limit: "条数", offset: "起始", page: "页",
+    round: "轮次", rounds: "轮次", unit: "单位", units: "单位", label: "标签", kind: "类型", date: "日期",
+    date_from: "日期从", date_to: "日期到", sort: "排序", order: "顺序", results: "结果数", findings: "问题数",
+    job_id: "任务", files: "文件数", rejected: "被拒绝", import: "导入清单", rows: "行数", skipped: "跳过",
+    cancelled: "已取消", retry: "重试", bytes: "字节数", format: "格式", top: "共性问题数", before: "修改前",
+    after: "修改后", changed: "修改", tags: "标签", scheme: "标签方案", refused: "拒绝原因", message: "说明",
+    reason: "原因", code: "代码", role: "角色", name: "名称", user: "用户", active: "启用", days: "有效天数",
+    min_units: "至少涉及单位数", include_singletons: "含个别问题", cluster_id: "共性问题", members: "每类问题数",
+    document: "文档", documents: "文档数", clusters: "共性问题数", filters: "筛选条件", count_only: "只计数", title: "标题", source: "来源", status: "状态", count: "数量",
+  };
+
+  function detailValue(v) {
+    if (v === null || v === undefined || v === "") return "（空）";
+    if (typeof v === "boolean") return v ? "是" : "否";
+    if (Array.isArray(v)) return v.length ? v.map(detailValue).join("、") : "（无）";
+    if (typeof v === "object") {
+      return Object.entries(v).map(([k, x]) => `${DETAIL_NAMES[k] || k}：${detailValue(x)}`).join("；");
+    }
+    return String(v);
+  }
+
+  function auditDetail(d) {
+    if (d === null || d === undefined) return "";
+    if (typeof d !== "object" || Array.isArray(d)) return detailValue(d);
+    const entries = Object.entries(d).filter(([, v]) => v !== null && v !== undefined && !(Array.isArray(v) && !v.length));
+    return entries.map(([k, v]) =>
+      h("div", { class: "detail-line" }, h("span", { class: "detail-key" }, `${DETAIL_NAMES[k] || k}：`), detailValue(v)));
+  }
+
   async function viewAudit(root, params) {
     add(root, pageHeader("审计日志与用户"));
     if (!can("admin")) {
@@ -1818,12 +2056,7 @@
 
     const data = await api("GET", "/audit", { query: { limit: 500, user: userFilter, action: actionFilter } });
     const actions = data.actions || {};
-    const detail = (d) => {
-      if (d === null || d === undefined) return "";
-      if (typeof d === "string") return d;
-      const entries = Object.entries(d).filter(([, v]) => v !== null && v !== undefined && !(Array.isArray(v) && !v.length));
-      return entries.length ? JSON.stringify(Object.fromEntries(entries)) : "";
-    };
+    const detail = (d) => auditDetail(d);
     const actionSelect = h("select", { id: "audit-action", name: "action" }, h("option", { value: "" }, "全部操作"),
       Object.entries(actions).map(([k, v]) => h("option", { value: k, selected: k === actionFilter }, v)));
     const filter = h("form", { class: "field-row audit-filter", id: "audit-filter" },
