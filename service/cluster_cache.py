@@ -26,7 +26,6 @@ from sqlalchemy.orm import Session
 
 from service.clusters import ClusterQuery, common_issues
 from service.store.changes import latest_change
-from service.store.db import snapshot
 
 log = logging.getLogger(__name__)
 
@@ -69,10 +68,12 @@ def _filtered(result: dict[str, Any], query: ClusterQuery) -> dict[str, Any]:
 
 
 def _compute(engine: Engine, query: ClusterQuery) -> _Kept:
-    # one snapshot: the change number and the clusters describe the same state of the library
-    with Session(engine) as owner, snapshot(owner) as reader:
-        seq = latest_change(reader)
-        result = common_issues(reader, _whole(query))
+    # not a read-only snapshot: reading the library may store representations it lacks (a finding stored
+    # under another model, concepts of an older thesaurus), and two workers doing so at once must wait for
+    # each other rather than fail a REPEATABLE READ transaction
+    with Session(engine) as session:
+        seq = latest_change(session)  # read first: a change made during the computation makes it stale
+        result = common_issues(session, _whole(query))
     kept = _Kept(seq, time.time(), result)
     with _CACHE.lock:
         old = _CACHE.kept.get(_scope(engine, query))

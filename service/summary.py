@@ -355,7 +355,8 @@ def _section(
     cat = _categories_sentence(categories)
     if cat:
         sentences.append(cat)
-    mine = [r for r in repeats if r["earlier"]["finding_id"] in ids and r["later"]["finding_id"] in ids]
+    members = set(ids)  # a set: the recurrences of a 20k library number tens of thousands
+    mine = [r for r in repeats if r["earlier"]["finding_id"] in members and r["later"]["finding_id"] in members]
     if mine:
         parts = [
             f"{r['unit']}{short_round(r['earlier']['round'])}反馈的问题在{short_round(r['later']['round'])}再次出现"

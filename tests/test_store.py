@@ -269,3 +269,28 @@ def test_statistics_by_round_has_a_row_for_what_names_no_round(db_url: str, tmp_
         {"round": None, "name": "未标明轮次", "documents": 1, "findings": unassigned},
     ]
     assert stats["rounds"] == ["十四届区委第七轮"]  # the chart's round axis stays real rounds
+
+
+def test_store_summary_in_a_snapshot_still_upgrades_stale_representations(db_url, tmp_path):
+    """The summary reads in a read-only snapshot, but the clusters it needs may store what the library
+    lacks (concepts of an older thesaurus): that write happens in its own session, so the summary of an
+    upgraded library works on PostgreSQL too (a read-only transaction refuses an UPDATE)."""
+    from service.cluster_cache import forget
+    from service.store.db import snapshot
+    from service.summary import build_summary
+
+    for entry in MANIFEST[:3]:
+        ingest(db_url, SAMPLES / entry["file"], tmp_path / "files")
+    with session_factory(db_url)() as session:
+        rows = list(session.scalars(select(models.FindingRepresentation)))
+        assert rows
+        for row in rows:
+            row.thesaurus = "older"
+        session.commit()
+    forget()
+    with session_factory(db_url)() as outer, snapshot(outer) as reader:
+        report = build_summary(reader)
+    assert report["sections"], report.keys()
+    with session_factory(db_url)() as session:
+        versions = set(session.scalars(select(models.FindingRepresentation.thesaurus)))
+    assert "older" not in versions and len(versions) == 1
