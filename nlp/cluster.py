@@ -30,7 +30,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -43,6 +43,14 @@ _CLAUSE = re.compile(r"[，,；;。：:！？!?\n]")
 # after an upload matches only the findings it has not seen; bounded, and cleared when full.
 _LEAD_FAMILIES: dict[tuple[str, bytes], str | None] = {}
 _LEAD_FAMILIES_MAX = 2_000_000
+
+
+class StoredLead(NamedTuple):
+    """The lead family stored with a finding's representation (``family`` None: it names no concept)."""
+
+    family: str | None
+
+
 @dataclass(frozen=True)
 class ClusterInput:
     """One finding as clustering sees it: its text, unit, round (label and number) and concepts."""
@@ -54,6 +62,9 @@ class ClusterInput:
     round_number: int | None = None
     concepts: tuple[str, ...] = ()
     round_term: int | None = None  # the committee's term (十四届 → 14): 十三届第九轮 comes before 十四届第一轮
+    # the family it leads with as stored at ingest (nlp.representation), under the default first-clause
+    # weight; None when not given, so it is worked out from the text
+    lead: StoredLead | None = None
 
     @property
     def round_key(self) -> tuple[int, int] | None:
@@ -201,9 +212,12 @@ def partition(V: np.ndarray, cfg: ClusterConfig) -> np.ndarray:
 
 
 def _lead_family(finding: ClusterInput, thesaurus: Thesaurus, first_clause_weight: float) -> str | None:
-    """:func:`nlp.concepts.dominant_family` of ``finding``, remembered (see ``_LEAD_FAMILIES``)."""
+    """:func:`nlp.concepts.dominant_family` of ``finding``: the stored one, else remembered (see
+    ``_LEAD_FAMILIES``)."""
     if not finding.concepts:
         return None
+    if finding.lead is not None and first_clause_weight == FIRST_CLAUSE_WEIGHT:
+        return finding.lead.family
     digest = hashlib.blake2b(
         "\x1f".join((finding.text, *finding.concepts, repr(first_clause_weight))).encode(), digest_size=16
     ).digest()

@@ -1,7 +1,8 @@
 """The meaning representation of findings, computed once per finding and stored.
 
 A finding is represented by its sentence vector (a pretrained embedder, :mod:`nlp.embedders`) and the
-concepts of the thesaurus it names (:mod:`nlp.concepts`). Both depend on the finding's text alone —
+concepts of the thesaurus it names (:mod:`nlp.concepts`), with the concept family it leads with (what
+clustering places it by: :func:`nlp.concepts.lead_family`). All depend on the finding's text alone —
 never on the rest of the library — so they are computed at ingest, stored beside the finding
 (versioned by ``Embedder.name`` and ``Thesaurus.version``) and read back by search and clustering.
 """
@@ -9,11 +10,11 @@ never on the rest of the library — so they are computed at ingest, stored besi
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from nlp.concepts import Thesaurus, default_thesaurus
+from nlp.concepts import Thesaurus, default_thesaurus, lead_family
 from nlp.embedders import Embedder, make_embedder
 from nlp.script import simplified
 
@@ -24,6 +25,8 @@ class Representation:
     concepts: list[list[str]]  # concept keys per text, in order of first occurrence
     model: str
     thesaurus: str
+    # the family each text leads with (None: it names no concept); empty when not computed
+    leads: list[str | None] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.concepts)
@@ -32,15 +35,25 @@ class Representation:
 def represent(
     texts: Sequence[str], embedder: Embedder | None = None, thesaurus: Thesaurus | None = None
 ) -> Representation:
-    """Vectors and concepts of ``texts``."""
+    """Vectors, concepts and lead families of ``texts``."""
     emb = embedder or make_embedder()
     th = thesaurus or default_thesaurus()
-    return Representation(
-        vectors=emb.embed(texts),
-        concepts=[th.concepts_in(simplified(t)) for t in texts],
-        model=emb.name,
-        thesaurus=th.version,
-    )
+    concepts, leads = concepts_and_leads(texts, th)
+    return Representation(vectors=emb.embed(texts), concepts=concepts, model=emb.name, thesaurus=th.version, leads=leads)
+
+
+def concepts_and_leads(texts: Sequence[str], thesaurus: Thesaurus) -> tuple[list[list[str]], list[str | None]]:
+    """Each text's concept keys (in order of first occurrence) and the family it leads with, from one
+    match per text. The lead family is stored rather than found again at clustering time: matching
+    20k findings once more took 5–6 s of every recomputation of the common issues."""
+    concepts: list[list[str]] = []
+    leads: list[str | None] = []
+    for text in texts:
+        analysed = simplified(text)
+        hits = thesaurus.match(analysed)
+        concepts.append(list(dict.fromkeys(h.concept for h in hits)))
+        leads.append(lead_family(hits, analysed, thesaurus))
+    return concepts, leads
 
 
 def vector_to_bytes(vector: np.ndarray) -> bytes:

@@ -15,7 +15,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from nlp.cluster import ClusterInput, cluster_findings, recurrences
+from nlp.cluster import ClusterInput, StoredLead, cluster_findings, recurrences
 from service.library import EmptyLibraryError
 from service.representations import load_library
 from service.rounds import term_number
@@ -54,7 +54,8 @@ def common_issues(session: Session, query: ClusterQuery) -> dict[str, Any]:
     for i in selected:
         fid = library.ids[i]
         _, unit, label, number, term = meta[fid]
-        inputs.append(ClusterInput(str(fid), library.texts[i], unit, label, number, tuple(library.concepts[i]), term))
+        lead = StoredLead(library.leads[i]) if library.leads else None
+        inputs.append(ClusterInput(str(fid), library.texts[i], unit, label, number, tuple(library.concepts[i]), term, lead))
     vectors = library.vectors[np.asarray(selected)]
     by_id = {inp.id: inp for inp in inputs}
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -21,8 +21,13 @@ from sqlalchemy.orm import Session
 
 from nlp.concepts import default_thesaurus
 from nlp.embedders import Embedder, make_embedder
-from nlp.representation import Representation, represent, vector_to_bytes, vectors_from_bytes
-from nlp.script import simplified
+from nlp.representation import (
+    Representation,
+    concepts_and_leads,
+    represent,
+    vector_to_bytes,
+    vectors_from_bytes,
+)
 from service.store import models
 
 log = logging.getLogger(__name__)
@@ -41,7 +46,7 @@ def representation_rows(rep: Representation) -> list[models.FindingRepresentatio
     return [
         models.FindingRepresentation(
             model=rep.model, dim=dim, vector=vector_to_bytes(rep.vectors[i]), concepts=list(rep.concepts[i]),
-            thesaurus=rep.thesaurus,
+            thesaurus=rep.thesaurus, lead_family=rep.leads[i] if rep.leads else None,
         )
         for i in range(len(rep))
     ]
@@ -54,13 +59,12 @@ def represent_texts(texts: Sequence[str]) -> Representation:
 
 def represent_with_vectors(texts: Sequence[str], vectors: np.ndarray) -> Representation:
     """Representation of finding texts whose vectors the caller computed already (under the
-    configured model): only the concepts are added."""
+    configured model): only the concepts and lead families are added."""
     thesaurus = default_thesaurus()
+    concepts, leads = concepts_and_leads(texts, thesaurus)
     return Representation(
-        vectors=np.asarray(vectors, dtype=np.float32),
-        concepts=[thesaurus.concepts_in(simplified(t)) for t in texts],
-        model=configured_embedder().name,
-        thesaurus=thesaurus.version,
+        vectors=np.asarray(vectors, dtype=np.float32), concepts=concepts, model=configured_embedder().name,
+        thesaurus=thesaurus.version, leads=leads,
     )
 
 
@@ -73,6 +77,7 @@ class LibraryVectors:
     vectors: np.ndarray
     concepts: list[list[str]]
     model: str
+    leads: list[str | None] = field(default_factory=list)  # the family each leads with (None: no concept)
 
 
 def load_library(
@@ -92,7 +97,7 @@ def load_library(
         wanted.append(F.id.in_(list(only_ids)))
 
     def read(join: Any) -> list[Any]:
-        query = select(F.id, F.text, R.vector, R.concepts, R.thesaurus)
+        query = select(F.id, F.text, R.vector, R.concepts, R.thesaurus, R.lead_family)
         query = join(query, R, (R.finding_id == F.id) & (R.model == emb.name))
         return list(session.execute(query.where(*wanted).order_by(F.id)).all())
 
@@ -100,21 +105,26 @@ def load_library(
         rows: list[Any] = []
     else:
         rows = read(lambda q, *on: q.outerjoin(*on))
-    missing = [(fid, text) for fid, text, vector, _, _ in rows if vector is None]
+    missing = [(fid, text) for fid, text, vector, *_ in rows if vector is None]
     if missing:
         _backfill(session, missing, emb)
         rows = read(lambda q, *on: q.join(*on))
     version = thesaurus.version
-    stale = [(fid, text) for fid, text, _, _, th in rows if th != version]
-    fresh_concepts = {fid: thesaurus.concepts_in(simplified(text)) for fid, text in stale}
+    # concepts of another thesaurus version, or a row from before lead families were stored (NULL with
+    # concepts): both are recomputed from the text and stored, so the next read finds them
+    stale = [(fid, text) for fid, text, _, concepts, th, lead in rows if th != version or (lead is None and concepts)]
+    fresh: dict[int, tuple[list[str], str | None]] = {}
     if stale:
-        _update_concepts(session, fresh_concepts, emb.name, version)
+        concepts, leads = concepts_and_leads([t for _, t in stale], thesaurus)
+        fresh = {fid: (c, lead) for (fid, _), c, lead in zip(stale, concepts, leads, strict=True)}
+        _update_concepts(session, fresh, emb.name, version)
     return LibraryVectors(
         ids=[r[0] for r in rows],
         texts=[r[1] for r in rows],
         vectors=vectors_from_bytes([r[2] for r in rows], emb.dim),
-        concepts=[fresh_concepts.get(r[0], list(r[3] or [])) for r in rows],
+        concepts=[list(fresh[r[0]][0]) if r[0] in fresh else list(r[3] or []) for r in rows],
         model=emb.name,
+        leads=[fresh[r[0]][1] if r[0] in fresh else r[5] for r in rows],
     )
 
 
@@ -130,13 +140,16 @@ def _backfill(session: Session, missing: list[tuple[int, str]], embedder: Embedd
         session.commit()
 
 
-def _update_concepts(session: Session, concepts: dict[int, list[str]], model: str, version: str) -> None:
-    """Store concepts recomputed under a new thesaurus version (in batches: a whole library may change)."""
+def _update_concepts(
+    session: Session, fresh: dict[int, tuple[list[str], str | None]], model: str, version: str
+) -> None:
+    """Store concepts and lead families recomputed under the current thesaurus version (in batches: a
+    whole library may change)."""
     R = models.FindingRepresentation
-    ids = list(concepts)
+    ids = list(fresh)
     for start in range(0, len(ids), BACKFILL_BATCH * 4):
         batch = ids[start : start + BACKFILL_BATCH * 4]
         for row in session.scalars(select(R).where(R.model == model, R.finding_id.in_(batch))):
-            row.concepts = concepts[row.finding_id]
+            row.concepts, row.lead_family = list(fresh[row.finding_id][0]), fresh[row.finding_id][1]
             row.thesaurus = version
         session.commit()

@@ -294,3 +294,31 @@ def test_store_summary_in_a_snapshot_still_upgrades_stale_representations(db_url
     with session_factory(db_url)() as session:
         versions = set(session.scalars(select(models.FindingRepresentation.thesaurus)))
     assert "older" not in versions and len(versions) == 1
+
+
+def test_store_keeps_each_findings_lead_family_and_fills_rows_from_before_it(db_url, tmp_path):
+    """Clustering places a finding by the concept family it leads with; that is stored at ingest (and
+    filled in for rows written before it was), and is what matching the text again would give."""
+    from nlp.concepts import default_thesaurus, dominant_family
+    from service.representations import load_library
+
+    for entry in MANIFEST[:2]:
+        ingest(db_url, SAMPLES / entry["file"], tmp_path / "files")
+    th = default_thesaurus()
+    with session_factory(db_url)() as session:
+        rows = list(session.scalars(select(models.FindingRepresentation)))
+        with_concepts = [r for r in rows if r.concepts]
+        assert with_concepts and all(r.lead_family for r in with_concepts)
+        texts = {f.id: f.text for f in session.scalars(select(models.Finding))}
+        assert all(r.lead_family == dominant_family(texts[r.finding_id], r.concepts, th) for r in with_concepts)
+        assert all(r.lead_family is None for r in rows if not r.concepts)
+        for row in rows:  # as a library upgraded from before the column
+            row.lead_family = None
+        session.commit()
+    with session_factory(db_url)() as session:
+        library = load_library(session)
+        assert len(library.leads) == len(library.ids) == len(rows)
+        assert sum(1 for lead in library.leads if lead) == len(with_concepts)
+    with session_factory(db_url)() as session:
+        refilled = {r.finding_id: r.lead_family for r in session.scalars(select(models.FindingRepresentation))}
+    assert all(refilled[r.finding_id] for r in with_concepts)

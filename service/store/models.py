@@ -146,6 +146,8 @@ class FindingRepresentation(Base):
     vector: Mapped[bytes] = mapped_column(LargeBinary)
     concepts: Mapped[list[Any]] = mapped_column(default=list)
     thesaurus: Mapped[str] = mapped_column(String(20))
+    # the concept family the finding leads with under that thesaurus (None: none yet, or no concept)
+    lead_family: Mapped[str | None] = mapped_column(String(80), nullable=True)
 
     finding: Mapped[Finding] = relationship(back_populates="representations")
 
