@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Debian's headless LibreOffice Writer for the .doc/.wps/.rtf conversion (nlp/extract/office.py) and
-# its tests, which run the real converter; and the two system libraries OpenCV (under the OCR engine,
-# rapidocr-onnxruntime) loads: libGL and GLib. Installed only when missing, quietly.
+# its tests, which run the real converter; and libGL and GLib, which an OpenCV build may load (the OCR
+# engine, rapidocr 3, uses the headless one, which needs at most GLib: both kept as a cheap safeguard).
+# Installed only when missing, quietly.
 set -euo pipefail
 libs=$(ldconfig -p)  # read once: grep -q on a pipe would end ldconfig early, a failure under pipefail
 if ! command -v soffice >/dev/null 2>&1 || [[ "$libs" != *"libGL.so.1"* ]] || [[ "$libs" != *"libglib-2.0.so.0"* ]]; then

@@ -15,8 +15,10 @@ offices send and analysed end to end (``nlp.pipeline.analyze_bytes``):
 A finding of the text counts as yielded by a format when a finding of that format has the same text
 once whitespace and punctuation are dropped, or one contains the other, or they match ≥ 0.85
 character for character (OCR misreads a character or two). Prints per format: yield (found / txt
-findings), documents, seconds; and the scan's character accuracy. ``--formats`` picks formats,
-``--limit`` the number of documents; OCR costs 2–3 s a page on 2 cores (eval-dev-2: ~6 minutes).
+findings), documents, seconds, and the yield by script (简: Simplified texts, 繁: the Traditional-script
+mirror copies, which OCR once read far worse); and the scan's character accuracy. ``--formats`` picks
+formats, ``--script traditional`` (or ``simplified``) the documents of one script, ``--limit`` the first
+N documents; OCR costs 2–3 s a page on 2 idle cores (eval-dev-2: ~6 minutes).
 
 The page renderers and the OFD writer are the test suite's (``tests/ocr_builders.py``,
 ``tests/ofd_builder.py``): the same files the tests assert on.
@@ -53,6 +55,7 @@ from ofd_builder import build_ofd, lay_out  # noqa: E402
 
 from nlp.extract import extract_bytes  # noqa: E402
 from nlp.pipeline import analyze_bytes, analyze_extracted  # noqa: E402
+from nlp.script import to_simplified  # noqa: E402
 
 FORMATS = ("scan", "png", "doc", "ofd")
 _DROP = re.compile(r"[\s\W_]+", re.UNICODE)
@@ -67,6 +70,13 @@ def body_of(path: Path) -> list[str]:
     """The report's paragraphs without the corpus' SOURCE:/DATE: lines."""
     lines = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines()]
     return [ln for ln in lines if ln and not ln.startswith(("SOURCE:", "DATE:"))]
+
+
+def script_of(paragraphs: list[str]) -> str:
+    """繁 when more than 5% of the characters change from Traditional to Simplified, else 简."""
+    text = "".join(paragraphs)
+    changed = sum(1 for a, b in zip(text, to_simplified(text), strict=True) if a != b)
+    return "繁" if changed > 0.05 * max(1, len(text)) else "简"
 
 
 def pages_of(paragraphs: list[str], style: PageStyle) -> list[list[str]]:
@@ -132,12 +142,15 @@ def texts(data: bytes, name: str) -> list[str]:
 
 def score(docs: list[Path], formats: list[str]) -> dict[str, object]:
     totals = {f: {"found": 0, "seconds": 0.0, "documents": 0, "failed": 0} for f in formats}
+    by_script: dict[str, dict[str, int]] = {}
     wanted_total, accuracies = 0, []
     for path in docs:
         paragraphs = body_of(path)
         plain_bytes = "\n".join(paragraphs).encode("utf-8")
         wanted = texts(plain_bytes, path.name)
         wanted_total += len(wanted)
+        script = by_script.setdefault(script_of(paragraphs), {"txt": 0, **{f: 0 for f in formats}})
+        script["txt"] += len(wanted)
         images = page_images(paragraphs) if {"scan", "png"} & set(formats) else []
         with tempfile.TemporaryDirectory() as tmp:
             line = []
@@ -156,11 +169,13 @@ def score(docs: list[Path], formats: list[str]) -> dict[str, object]:
                     totals[fmt]["failed"] += 1  # type: ignore[operator]
                     print(f"  {path.name} {fmt}: {type(exc).__name__}: {exc}", file=sys.stderr)
                 totals[fmt]["seconds"] += time.monotonic() - started  # type: ignore[operator]
-                totals[fmt]["found"] += yielded(wanted, got)  # type: ignore[operator]
+                found = yielded(wanted, got)
+                totals[fmt]["found"] += found  # type: ignore[operator]
+                script[fmt] += found
                 totals[fmt]["documents"] += 1  # type: ignore[operator]
                 line.append(f"{fmt} {int(totals[fmt]['found']) - before}")
         print(f"{path.name}: {len(wanted)} findings as .txt; " + ", ".join(line), file=sys.stderr)
-    out: dict[str, object] = {"documents": len(docs), "txt_findings": wanted_total}
+    out: dict[str, object] = {"documents": len(docs), "txt_findings": wanted_total, "by_script": by_script}
     for fmt in formats:
         t = totals[fmt]
         out[fmt] = {**t, "yield": round(int(t["found"]) / max(1, wanted_total), 3), "seconds": round(float(t["seconds"]), 1)}
@@ -173,10 +188,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="各种格式（扫描件、图片、DOC、OFD）相对纯文本的问题提取率")
     parser.add_argument("set", nargs="?", default=str(ROOT.parent / "shared" / "eval-dev-2"), help="含 docs/*.txt 的评测集目录")
     parser.add_argument("--formats", default=",".join(FORMATS), help="逗号分隔：scan,png,doc,ofd")
+    parser.add_argument("--script", choices=("all", "simplified", "traditional"), default="all",
+                        help="只取简体（simplified）或繁体（traditional）文档")
     parser.add_argument("--limit", type=int, default=0, help="只取前 N 个文档（0：全部）")
     parser.add_argument("--format", dest="output", choices=("text", "json"), default="text")
     args = parser.parse_args()
     docs = sorted((Path(args.set) / "docs").glob("*.txt"))
+    if args.script != "all":
+        wanted_script = "繁" if args.script == "traditional" else "简"
+        docs = [d for d in docs if script_of(body_of(d)) == wanted_script]
     if args.limit:
         docs = docs[: args.limit]
     if not docs:
@@ -190,7 +210,10 @@ def main() -> None:
         if fmt in result:
             r = result[fmt]
             assert isinstance(r, dict)
-            print(f"  {fmt:4s} yield {r['yield']:.3f} ({r['found']}/{result['txt_findings']}), "
+            scripts = result["by_script"]
+            assert isinstance(scripts, dict)
+            split = ", ".join(f"{name} {counts[fmt]}/{counts['txt']}" for name, counts in sorted(scripts.items()))
+            print(f"  {fmt:4s} yield {r['yield']:.3f} ({r['found']}/{result['txt_findings']}; {split}), "
                   f"{r['failed']} refused, {r['seconds']} s")
     if "scan_char_accuracy" in result:
         acc = result["scan_char_accuracy"]

@@ -32,8 +32,9 @@ _FONT_CANDIDATES = (
     "/usr/share/fonts/noto-cjk/NotoSerifCJK-Regular.ttc",
     "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc",
 )
-# Index of the Simplified Chinese face inside the Noto CJK collections (JP, KR, SC, TC, HK order).
-_SC_INDEX = 2
+# Index of each face inside the Noto CJK collections. SC draws Simplified glyph shapes; TC draws
+# Traditional characters as a Taiwan or Hong Kong office's documents show them.
+_FACE_INDEX = {"JP": 0, "KR": 1, "SC": 2, "TC": 3, "HK": 4}
 
 
 @lru_cache(maxsize=1)
@@ -50,12 +51,12 @@ def cjk_font_path() -> str | None:
 
 
 @lru_cache(maxsize=32)
-def _font(size_px: int) -> ImageFont.FreeTypeFont:
+def _font(size_px: int, face: str = "SC") -> ImageFont.FreeTypeFont:
     path = cjk_font_path()
     if path is None:
         raise RuntimeError("Noto CJK font not installed (Debian package fonts-noto-cjk)")
     try:
-        return ImageFont.truetype(path, size_px, index=_SC_INDEX)
+        return ImageFont.truetype(path, size_px, index=_FACE_INDEX[face])
     except OSError:
         return ImageFont.truetype(path, size_px)
 
@@ -74,7 +75,8 @@ def report_body(path: Path) -> str:
 
 @dataclass
 class PageStyle:
-    """How a page is laid out: paper size, resolution and type size (defaults: A5 at 200 dpi, 12 pt)."""
+    """How a page is laid out: paper size, resolution and type size (defaults: A5 at 200 dpi, 12 pt),
+    and the font face of the text ("SC", or "TC" for a Traditional-script page)."""
 
     size_mm: tuple[float, float] = A5_MM
     dpi: int = 200
@@ -83,6 +85,7 @@ class PageStyle:
     line_spacing: float = 1.55
     columns: int = 1
     gutter_mm: float = 10.0
+    face: str = "SC"
 
 
 # Chinese line breaking (禁则): a line never starts with closing punctuation, never ends with opening.
@@ -110,7 +113,7 @@ def _wrap(paragraph: str, font: ImageFont.FreeTypeFont, width: int, indent: str)
 
 def layout_lines(paragraphs: Sequence[str], style: PageStyle) -> list[str]:
     """The physical lines the text occupies in one column of ``style`` (for checks and page breaking)."""
-    font = _font(round(style.font_pt / 72 * style.dpi))
+    font = _font(round(style.font_pt / 72 * style.dpi), style.face)
     return [ln for p in paragraphs for ln in _wrap(p, font, _column_width(style), "\u3000\u3000")]
 
 
@@ -129,6 +132,7 @@ def fitted(paragraphs: Sequence[str], style: PageStyle, *, extra_mm: float = 0.0
         line_spacing=style.line_spacing,
         columns=style.columns,
         gutter_mm=style.gutter_mm,
+        face=style.face,
     )
 
 
@@ -162,15 +166,15 @@ def render_page(
     y = margin
     if masthead:
         y = _draw_masthead(draw, masthead, style, y)
-    font = _font(round(style.font_pt / 72 * style.dpi))
+    font = _font(round(style.font_pt / 72 * style.dpi), style.face)
     pitch = round(font.size * style.line_spacing)
     if title:
-        title_font = _font(round(font.size * 1.4))
+        title_font = _font(round(font.size * 1.4), style.face)
         draw.text((width / 2, y), title, font=title_font, fill="black", anchor="ma")
         y += round(title_font.size * 2.0)
     _draw_columns(draw, layout_lines(paragraphs, style), style, y, pitch)
     if page_number:
-        number_font = _font(round(font.size * 0.9))
+        number_font = _font(round(font.size * 0.9), style.face)
         draw.text((width / 2, height - margin * 0.6), page_number, font=number_font, fill="black", anchor="md")
     if seal:
         _draw_seal(image, seal, style)
@@ -178,7 +182,7 @@ def render_page(
 
 
 def _draw_columns(draw: ImageDraw.ImageDraw, lines: list[str], style: PageStyle, top: int, pitch: int) -> None:
-    font = _font(round(style.font_pt / 72 * style.dpi))
+    font = _font(round(style.font_pt / 72 * style.dpi), style.face)
     margin = px(style.margin_mm, style.dpi)
     bottom = px(style.size_mm[1], style.dpi) - margin - pitch
     per_column = max(1, (bottom - top) // pitch + 1)

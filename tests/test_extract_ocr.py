@@ -43,7 +43,8 @@ from nlp.extract import ocr as ocr_module
 from nlp.extract.ocr import check_image, extract_image, max_ocr_pages
 from nlp.extract.pdf import PdfBackend, check_pdf, extract_pdf
 from nlp.model import ExtractedText, MediaType, ReportDoc
-from nlp.pipeline import analyze_bytes
+from nlp.pipeline import analyze_bytes, analyze_extracted
+from nlp.script import to_simplified
 
 pytestmark = pytest.mark.skipif(cjk_font_path() is None, reason="Noto CJK font missing (apt install fonts-noto-cjk)")
 
@@ -63,6 +64,16 @@ FALLBACK = [
     "针对上述问题，巡察组提出三点意见：一要提高政治站位，切实把思想和行动统一到县委部署要求上来；二要"
     "压实整改责任，建立问题清单、任务清单和责任清单；三要强化成果运用，以巡察整改推动各项工作提质增效。",
     "县农业农村局党组主要负责同志表示，诚恳接受巡察组反馈的意见，坚决抓好整改落实，按时报送整改情况。",
+]
+
+
+# Used when ../shared is not there: a Traditional-script mirror copy with pinyin glosses typed inside
+# words, as eval-dev-2's copies have them.
+TRADITIONAL_FALLBACK = [
+    "反饋嚴(yán)肅指出了被巡察黨組織存在的問題：部分單位推動高質(zhì)量發(fā)展的成效不足，聚焦主責主業(yè)、"
+    "履行核心職能存在差距，對下屬單位監(jiān)督管理不到位；部分單位履行全面從嚴治黨主體責任不到位，"
+    "工程項目未嚴格履行招投標和政府採購程序，國有資產(chǎn)出租收益長期未收繳；部分單位執(zhí)行“三重一大”"
+    "決策制度和幹部選拔任用相關(guān)規(guī)定不夠規(guī)範，對上一輪巡察發(fā)現(xiàn)的問題整改不徹底、不到位等。",
 ]
 
 
@@ -242,6 +253,30 @@ def test_ocr_two_column_page_is_read_column_by_column() -> None:
     assert char_accuracy(title + "\n" + "\n".join(paragraphs), text) >= MIN_ACCURACY
 
 
+def test_ocr_traditional_script_page_with_pinyin_glosses_is_read() -> None:
+    """Mirror copies of notices reach the library in Traditional script, some with pinyin glosses
+    typed inside words (區(qū)委, 嚴(yán)肅). PP-OCRv4 read such a page at 0.83 and lost half of its
+    findings; PP-OCRv6 reads the characters and the tone marks. Drawn with the TC face, as the
+    copies show it; the findings are compared with those of the same text read as .txt."""
+    paragraphs = _traditional_paragraphs()
+    text = "\n".join(paragraphs)
+    assert sum(a != b for a, b in zip(text, to_simplified(text), strict=True)) > 0.1 * len(text)  # Traditional
+    image = _page(paragraphs, seed=12, style=PageStyle(size_mm=A4_MM, face="TC"))
+    extracted = extract_image(image_bytes(image, "JPEG"), "traditional.jpg")
+    assert char_accuracy(text, extracted.pages[0]) >= MIN_ACCURACY
+    assert "質(zhì)量" in extracted.pages[0].replace("（", "(").replace("）", ")")  # a gloss, tone mark and all
+    reference = analyze_bytes(text.encode("utf-8"), "traditional.txt", tagger=None)
+    assert _finding_recall(reference, analyze_extracted(extracted, None)) >= MIN_FINDING_RECALL
+
+
+def _traditional_paragraphs() -> list[str]:
+    """The findings paragraph of eval-dev-2's Traditional copy with glosses (or TRADITIONAL_FALLBACK)."""
+    path = DOCS / "05_meixian_district_units.txt"
+    if path.is_file():
+        return [p for p in report_body(path).split("\n") if p.startswith("反饋嚴")][:1] or list(TRADITIONAL_FALLBACK)
+    return list(TRADITIONAL_FALLBACK)
+
+
 def test_ocr_large_photo_is_scaled_down_and_boxes_stay_in_its_pixels() -> None:
     paragraphs = _paragraphs("17_ningshan_poverty_inspection.txt")[:1]
     paragraphs = [paragraphs[0][:120]]
@@ -376,12 +411,38 @@ def test_ocr_transparent_and_rotated_images_decode_upright_on_white() -> None:
 
 def test_ocr_backend_missing_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ocr_module, "_engine", None)
-    monkeypatch.setitem(sys.modules, "rapidocr_onnxruntime", None)  # import now fails
+    monkeypatch.setitem(sys.modules, "rapidocr", None)  # import now fails
     error = _expect("backend_unavailable", lambda: ocr_module._get_engine())
-    assert "rapidocr-onnxruntime" in error.message
+    assert "pip install rapidocr onnxruntime" in error.message
     monkeypatch.setattr(ocr_module.importlib.util, "find_spec", lambda name: None)
     error = _expect("backend_unavailable", lambda: check_image(_tiff_frames(1), "one.tif"))
-    assert "rapidocr-onnxruntime" in error.message
+    assert "rapidocr" in error.message
+
+
+def test_ocr_engine_loads_the_bundled_models_and_never_downloads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The models are files of the rapidocr wheel, given to it by path: with every download made
+    impossible a fresh engine still loads and reads. A missing model file is a clear error, never
+    rapidocr's own fetch (which would hang on an offline machine)."""
+    import rapidocr.utils.download_file as download_file
+
+    def no_download(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the OCR engine tried to download a model")
+
+    monkeypatch.setattr(download_file.DownloadFile, "run", classmethod(no_download))
+    monkeypatch.setattr(download_file.requests, "get", no_download)
+    det, rec, cls = ocr_module.model_paths()
+    assert det.name == "PP-OCRv6_det_small.onnx" and rec.name == "PP-OCRv6_rec_small.onnx"
+    assert all(p.is_file() and p.parent.parent.name == "rapidocr" for p in (det, rec, cls))
+    monkeypatch.setattr(ocr_module, "_engine", None)
+    engine = ocr_module._get_engine()
+    assert (engine.cfg.Det.model_path, engine.cfg.Rec.model_path, engine.cfg.Cls.model_path) == (str(det), str(rec), str(cls))
+    line = render_page(["巡察发现问题整改不到位"], PageStyle(size_mm=(90.0, 30.0), margin_mm=5.0))
+    assert ocr_module.ocr_image(np.asarray(line)).text == "巡察发现问题整改不到位"
+
+    monkeypatch.setattr(ocr_module, "_engine", None)
+    monkeypatch.setattr(ocr_module, "model_paths", lambda: (det, det.parent / "missing_rec.onnx", cls))
+    error = _expect("backend_unavailable", lambda: ocr_module._get_engine())
+    assert "missing_rec.onnx" in error.message
 
 
 def _no_ocr(*args: object, **kwargs: object) -> None:
