@@ -3,6 +3,9 @@
 Every error a user can cause carries a stable English ``code`` (scripts and the API match on it)
 and a Chinese ``message`` for the person reading it. The edges (CLI, API) turn these into one-line
 messages or HTTP errors; nothing inside the pipeline prints.
+
+A new code must also be listed, once, with its HTTP status and meaning, in ``service.api.errors.ERRORS``
+and the README's 错误代码 table: ``tests/test_error_catalogue.py`` reads the source and fails otherwise.
 """
 
 from __future__ import annotations

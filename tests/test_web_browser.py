@@ -6,7 +6,8 @@ common-issue view has clusters and trends), with one analyst and one admin accou
 logs in through the login form and works the page as a person would: upload with progress and a
 job that finishes, the document with highlighted findings and tags, an in-place tag correction that
 persists, search, the common-issue dashboard with its charts, statistics, downloads, the audit log,
-and a report whose text carries HTML/JS that must show literally and never run.
+a temporary password that must be changed before anything else, and a report whose text carries
+HTML/JS that must show literally and never run.
 
 Screenshots of every step go to ``test-artifacts/screenshots/`` at the repository root.
 """
@@ -20,6 +21,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -757,3 +759,110 @@ def test_a_page_for_one_finding(web: Page) -> None:
     pg.click("#finding-similar a:has-text('查看更多相似问题')")
     pg.wait_for_selector("#compared-finding")
     assert pg.get_attribute("#compared-finding", "data-finding-id") == fid
+
+
+def _api_with_cookies(base: str, context: Any, path: str) -> tuple[int, Any]:
+    """GET an API path with the browser context's cookies (its web session), as a script would."""
+    cookie = "; ".join(f"{c['name']}={c['value']}" for c in context.cookies())
+    assert cookie, "the browser holds no session cookie"
+    req = urllib.request.Request(f"{base}/api/v1{path}", headers={"Cookie": cookie})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, json.load(resp)
+    except urllib.error.HTTPError as e:
+        return e.code, json.load(e)
+
+
+def test_a_temporary_password_is_changed_before_anything_else(web: Page, browser: Any) -> None:
+    """An admin creates a user with a temporary password on the page; at first login that user sees only
+    the change form (the server refuses everything else), the server's rule error for a weak password,
+    and the normal page after a good one; the same session then works against the API; the 修改密码
+    link in the header changes it again later."""
+    newcomer, temporary = "newcomer1", "Temp-Pass-2049"
+    chosen, later = "Hexagon-Lantern-58", "Quiet#Harbour-73"
+    pg = web.page
+    web.login(ADMIN)
+    web.goto("#/audit")
+    pg.wait_for_selector("#user-create-form")
+    rule = pg.text_content("#new-user-rule") or ""
+    assert "至少 10 个字符" in rule and "至少三类" in rule and "用户名" in rule and "常见密码" in rule, rule
+    assert "8 位" not in (pg.text_content("#users-panel") or "")
+    pg.fill("#new-user-name", newcomer)
+    pg.fill("#new-user-password", temporary)
+    pg.check("#new-user-temporary")
+    pg.click("#user-create-form button[type=submit]")
+    pg.wait_for_selector("#user-create-result code.token")
+    assert "首次登录须修改密码" in (pg.text_content("#user-create-result") or "")
+    row = pg.locator("#users-table tbody tr", has_text=newcomer).text_content() or ""
+    assert "须修改密码" in row, row
+    pg.locator("#user-create-result").scroll_into_view_if_needed()
+    web.shot("26_new_user_temporary")
+
+    user = Page(browser, web.base)
+    try:
+        up = user.page
+        up.goto(web.base + "/")
+        up.wait_for_selector("#login-form", state="visible")
+        up.fill("#login-username", newcomer)
+        up.fill("#login-password", temporary)
+        up.click("#login-submit")
+        up.wait_for_selector("#password-form", state="visible")
+        assert up.is_hidden("#app-view") and up.is_hidden("#login-view")
+        assert "临时密码" in (up.text_content("#password-reason") or "")
+        written = up.text_content("#password-rule") or ""
+        assert "至少 10 个字符" in written and "不能包含用户名" in written, written
+        status, body = _api_with_cookies(web.base, user.context, "/documents?limit=1")
+        assert (status, body["error"]["code"]) == (403, "password_change_required")  # the server enforces it
+        user.shot("27_password_change_required")
+
+        up.fill("#password-current", temporary)
+        up.fill("#password-new", "Short-1")
+        up.fill("#password-repeat", "Short-1")
+        up.click("#password-submit")
+        up.wait_for_selector("#password-error", state="visible")
+        assert (up.text_content("#password-error") or "").startswith("密码太短：至少需要 10 个字符")
+        up.fill("#password-new", f"{newcomer.title()}-Strong!")
+        up.fill("#password-repeat", f"{newcomer.title()}-Strong!")
+        up.click("#password-submit")
+        up.wait_for_function("() => document.querySelector('#password-error').textContent.includes('用户名')")
+        assert up.is_hidden("#app-view")
+        user.shot("28_password_rule_refused")
+
+        up.fill("#password-new", chosen)
+        up.fill("#password-repeat", chosen)
+        up.click("#password-submit")
+        up.wait_for_selector("#app-view", state="visible")
+        up.wait_for_selector("#documents-table tbody tr.document-row")
+        assert up.is_hidden("#password-view")
+        assert up.text_content("#current-user") == newcomer
+        up.wait_for_selector("#message-bar.info:has-text('密码已修改')")
+        user.shot("29_password_changed_documents")
+        status, body = _api_with_cookies(web.base, user.context, "/documents?limit=1")
+        assert status == 200 and body["total"] >= 1, body
+        status, me = _api_with_cookies(web.base, user.context, "/auth/me")
+        assert status == 200 and me["name"] == newcomer and me["must_change_password"] is False
+
+        # Any logged-in user: 修改密码 in the header, the current password is checked.
+        up.click("#change-password-link")
+        up.wait_for_selector('#view .page[data-ready][data-view="password"] #password-form')
+        up.fill("#password-current", temporary)  # no longer the password
+        up.fill("#password-new", later)
+        up.fill("#password-repeat", later)
+        up.click("#password-submit")
+        up.wait_for_selector("#password-error", state="visible")
+        assert up.text_content("#password-error") == "当前密码不正确"
+        user.shot("30_password_change_from_the_header")
+        up.fill("#password-current", chosen)
+        up.click("#password-submit")
+        up.wait_for_selector('#view .page[data-ready][data-view="documents"]')
+        up.wait_for_selector("#message-bar.info:has-text('密码已修改')")
+        up.click("#logout-button")
+        up.wait_for_selector("#login-form", state="visible")
+        up.fill("#login-username", newcomer)
+        up.fill("#login-password", later)
+        up.click("#login-submit")
+        up.wait_for_selector("#documents-table tbody tr.document-row")
+        assert up.is_hidden("#password-view")
+        assert not user.errors, user.errors
+    finally:
+        user.close()

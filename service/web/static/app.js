@@ -12,6 +12,15 @@
   const API = "/api/v1";
   const ROLE_RANK = { viewer: 1, analyst: 2, admin: 3 };
   const ROLE_NAMES = { viewer: "查看", analyst: "分析员", admin: "管理员" };
+  // The server's password rule (service/accounts.py, password_problem), written out wherever a password
+  // is chosen so nobody has to guess it from a refusal; the server still decides and names the failed rule.
+  const PASSWORD_RULES = [
+    "至少 10 个字符",
+    "包含大写字母、小写字母、数字、符号四类中的至少三类",
+    "不能包含用户名（不区分大小写）",
+    "不能是常见密码，也不能只是在常见密码前后加数字或符号",
+  ];
+  const PASSWORD_RULE_LINE = `密码规则：${PASSWORD_RULES.join("；")}。`;
   const SCHEME_ORDER = ["focus", "four_implementations", "livelihood", "problem_type"];
   const SCHEME_NAMES = {
     focus: "三个聚焦",
@@ -238,12 +247,20 @@
     }
     if (resp.status === 204) return null;
     if (options.raw) {
-      if (!resp.ok) throw errorFrom(resp.status, await parseBody(resp));
+      if (!resp.ok) throw refused(errorFrom(resp.status, await parseBody(resp)));
       return resp;
     }
     const data = await parseBody(resp);
-    if (!resp.ok) throw errorFrom(resp.status, data);
+    if (!resp.ok) throw refused(errorFrom(resp.status, data));
     return data;
+  }
+
+  /** A refusal on its way to the caller. A temporary password (set for a new user or by an admin's
+   * reset, possibly while this page is open) makes every route but the password change answer 403
+   * password_change_required: the page then shows only the password form instead of an error. */
+  function refused(err) {
+    if (err.code === "password_change_required") requirePasswordChange();
+    return err;
   }
 
   async function loadTaxonomy() {
@@ -274,6 +291,7 @@
   }
   function showError(e) {
     if (e && e.status === 401) return; // the login view is shown instead
+    if (e && e.code === "password_change_required") return; // the password form is shown instead
     showMessage((e && e.message) || "操作失败", "error");
   }
 
@@ -283,6 +301,8 @@
   function showLogin() {
     disposeCharts();
     $("#app-view").hidden = true;
+    $("#password-view").hidden = true;
+    fill($("#password-card"));
     $("#login-view").hidden = false;
     $("#login-error").hidden = true;
     $("#login-password").value = "";
@@ -326,10 +346,15 @@
       const data = await api("POST", "/auth/login", { body: { username, password }, noAuthRedirect: true });
       state.user = (data && data.user) || userFrom(await api("GET", "/auth/me"));
       state.taxonomy = null;
-      showApp();
       hideMessage();
-      const target = state.afterLogin && state.afterLogin !== "#/login" ? state.afterLogin : "#/documents";
+      const target = landing(state.afterLogin);
       state.afterLogin = null;
+      if (state.user.must_change_password) {
+        state.afterLogin = target; // reached once the password is changed
+        showPasswordChange();
+        return;
+      }
+      showApp();
       if (location.hash === target) route();
       else location.hash = target;
     } catch (e) {
@@ -338,6 +363,106 @@
     } finally {
       button.disabled = false;
     }
+  }
+
+  /** Where to go after logging in (or after the forced password change): the page asked for, else 文档. */
+  function landing(wanted) {
+    return wanted && wanted !== "#/login" && wanted !== "#/password" ? wanted : "#/documents";
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // 修改密码: forced (temporary password: nothing else is shown) and voluntary (#/password)
+
+  /** The change form: current, new and repeated password, the rule written out, the server's Chinese
+   * refusal (wrong current password, the failed rule, too many attempts) shown under it. */
+  function passwordForm(onDone) {
+    const error = h("p", { id: "password-error", class: "form-error", role: "alert", hidden: true });
+    const field = (id, label, autocomplete) => [
+      h("label", { for: id }, label),
+      h("input", { id, name: id, type: "password", autocomplete, required: true, maxlength: 1000 }),
+    ];
+    const submit = h("button", { id: "password-submit", type: "submit", class: "primary" }, "修改密码");
+    const form = h("form", { id: "password-form", class: "password-form", novalidate: true },
+      field("password-current", "当前密码", "current-password"),
+      field("password-new", "新密码", "new-password"),
+      field("password-repeat", "再次输入新密码", "new-password"),
+      h("div", { id: "password-rule", class: "password-rule" }, h("p", null, "新密码须满足："),
+        h("ul", null, PASSWORD_RULES.map((r) => h("li", null, r)), h("li", null, "不能与当前密码相同"))),
+      error,
+      submit);
+    const say = (message) => {
+      error.textContent = message;
+      error.hidden = false;
+    };
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      error.hidden = true;
+      const current = form.elements["password-current"].value;
+      const next = form.elements["password-new"].value;
+      if (!current || !next) return say("请输入当前密码和新密码");
+      if (next !== form.elements["password-repeat"].value) return say("两次输入的新密码不一致");
+      submit.disabled = true;
+      try {
+        await api("POST", "/auth/password", { body: { current_password: current, new_password: next } });
+        form.reset();
+        await onDone();
+      } catch (e) {
+        if (e.status !== 401) say(e.message || "修改密码失败"); // 401: the login view is shown instead
+      } finally {
+        submit.disabled = false;
+      }
+      return undefined;
+    });
+    return form;
+  }
+
+  /** Only the password form, for a user holding a temporary password: the server refuses everything
+   * else (403 password_change_required) until it is changed, so the normal page would only show errors. */
+  function showPasswordChange() {
+    disposeCharts();
+    stopJobPolling();
+    $("#login-view").hidden = true;
+    $("#app-view").hidden = true;
+    fill($("#view"));
+    const view = $("#password-view");
+    if (!view.hidden) return; // already shown: keep what has been typed
+    const card = $("#password-card");
+    fill(card,
+      h("h1", null, "修改密码"),
+      h("p", { id: "password-reason", class: "muted" },
+        `${state.user.name}，您正在使用临时密码（新建账户首次登录，或密码已被管理员重置）。请先设置新密码，之后才能使用系统。`),
+      passwordForm(async () => {
+        state.user = userFrom(await api("GET", "/auth/me"));
+        view.hidden = true;
+        fill(card);
+        showApp();
+        state.flash = "密码已修改";
+        const target = landing(state.afterLogin);
+        state.afterLogin = null;
+        if (location.hash === target) route();
+        else location.hash = target;
+      }),
+      h("button", { id: "password-logout", type: "button", class: "link-button", onclick: logout }, "退出登录"));
+    view.hidden = false;
+    $("#password-current", card).focus();
+  }
+
+  /** The server says this user must change the password first (a reset while the page was open). */
+  function requirePasswordChange() {
+    if (!state.user) return;
+    if (!state.user.must_change_password) state.afterLogin = location.hash;
+    state.user = { ...state.user, must_change_password: true };
+    showPasswordChange();
+  }
+
+  async function viewPassword(root) {
+    add(root, pageHeader("修改密码"),
+      h("section", { class: "panel" },
+        h("p", { class: "muted" }, "修改后，您在其他浏览器或设备上的登录会退出；当前登录和 API 令牌保持有效。"),
+        passwordForm(async () => {
+          state.flash = "密码已修改";
+          location.hash = "#/documents";
+        })));
   }
 
   async function logout() {
@@ -381,10 +506,15 @@
     statistics: (root) => viewStatistics(root),
     downloads: (root) => viewDownloads(root),
     audit: (root, rest, params) => viewAudit(root, params),
+    password: (root) => viewPassword(root),
   };
 
   async function route() {
     if (!state.user) return;
+    if (state.user.must_change_password) {
+      showPasswordChange();
+      return;
+    }
     disposeCharts();
     const { parts, params } = parseHash();
     const name = ROUTES[parts[0]] ? parts[0] : "documents";
@@ -2019,6 +2149,8 @@
     cancelled: "已取消", retry: "重试", bytes: "字节数", format: "格式", top: "共性问题数", before: "修改前",
     after: "修改后", changed: "修改", tags: "标签", scheme: "标签方案", refused: "拒绝原因", message: "说明",
     reason: "原因", code: "代码", role: "角色", name: "名称", user: "用户", active: "启用", days: "有效天数",
+    temporary: "临时密码", was_temporary: "原为临时密码", must_change_password: "须修改密码",
+    token_days: "令牌有效天数", throttled: "已限流",
     min_units: "至少涉及单位数", include_singletons: "含个别问题", cluster_id: "共性问题", members: "每类问题数",
     document: "文档", documents: "文档数", clusters: "共性问题数", filters: "筛选条件", count_only: "只计数", title: "标题", source: "来源", status: "状态", count: "数量",
   };
@@ -2098,21 +2230,28 @@
     const result = h("div", { id: "user-create-result", role: "status" });
     const form = h("form", { id: "user-create-form", class: "field-row", autocomplete: "off" },
       h("div", { class: "field" }, h("label", { for: "new-user-name" }, "用户名"), h("input", { id: "new-user-name", name: "name", required: true })),
-      h("div", { class: "field" }, h("label", { for: "new-user-password" }, "初始密码（至少 8 位）"),
+      h("div", { class: "field" }, h("label", { for: "new-user-password" }, "初始密码"),
         h("input", { id: "new-user-password", name: "password", type: "password", autocomplete: "new-password", required: true })),
       h("div", { class: "field narrow" }, h("label", { for: "new-user-role" }, "角色"),
         h("select", { id: "new-user-role", name: "role" }, Object.entries(ROLE_NAMES).map(([k, v]) => h("option", { value: k }, v)))),
+      h("div", { class: "field narrow check-field" }, h("label", { class: "check" },
+        h("input", { id: "new-user-temporary", name: "temporary", type: "checkbox" }), "临时密码（首次登录须修改）")),
       h("div", { class: "field narrow" }, h("button", { type: "submit", class: "primary" }, "创建用户")));
+    const rule = h("p", { id: "new-user-rule", class: "muted small" }, PASSWORD_RULE_LINE);
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault();
       fill(result);
       try {
         const created = await api("POST", "/users", {
-          body: { name: form.elements.name.value.trim(), password: form.elements.password.value, role: form.elements.role.value },
+          body: {
+            name: form.elements.name.value.trim(), password: form.elements.password.value, role: form.elements.role.value,
+            temporary: form.elements.temporary.checked,
+          },
         });
         await renderUsers(panel);
+        const first = created.must_change_password ? "该用户首次登录须修改密码。" : "";
         add($("#user-create-result", panel) || panel,
-          h("p", { class: "info-box" }, `已创建用户 ${created.name}（${ROLE_NAMES[created.role] || created.role}）。API 令牌只显示这一次：`,
+          h("p", { class: "info-box" }, `已创建用户 ${created.name}（${ROLE_NAMES[created.role] || created.role}）。${first}API 令牌只显示这一次：`,
             h("code", { class: "token" }, created.token || "")));
       } catch (e) {
         fill(result, h("p", { class: "form-error" }, e.message));
@@ -2122,9 +2261,11 @@
       h("h3", null, "用户"),
       table("users-table", ["用户名", "角色", "状态", "创建时间"],
         users.map((u) => h("tr", null, h("td", null, u.name), h("td", null, ROLE_NAMES[u.role] || u.role),
-          h("td", null, u.active === false ? "已停用" : "正常"), h("td", { class: "nowrap" }, fmtDateTime(u.created_at))))),
+          h("td", null, u.active === false ? "已停用" : u.must_change_password ? "正常（须修改密码）" : "正常"),
+          h("td", { class: "nowrap" }, fmtDateTime(u.created_at))))),
       h("h4", { class: "subhead" }, "新建用户"),
       form,
+      rule,
       result);
   }
 
@@ -2147,7 +2288,10 @@
     } catch (_) {
       state.user = null;
     }
-    if (state.user && state.user.name) {
+    if (state.user && state.user.name && state.user.must_change_password) {
+      state.afterLogin = location.hash || null;
+      showPasswordChange();
+    } else if (state.user && state.user.name) {
       showApp();
       route();
     } else {
