@@ -618,3 +618,63 @@ def test_api_concurrent_requests_beyond_the_pool_size_all_succeed(tmp_path: Path
         codes = [c for batch in pool.map(burst, range(24)) for c in batch]
     assert codes == [200] * 96, server.log_text()[-2000:]
     assert "QueuePool limit" not in server.log_text()
+
+
+def _group_rss(pgid: int) -> int:
+    """Resident bytes of every process in a process group (the server and its workers), from /proc."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) == pgid:  # field 5 of stat (pgrp), counted after the ")" of the command name
+                status = (stat.parent / "status").read_text()
+                total += next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")) * 1024
+        except (OSError, IndexError, StopIteration, ValueError):
+            continue  # a process that ended while it was read
+    return total
+
+
+def test_api_a_paragraph_flood_docx_leaves_the_next_upload_done_within_60_s_and_the_server_under_3_gb(
+    tmp_path: Path, servers
+) -> None:
+    """A 1.5 MB DOCX of 200k one-character paragraphs once held the upload worker for minutes at 2.4 GB
+    while a one-file upload waited behind it. It must now be refused (at the upload check or alone in
+    its job) and the normal upload beside it finish within 60 s, with the whole server under 3 GB."""
+    from builders import make_paragraph_flood_docx
+
+    data_dir = tmp_path / "data"
+    token = make_token(sqlite_url(data_dir))
+    server = servers("flood", data_dir).wait_ready()
+    assert server.proc is not None
+    flood = make_paragraph_flood_docx(tmp_path / "flood.docx").read_bytes()
+    peak = [_group_rss(server.proc.pid)]
+    assert peak[0] > 0
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            peak[0] = max(peak[0], _group_rss(server.proc.pid))  # type: ignore[union-attr]
+            time.sleep(0.1)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        with server.client(token) as client:
+            started = time.monotonic()
+            docx = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+            refused = client.post(f"{API}/documents", files=[("files", ("flood.docx", flood, docx))])
+            normal = client.post(f"{API}/documents", files=[("files", generated_file(tmp_path / "gen", 0, "normal"))])
+            assert normal.status_code == 202, normal.text
+            job = wait_job(client, normal.json()["job_id"], timeout=60)
+            elapsed = time.monotonic() - started
+            if refused.status_code == 202:  # accepted by the upload check: it must fail alone in its job
+                flood_job = wait_job(client, refused.json()["job_id"], timeout=60)
+                assert flood_job["status"] == "failed" or flood_job["items"][0]["error"]["code"] == "docx_too_large", flood_job
+            else:
+                assert refused.status_code in (413, 422) and refused.json()["error"]["code"] == "docx_too_large", refused.text
+    finally:
+        stop.set()
+        sampler.join(timeout=5)
+    assert job["status"] == "done" and job["items"][0]["status"] == "stored", job
+    assert elapsed < 60, elapsed
+    assert peak[0] < 3 * 1024**3, peak[0]
