@@ -73,6 +73,8 @@ def test_bad_input_corrupt_pdf(tmp_path: Path, backend: PdfBackend, damage: str)
         analyze_file(path, pdf_backend=backend)
     assert info.value.code == "corrupt_pdf"
     assert info.value.source == str(path)
+    # the reason is Chinese: no English from PDFium ("Data format error") or pdfminer's exception names
+    assert info.value.message.startswith("PDF 文件已损坏") and not re.search(r"[A-Za-z]{3,}", info.value.message.replace("PDF", "")), info.value.message
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -153,7 +153,7 @@ def _render_locked(pdf: Any, index: int, source: str) -> tuple[np.ndarray, float
         finally:
             page.close()
     except pdfium.PdfiumError as exc:
-        raise CorruptPdfError(f"PDF 第 {index + 1} 页已损坏，无法渲染以识别文字（{exc}）", source=source) from exc
+        raise CorruptPdfError(f"PDF 第 {index + 1} 页已损坏，无法渲染以识别文字（{_reason(str(exc))}）", source=source) from exc
     if pixels.ndim == 2:
         pixels = np.repeat(pixels[..., None], 3, axis=2)
     pixels = pixels[..., :3] if channels == "RGB" else pixels[..., 2::-1]
@@ -206,7 +206,24 @@ def _pages_pdfplumber(data: bytes, source: str) -> list[str]:
         raise _classify_open_error(f"{type(exc).__name__}: {exc}", source) from exc
 
 
+# PDFium's error names (FPDF_ERR_*, as pypdfium2 words them) in the reader's language: the message is
+# shown to an analyst, who should not meet "Data format error" in a Chinese sentence
+_PDFIUM_REASONS = (
+    ("data format", "文件格式错误：不是有效的 PDF，或文件不完整"),
+    ("file access", "文件无法读取"),
+    ("page not found", "页面内容错误"),
+    ("content error", "页面内容错误"),
+)
+
+
+def _reason(detail: str) -> str:
+    """A Chinese reason for an open/render failure: PDFium's known errors translated, anything else
+    (pdfminer's exception names) summarised without the English text."""
+    lowered = detail.lower()
+    return next((zh for en, zh in _PDFIUM_REASONS if en in lowered), "文件结构无法解析")
+
+
 def _classify_open_error(detail: str, source: str) -> CorruptPdfError | EncryptedPdfError:
     if "password" in detail.lower() or "security" in detail.lower():
         return EncryptedPdfError(source=source)
-    return CorruptPdfError(f"PDF 文件已损坏，无法打开（{detail}）", source=source)
+    return CorruptPdfError(f"PDF 文件已损坏，无法打开（{_reason(detail)}）", source=source)
