@@ -24,6 +24,12 @@ _TONED = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜü"
 # toneless Latin in brackets after a character (PDF(pypdfium)) is left alone
 PINYIN_GLOSS = re.compile(rf"(?<=[\u3400-\u9fff])[(（][a-zü{_TONED}]*[{_TONED}][a-zü{_TONED}]*[)）]")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
+# One toneless pinyin syllable (initial + final) in brackets after a character: 領(ling) where OCR lost
+# the tone mark. Stripped only in a text that carries toned glosses already (a mirror copy), so Latin
+# in brackets in an ordinary report is never taken for a gloss.
+_SYLLABLE = r"(?:zh|ch|sh|[bpmfdtnlgkhjqxrzcsyw])?(?:iang|iong|uang|ueng|ang|eng|ing|ong|ian|iao|uai|uan|van|üan|ai|ei|ao|ou|an|en|er|ia|ie|iu|in|ua|uo|ui|un|ve|üe|ün|a|o|e|i|u|ü|v)"
+TONELESS_GLOSS = re.compile(rf"(?<=[\u3400-\u9fff])[(（]{_SYLLABLE}[)）]")
+MIN_TONED_GLOSSES = 3
 
 _converter_lock = threading.Lock()
 
@@ -67,7 +73,10 @@ def strip_glosses(text: str) -> tuple[str, list[int]]:
     keep: list[int] = []
     out: list[str] = []
     last = 0
-    for m in PINYIN_GLOSS.finditer(text):
+    glosses = list(PINYIN_GLOSS.finditer(text))
+    if len(glosses) >= MIN_TONED_GLOSSES:
+        glosses = sorted(glosses + list(TONELESS_GLOSS.finditer(text)), key=lambda m: m.start())
+    for m in glosses:
         out.append(text[last : m.start()])
         keep.extend(range(last, m.start()))
         last = m.end()
