@@ -450,7 +450,7 @@ def test_empty_library(tmp_path: Path):
         assert stats["documents"] == 0 and stats["findings"] == 0 and stats["by_round"] == []
         sheets = read_xlsx(empty.get("/exports/findings.xlsx").content)
         assert len(sheets["问题清单"]) == 1  # the header only
-        assert empty.ok("GET", "/documents") == {"total": 0, "limit": 50, "offset": 0, "items": []}
+        assert empty.ok("GET", "/documents") == {"total": 0, "limit": 50, "offset": 0, "items": [], "facets": {"kinds": [], "rounds": [], "units": []}}
 
 
 # --- no outbound network ---------------------------------------------------------------------------
