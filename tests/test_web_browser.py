@@ -866,3 +866,80 @@ def test_a_temporary_password_is_changed_before_anything_else(web: Page, browser
         assert not user.errors, user.errors
     finally:
         user.close()
+
+
+# --- issue 13: a prompt at upload when the text names no round or unit ------------------------------
+
+NAMED_REPORT = """十四届县委第五轮巡察县林业局党组情况的反馈
+
+根据县委统一部署，2024年3月1日至4月30日，县委第二巡察组对县林业局党组开展了常规巡察。
+
+一、巡察发现的主要问题
+（一）贯彻落实党的路线方针政策方面
+1.理论学习不深入，学习记录流于形式，2023年有6次党组会“第一议题”学习仅记录学习篇目。
+（二）全面从严治党方面
+1.主体责任落实不力，党组对下属林场监督检查流于形式。
+
+二、整改意见
+要切实抓好整改落实。
+"""
+UNNAMED_REPORT = """巡察情况反馈
+
+根据统一部署，巡察组开展了常规巡察。
+
+一、巡察发现的主要问题
+（一）贯彻落实党的路线方针政策方面
+1.理论学习不深入，学习记录流于形式，2023年有7次会议“第一议题”学习仅记录学习篇目。
+（二）全面从严治党方面
+1.主体责任落实不力，对下属单位监督检查流于形式。
+
+二、整改意见
+要切实抓好整改落实。
+"""
+
+
+def test_upload_prompts_for_what_the_text_does_not_name(web: Page) -> None:
+    """Two reports in one upload: one names its round and unit, one names neither. Only the second gets
+    the prompt beside its file; its button opens the document's 编辑 form there, and the round set in it
+    is stored (GET /api/v1/documents/{id})."""
+    pg = web.page
+    web.login(ANALYST)
+    web.goto("#/upload")
+    pg.set_input_files("#upload-input", [
+        {"name": "林业局反馈.txt", "mimeType": "text/plain", "buffer": NAMED_REPORT.encode("utf-8")},
+        {"name": "未署名反馈.txt", "mimeType": "text/plain", "buffer": UNNAMED_REPORT.encode("utf-8")},
+    ])
+    pg.click("#upload-submit")
+    pg.wait_for_selector("#job-status[data-status=done], #job-status[data-status=failed]", timeout=T_JOB)
+    assert pg.get_attribute("#job-status", "data-status") == "done"
+    pg.wait_for_selector(".job-missing")  # drawn once every stored document has been read back
+    named = pg.locator(".job-item", has=pg.locator(".job-name", has_text="林业局反馈.txt"))
+    unnamed = pg.locator(".job-item", has=pg.locator(".job-name", has_text="未署名反馈.txt"))
+    assert named.get_attribute("data-status") == "stored" and unnamed.get_attribute("data-status") == "stored"
+    assert pg.locator(".job-missing").count() == 1 and named.locator(".job-missing").count() == 0
+    assert unnamed.locator(".job-missing-text").text_content() == "未识别出巡察轮次和被巡察单位，请补充"
+
+    named_id = named.locator("a.job-doc-link").get_attribute("data-document-id")
+    doc_id = unnamed.locator(".job-missing").get_attribute("data-document-id")
+    assert doc_id == unnamed.locator("a.job-doc-link").get_attribute("data-document-id")
+    _, named_doc = _api_with_cookies(web.base, web.context, f"/documents/{named_id}")
+    assert named_doc["round"] == "十四届县委第五轮" and named_doc["units"] == ["县林业局党组"]
+    status, doc = _api_with_cookies(web.base, web.context, f"/documents/{doc_id}")
+    assert status == 200 and doc["round"] is None and doc["units"] == []
+
+    unnamed.locator("button.job-missing-edit").click()
+    form = unnamed.locator("#doc-edit-form")  # the document page's own form, opened beside the file
+    form.wait_for()
+    assert pg.input_value("#edit-round") == "" and pg.input_value("#edit-unit") == ""
+    pg.fill("#edit-round", UPLOADED_ROUND)
+    web.shot("23_upload_prompt_edit", full_page=True)
+    pg.press("#edit-round", "Tab")  # closes the round suggestions, which would take the click on 保存
+    pg.click("#doc-edit-save")
+    pg.wait_for_selector("#message-bar.info:has-text('文档信息已更新')")
+    pg.wait_for_selector("#doc-edit-form", state="detached")
+    # the round is set; the unit is still missing, and the prompt now says only that
+    assert unnamed.locator(".job-missing-text").text_content() == "未识别出被巡察单位，请补充"
+    status, doc = _api_with_cookies(web.base, web.context, f"/documents/{doc_id}")
+    assert status == 200 and doc["round"] == UPLOADED_ROUND
+    assert [f["round"] for f in doc["findings"]] == [UPLOADED_ROUND] * len(doc["findings"]) and doc["findings"]
+    web.shot("24_upload_prompt_saved", full_page=True)

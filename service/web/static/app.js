@@ -819,8 +819,9 @@
   }
 
   /** The 编辑 form of a document's 轮次 / 单位 / 类型 / 日期: sends only what was changed (an emptied
-   *  field clears it), then shows the document again as the server now has it, findings included. */
-  async function toggleDocumentEditor(slot, doc) {
+   *  field clears it), then shows the document again as the server now has it, findings included.
+   *  ``onSaved`` (the upload page's prompt) receives the stored document instead of the page being redrawn. */
+  async function toggleDocumentEditor(slot, doc, onSaved) {
     if (slot.firstChild) {
       fill(slot);
       return;
@@ -869,7 +870,11 @@
       save.disabled = true;
       status.textContent = "";
       try {
-        await api("PATCH", `/documents/${encodeURIComponent(doc.id)}`, { body });
+        const updated = await api("PATCH", `/documents/${encodeURIComponent(doc.id)}`, { body });
+        if (onSaved) {
+          onSaved(updated);
+          return;
+        }
         state.flash = "文档信息已更新";
         route(); // the document again: its meta and every finding card as now stored
       } catch (e) {
@@ -1459,12 +1464,66 @@
     return c;
   }
 
+  /** What a stored document's text did not name (轮次, 被巡察单位), as the prompt beside its file says it. */
+  function missingFields(doc) {
+    const missing = [];
+    if (!doc.round) missing.push("巡察轮次");
+    if (!(doc.units || []).length) missing.push("被巡察单位");
+    return missing;
+  }
+
+  /** Once a job has finished, each newly stored document is read back (GET /documents/{id}); those
+   *  whose text named no round or no unit get a prompt beside their file (see missingPrompt). */
+  async function checkJobDocuments(job) {
+    const ids = (job.items || [])
+      .filter((it) => it.status === "stored" && it.document_id !== null && it.document_id !== undefined)
+      .map((it) => it.document_id);
+    const docs = {};
+    await Promise.all(ids.map(async (id) => {
+      try {
+        docs[id] = await api("GET", `/documents/${encodeURIComponent(id)}`);
+      } catch (e) {
+        docs[id] = null; // deleted meanwhile or unreadable: no prompt
+      }
+    }));
+    if (!state.job || state.job.id !== job.id) return;
+    state.job.docs = docs;
+    renderJob();
+  }
+
+  /** The prompt beside an uploaded file whose document names no round or unit: a 补充 button opens the
+   *  document's own 编辑 form (toggleDocumentEditor) in place; once saved the prompt goes. */
+  function missingPrompt(it) {
+    const docs = state.job && state.job.docs;
+    const doc = docs && it.status === "stored" ? docs[it.document_id] : null;
+    if (!doc || !can("analyst")) return null;
+    const missing = missingFields(doc);
+    if (!missing.length) return null;
+    const slot = h("div", { class: "job-missing-slot" });
+    const open = () => {
+      for (const other of document.querySelectorAll(".job-missing-slot")) if (other !== slot) fill(other);
+      toggleDocumentEditor(slot, doc, (updated) => {
+        state.job.docs = { ...state.job.docs, [updated.id]: updated };
+        renderJob();
+        showMessage("文档信息已更新", "info");
+      });
+    };
+    return h("div", { class: "job-missing", "data-document-id": doc.id, "data-missing": missing.join(" ") },
+      h("span", { class: "job-missing-text" }, `未识别出${missing.join("和")}，请补充`),
+      h("button", { type: "button", class: "small job-missing-edit", onclick: open }, "补充信息"),
+      slot);
+  }
+
   function renderJob() {
     const panel = $("#job-panel");
     const job = state.job;
     if (!panel || !job) return;
     panel.hidden = false;
     const finished = job.status === "done" || job.status === "failed";
+    if (finished && !job.docsRequested) {
+      job.docsRequested = true;
+      checkJobDocuments(job);
+    }
     const counts = jobCounts(job);
     const total = counts.total;
     const processed = counts.processed;
@@ -1490,7 +1549,8 @@
           ? h("a", { class: "job-doc-link", href: `#/documents/${encodeURIComponent(it.document_id)}`, "data-document-id": it.document_id },
             it.status === "duplicate" ? "查看已有文档" : "查看文档")
           : null,
-        it.error ? h("span", { class: "form-error" }, it.error.message || it.error.code) : null
+        it.error ? h("span", { class: "form-error" }, it.error.message || it.error.code) : null,
+        missingPrompt(it)
       )
     );
     fill(panel, 
