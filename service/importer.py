@@ -387,9 +387,11 @@ def import_bytes(
     *,
     mapping: dict[str, str] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    parsed: ParsedSheet | None = None,
 ) -> ImportResult:
     """Read, tag, represent and store a 问题清单 in one transaction; ``progress(done, total)`` is
-    called as findings are embedded (the slow part: about 40 findings/s on 2 cores)."""
+    called as findings are embedded (the slow part: about 40 findings/s on 2 cores). ``parsed``: the
+    sheet already read (by the upload worker's analysis process, under its budget)."""
     import numpy as np
 
     from nlp.tagging import make_tagger
@@ -398,7 +400,8 @@ def import_bytes(
     from service.store.repository import find_document, ingest_bytes
 
     existing = find_document(session, sha256_of(data))
-    parsed = parse_rows(read_table(data, source, mapping), mapping, source)
+    if parsed is None:
+        parsed = parse_rows(read_table(data, source, mapping), mapping, source)
     if existing is not None:
         return ImportResult(source, "duplicate", existing.id, len(existing.findings), parsed.errors, parsed.columns)
     if not parsed.rows:

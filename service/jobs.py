@@ -15,6 +15,7 @@ import re
 import secrets
 import shutil
 import threading
+import time
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,12 +34,23 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from nlp.errors import XunchaError
 from nlp.extract import check_bytes
+from service.analysis_worker import (
+    AnalysisProcess,
+    Budget,
+    ItemCancelledError,
+    ItemMemoryError,
+    ItemTimeoutError,
+    shared_process,
+)
 from service.store import models
 from service.store.repository import Overrides, ingest_bytes
 
 log = logging.getLogger("xuncha.jobs")
 FINISHED = {"stored", "duplicate", "error"}
 MAX_ATTEMPTS = 3
+# Set on a running item by a cancel (from any process); the worker analysing it stops its analysis
+CANCEL_REQUESTED = "cancel_requested"
+DEFAULT_BUDGET = Budget(seconds=600.0, memory_mb=2048)
 
 
 def safe_name(name: str | None) -> str:
@@ -142,7 +154,9 @@ def job_dict(job: models.Job) -> dict[str, Any]:
             "status": i.status,
             "document_id": i.document_id,
             "findings": i.findings,
-            "error": {"code": i.error_code, "message": i.error_message} if i.error_code else None,
+            "error": {"code": i.error_code, "message": i.error_message}
+            if i.error_code and i.error_code != CANCEL_REQUESTED else None,
+            "cancelling": i.error_code == CANCEL_REQUESTED and i.status == "running",
             # pages OCR'd so far of a scan or a photo being read (None for text formats)
             "pages": {"done": i.pages_done or 0, "total": i.pages_total} if i.pages_total else None,
         }
@@ -163,17 +177,26 @@ def job_dict(job: models.Job) -> dict[str, Any]:
 
 class JobRunner:
     """One worker thread per process; items are claimed with a conditional UPDATE, so two
-    processes sharing a database never store the same item twice."""
+    processes sharing a database never store the same item twice.
 
-    def __init__(self, make_session: sessionmaker[Session], files_dir: Path, max_bytes: int) -> None:
+    Each item is read and analysed in the analysis child (``service.analysis_worker``) under
+    ``budget``; this thread stores the result. A file over its time or memory budget fails alone
+    with its reason and is not tried again unless someone asks (retry)."""
+
+    def __init__(
+        self, make_session: sessionmaker[Session], files_dir: Path, max_bytes: int,
+        budget: Budget = DEFAULT_BUDGET, analysis: AnalysisProcess | None = None,
+    ) -> None:
         self.make_session = make_session
         self.files_dir = files_dir
         self.max_bytes = max_bytes
+        self.budget = budget
+        self.analysis = analysis or shared_process()
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._thread: threading.Thread | None = None
-        self._tagger: Any = None
         self.idle = threading.Event()
         self.idle.set()
+        self._stopping = False
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="xuncha-jobs", daemon=True)
@@ -181,6 +204,9 @@ class JobRunner:
         self.resume()
 
     def stop(self) -> None:
+        """Stop after the current item; one cut short by the shutdown stays ``running`` and is
+        queued again at the next start (``resume``), not recorded as failed."""
+        self._stopping = True
         if self._thread is not None:
             self._queue.put(None)
             self._thread.join(timeout=30)
@@ -198,10 +224,15 @@ class JobRunner:
             ).all()
             for item_id, staged in running:
                 with item_lock(staged) as orphaned:  # locked: another live process (a second worker) has it
-                    if orphaned:
+                    if orphaned:  # its process died; a cancel asked of it is carried out now
+                        session.execute(
+                            update(models.JobItem).where(models.JobItem.id == item_id, models.JobItem.status == "running",
+                                                         models.JobItem.error_code.is_distinct_from(CANCEL_REQUESTED))
+                            .values(status="queued")
+                        )
                         session.execute(
                             update(models.JobItem).where(models.JobItem.id == item_id, models.JobItem.status == "running")
-                            .values(status="queued")
+                            .values(status="error", error_code=CANCELLED, error_message="已取消，未处理", staged_path=None)
                         )
                         session.commit()
             ids = list(session.scalars(select(models.JobItem.job_id).where(models.JobItem.status == "queued").distinct()))
@@ -237,13 +268,6 @@ class JobRunner:
                 self.run_job(job_id)
             except Exception:  # one broken job must not stop the worker
                 log.exception("job %s failed", job_id)
-
-    def tagger(self) -> Any:
-        if self._tagger is None:
-            from nlp.tagging import make_tagger
-
-            self._tagger = make_tagger()
-        return self._tagger
 
     def run_job(self, job_id: str) -> None:
         with self.make_session() as session:
@@ -289,25 +313,38 @@ class JobRunner:
             import_map = (job.overrides or {}).get("import_map")
             name, staged, attempts = item.name, item.staged_path, item.attempts
         result: dict[str, Any]
+        cancelled = _CancelCheck(self.make_session, item_id)
         try:
             if attempts > MAX_ATTEMPTS:
                 raise JobItemGaveUpError()
-            data = Path(staged or "").read_bytes()
+            if not staged:
+                raise FileNotFoundError(name)
             if import_map is not None:  # a 问题清单: one finding per row (service/importer.py)
                 from service.importer import import_bytes
 
+                parsed = self.analysis.parse_sheet(staged, name, dict(import_map), self.budget, cancelled=cancelled)
+                data = Path(staged).read_bytes()
                 with self.make_session() as session:
-                    imported = import_bytes(session, data, name, self.files_dir, mapping=dict(import_map))
+                    imported = import_bytes(session, data, name, self.files_dir, mapping=dict(import_map), parsed=parsed)
                 result = {"status": imported.status, "document_id": imported.document_id, "findings": imported.findings}
             else:
-                from nlp.pipeline import analyze_bytes
-
-                tagger = self.tagger()
                 progress = _PageProgress(self.make_session, item_id)
-                doc = analyze_bytes(data, name, max_bytes=self.max_bytes, tagger=tagger, progress=progress)
+                analysed = self.analysis.analyze(staged, name, self.max_bytes, self.budget, progress=progress,
+                                                 cancelled=cancelled)
+                data = Path(staged).read_bytes()
                 with self.make_session() as session:
-                    stored = ingest_bytes(session, data, name, doc, self.files_dir, overrides, tagger.model_version)
+                    stored = ingest_bytes(session, data, name, analysed.doc, self.files_dir, overrides, analysed.tagger_version)
                 result = {"status": stored.status, "document_id": stored.document_id, "findings": stored.findings}
+            result.update(error_code=None, error_message=None)  # a cancel that came too late to stop it
+        except (ItemMemoryError, ItemTimeoutError) as exc:
+            if self._stopping:  # the shutdown, not the file, stopped the analysis: resumed at the next start
+                log.info("item %s left for the next start: %s", item_id, exc.code)
+                return
+            result = {"status": "error", "error_code": exc.code, "error_message": exc.message}
+        except ItemCancelledError as exc:  # stopped mid-way: nothing stored, nothing left to retry
+            result = {"status": "error", "error_code": exc.code, "error_message": exc.message, "staged_path": None}
+            if staged:
+                Path(staged).unlink(missing_ok=True)
         except XunchaError as exc:
             result = {"status": "error", "error_code": exc.code, "error_message": exc.message}
         except FileNotFoundError:
@@ -333,9 +370,12 @@ CANCELLED = "cancelled"
 
 
 def cancel_queued(make_session: sessionmaker[Session], job_id: str) -> int:
-    """Mark the job's queued items cancelled (an error a retry skips: their staged files are removed)
-    and finish the job if nothing else runs. A claim is a conditional UPDATE on ``queued``, so an item
-    is either claimed by a worker or cancelled here, never both."""
+    """Cancel a job's unfinished items; returns how many. Queued ones are marked cancelled at once
+    (an error a retry skips: their staged files are removed). A running one is marked
+    ``cancel_requested``: the worker analysing it, in whichever process, stops the analysis within a
+    second and records it cancelled; one already being stored finishes (storing is one transaction,
+    so nothing is ever half-stored). A claim is a conditional UPDATE on ``queued``, so an item is
+    either claimed by a worker or cancelled here, never both."""
     with make_session() as session:
         staged = list(session.scalars(
             select(models.JobItem.staged_path).where(models.JobItem.job_id == job_id, models.JobItem.status == "queued")
@@ -343,6 +383,10 @@ def cancel_queued(make_session: sessionmaker[Session], job_id: str) -> int:
         result = session.execute(
             update(models.JobItem).where(models.JobItem.job_id == job_id, models.JobItem.status == "queued")
             .values(status="error", error_code=CANCELLED, error_message="已取消，未处理", staged_path=None)
+        )
+        stopping = session.execute(
+            update(models.JobItem).where(models.JobItem.job_id == job_id, models.JobItem.status == "running")
+            .values(error_code=CANCEL_REQUESTED)
         )
         unfinished = session.scalar(
             select(func.count(models.JobItem.id)).where(models.JobItem.job_id == job_id, models.JobItem.status.not_in(FINISHED))
@@ -355,7 +399,30 @@ def cancel_queued(make_session: sessionmaker[Session], job_id: str) -> int:
     for path in staged:
         if path:
             Path(path).unlink(missing_ok=True)
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return int(result.rowcount or 0) + int(stopping.rowcount or 0)  # type: ignore[attr-defined]
+
+
+class _CancelCheck:
+    """Whether a running item has been asked to stop: one small read a second at most, so a cancel
+    sent to any server process reaches the worker analysing the item."""
+
+    def __init__(self, make_session: sessionmaker[Session], item_id: int) -> None:
+        self.make_session = make_session
+        self.item_id = item_id
+        self._checked = 0.0
+
+    def __call__(self) -> bool:
+        now = time.monotonic()
+        if now - self._checked < 1.0:
+            return False
+        self._checked = now
+        try:
+            with self.make_session() as session:
+                code = session.scalar(select(models.JobItem.error_code).where(models.JobItem.id == self.item_id))
+        except Exception:  # a database hiccup must not stop the analysis
+            log.warning("could not read the cancel state of item %s", self.item_id, exc_info=True)
+            return False
+        return code == CANCEL_REQUESTED
 
 
 class _PageProgress:

@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     # lifetime of a new API token (user add, user token without --days, POST /users): 等保 asks that
     # credentials expire; ten years at most, so a typo cannot make one eternal
     token_days: float = Field(default=90.0, gt=0, le=3650)
+    # one uploaded file's analysis, in the analysis process: wall-clock seconds (a 50-page scan is OCR'd
+    # in ~150 s) and the address space (MB) it may add to that process; past either it fails alone
+    item_seconds: float = Field(default=600.0, gt=0, le=86400)
+    item_memory_mb: int = Field(default=2048, ge=256, le=65536)
 
     @property
     def resolved_database_url(self) -> str:

@@ -19,6 +19,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from service.analysis_worker import Budget
 from service.api.credentials_gate import CredentialsGateMiddleware
 from service.api.deps import reject_control_characters
 from service.api.errors import install_error_handlers
@@ -79,7 +80,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.uploads_dir.mkdir(parents=True, exist_ok=True)
         runner = None
         if settings.run_jobs:
-            runner = JobRunner(app.state.make_session, settings.files_dir, int(settings.max_file_mb * 1024 * 1024))
+            runner = JobRunner(app.state.make_session, settings.files_dir, int(settings.max_file_mb * 1024 * 1024),
+                               Budget(settings.item_seconds, settings.item_memory_mb))
             runner.start()
         app.state.runner = runner
         if settings.warm_search_index:

@@ -93,8 +93,11 @@ ERRORS: tuple[ErrorCode, ...] = (
     # --- one file of an upload job (GET /jobs/{id}: items[].error) -------------------------------------
     ErrorCode("processing_gave_up", None, "该文件多次处理仍未完成（可能导致服务中断），已放弃"),
     ErrorCode("processing_failed", None, "处理该文件时出现内部错误"),
+    ErrorCode("processing_timeout", None, "处理该文件超过时间上限（XUNCHA_ITEM_SECONDS，默认 600 秒），已停止"),
+    ErrorCode("processing_memory", None, "处理该文件超过内存上限（XUNCHA_ITEM_MEMORY_MB，默认 2048 MB），已停止"),
     ErrorCode("staged_file_missing", None, "暂存的上传文件已丢失，须重新上传"),
     ErrorCode("cancelled", None, "已取消，未处理"),
+    ErrorCode("cancel_requested", None, "已请求取消，正在停止该文件的分析（GET /jobs 中为 cancelling，不显示为错误）"),
     # --- credentials and access (service/api/deps.py, routes/auth.py) ---------------------------------
     ErrorCode("not_authenticated", 401, "请先登录或提供有效的 API 令牌"),
     ErrorCode("bad_credentials", 401, "Authorization 头格式应为 Bearer <令牌>"),
