@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy.engine import URL, make_url
@@ -100,3 +102,94 @@ def _range_text(field: str, limits: dict[str, object]) -> str:
         return "须为大于 0 且不超过 3650 的天数"
     bounds = [f"{'大于' if k == 'gt' else '不小于' if k == 'ge' else '小于' if k == 'lt' else '不超过'} {v}" for k, v in limits.items()]
     return "须" + "且".join(bounds) if bounds else "超出允许范围"
+
+
+@dataclass
+class ConfigItem:
+    """One line of ``xuncha check-config``: what was checked, and what was found."""
+
+    name: str
+    ok: bool
+    detail: str
+
+
+def check_configuration(settings: Any) -> list[ConfigItem]:
+    """Every setting and what the service needs, checked without creating or changing anything.
+
+    Raises ConfigurationError for what would stop ``xuncha serve`` (a bad URL, an unreachable
+    database, a data folder that cannot be written); reports the rest — a folder or schema the first
+    start creates, a missing LibreOffice (only .doc/.wps need it) — as lines, so an operator sees the
+    whole state of an installation before starting it.
+    """
+    url = settings.resolved_database_url
+    parsed = parse_database_url(url, explicit=settings.database_url is not None)
+    items = [_database_item(url, parsed)]
+    for folder, what in ((settings.data_dir, "数据目录"), (settings.uploads_dir, "上传暂存目录"), (settings.files_dir, "文件库目录")):
+        items.append(_folder_item(Path(folder), what))
+    items.append(ConfigItem("单个文件的处理预算", True, f"{settings.item_seconds:g} 秒，内存 {settings.item_memory_mb} MB"
+                            "（XUNCHA_ITEM_SECONDS、XUNCHA_ITEM_MEMORY_MB）"))
+    items.append(ConfigItem("上传上限", True, f"单个文件 {settings.max_file_mb:g} MB，每次 {settings.max_request_mb:g} MB、"
+                            f"{settings.max_files_per_upload} 个文件；JSON 请求 {settings.max_json_kb:g} KB"))
+    items.append(ConfigItem("令牌有效期", True, f"{settings.token_days:g} 天（XUNCHA_TOKEN_DAYS）"))
+    items.append(_converter_item())
+    items.append(_ocr_item())
+    return items
+
+
+def _database_item(url: str, parsed: URL) -> ConfigItem:
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    from service.store.db import _unreachable, current_revision, head_revision
+
+    head = head_revision()
+    if parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").expanduser().exists():
+        return ConfigItem("数据库", True, f"{safe_url(url)}：尚未创建（首次启动时建立，结构版本 {head}）")
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            current = current_revision(connection)
+    except (OperationalError, InterfaceError) as exc:
+        raise _unreachable(url, exc) from None
+    finally:
+        engine.dispose()
+    if current == head:
+        state = f"结构为最新版本（{head}）"
+    elif current is None:
+        state = f"可以连接，尚无表结构（首次启动时建立，版本 {head}）"
+    else:
+        state = f"结构版本 {current}，启动时将升级到 {head}"
+    return ConfigItem("数据库", True, f"{safe_url(url)}：{state}")
+
+
+def _folder_item(folder: Path, what: str) -> ConfigItem:
+    if folder.is_dir():
+        writable = os.access(folder, os.W_OK | os.X_OK)
+        if not writable:
+            raise ConfigurationError(f"{what}不可写：{folder}。请检查 XUNCHA_DATA_DIR 与目录权限")
+        return ConfigItem(what, True, f"{folder.resolve()}：可写")
+    parent = next((p for p in folder.resolve().parents if p.exists()), None)
+    if parent is None or not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigurationError(f"{what}不存在且无法创建：{folder}。请检查 XUNCHA_DATA_DIR 与目录权限")
+    return ConfigItem(what, True, f"{folder.resolve()}：尚未创建（首次启动时创建）")
+
+
+def _converter_item() -> ConfigItem:
+    from nlp.extract.office import find_converter
+
+    try:
+        return ConfigItem("LibreOffice（转换 .doc/.wps/.rtf）", True, find_converter())
+    except XunchaError as exc:
+        return ConfigItem("LibreOffice（转换 .doc/.wps/.rtf）", False, exc.message)
+
+
+def _ocr_item() -> ConfigItem:
+    from nlp.extract.ocr import model_paths
+
+    try:
+        missing = [p.name for p in model_paths() if not p.is_file()]
+    except XunchaError as exc:
+        return ConfigItem("文字识别（OCR）模型", False, exc.message)
+    if missing:
+        return ConfigItem("文字识别（OCR）模型", False, f"缺少模型文件：{'、'.join(missing)}（扫描件、图片无法识别）")
+    return ConfigItem("文字识别（OCR）模型", True, "已安装（随软件包离线提供）")

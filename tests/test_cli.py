@@ -73,7 +73,7 @@ def test_cli_analyze_table_format():
 def test_cli_help_texts(command):
     result = run(*command, "--help")
     assert result.returncode == 0
-    assert "Usage: xuncha" in result.stdout
+    assert "用法：xuncha" in result.stdout and "Usage:" not in result.stdout
     expected = {
         "analyze": ("--format", "--pdf-backend", "--max-size-mb", "--no-text"),
         "segment": ("--backend", "--model-path", "--content", "--json"),
@@ -91,6 +91,38 @@ def test_cli_help_texts(command):
     assert "--rounds" not in result.stdout and "--units" not in result.stdout
     assert "显示本帮助并退出" in result.stdout and "Show this message" not in result.stdout
     assert "选项" in result.stdout and "Options" not in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["search", "公务接待", "--limit", "0"], "--limit 的值无效：应不小于 1"),
+        (["search", "公务接待", "--limit", "很多"], "--limit 的值无效：应为整数"),
+        (["search", "公务接待", "--format", "xml"], "'xml' 不是可选值之一（可选：'json'、'table'）"),
+        (["search", "公务接待", "--limit"], "选项 --limit 后面需要一个值"),
+        (["search", "公务", "接待"], "多余的参数：接待"),
+        (["search", "公务接待", "--bogus"], "没有 --bogus 这个选项"),
+        (["user", "add"], "缺少参数 name"),
+        (["nosuch"], "没有“nosuch”这个命令"),
+    ],
+)
+def test_cli_usage_errors_are_chinese(args: list[str], expected: str) -> None:
+    """A mistake typed at the command line is answered in Chinese (Typer's Click and Pydantic speak
+    English), on stderr, with exit 2 and nothing on stdout."""
+    result = run(*args)
+    assert result.returncode == 2 and result.stdout == ""
+    assert expected in result.stderr, result.stderr
+    english = re.findall(r"Usage|Invalid value|Input should|No such|Missing|unexpected|requires|Possible|OPTIONS", result.stderr)
+    assert english == [], result.stderr
+
+
+def test_cli_usage_error_patterns() -> None:
+    from service.cli.usage_zh import translate
+
+    assert translate("Missing option '--output'.") == "缺少选项 --output"
+    assert translate("Option '--json' does not take a value.") == "选项 --json 不接受值"
+    assert translate("Invalid value for '--port': Input should be less than or equal to 65535") == "--port 的值无效：应不超过 65535"
+    assert translate("Something Typer adds in a later release.") == "Something Typer adds in a later release."
 
 
 def test_cli_every_option_has_chinese_help():

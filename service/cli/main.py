@@ -20,9 +20,11 @@ from service.cli.output import error_line, print_json, stderr
 from service.cli.output import stdout as _stdout
 from service.cli.segment import SegmenterChoice, render_tokens, segment_text
 from service.cli.train import render_focus_report, render_report, run_training
+from service.cli.usage_zh import localise_usage_errors
 from service.store.repository import Overrides
 
 localise_help()
+localise_usage_errors()
 
 FORMAT_HELP = "json：机器可读，仅输出到标准输出；table：供人阅读的表格。"
 ROUND_HELP = "只看该轮次（名称的一部分即可，如“第六轮”；可重复，符合其一即可；库中没有的轮次：警告，结果为空）。"
@@ -506,6 +508,30 @@ def serve(
     uvicorn.run("service.api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level=log_level,
                 proxy_headers=False, server_header=False, timeout_worker_healthcheck=60,
                 http="service.api.nodelay:NoDelayH11Protocol")  # TCP_NODELAY: see that module
+
+
+@app.command("check-config")
+def check_config(
+    format: Annotated[OutputFormat, typer.Option("--format", "-f", help="json：机器可读，仅输出到标准输出；table：供人阅读的列表。")] = OutputFormat.TABLE,
+) -> None:
+    """检查配置（环境变量 XUNCHA_*、.env）：数据库、数据目录、处理预算、LibreOffice 与 OCR 模型；不创建、不修改任何内容。
+
+    会导致服务无法启动的问题输出一行中文并以退出码 1 结束；其余（如未安装 LibreOffice）列出提示，退出码 0。
+    """
+    from service.config_check import check_configuration
+    from service.settings import get_settings
+
+    try:
+        items = check_configuration(get_settings())
+    except XunchaError as exc:
+        error_line(None, exc.code, exc.message)
+        raise typer.Exit(code=1) from None
+    if format is OutputFormat.JSON:
+        print_json({"ok": True, "items": [{"name": i.name, "ok": i.ok, "detail": i.detail} for i in items]})
+        return
+    for item in items:
+        stdout_print(f"{'✓' if item.ok else '!'} {item.name}：{item.detail}")
+    stdout_print("配置可以启动服务" + ("（带“!”的项目只影响相应功能）" if not all(i.ok for i in items) else ""))
 
 
 def _check_port_free(host: str, port: int) -> None:
