@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ocr_builders import PageStyle, cjk_font_path, degrade, fitted, render_page, scanned_pdf_bytes
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "corpora" / "samples"
@@ -295,6 +296,31 @@ def test_rejected_upload_shows_the_chinese_reasons(web: Page) -> None:
     assert pg.is_visible("#message-bar")
     assert pg.is_hidden("#job-panel")
     web.shot("03b_upload_rejected")
+
+
+def test_cancel_a_scan_while_it_is_read(web: Page) -> None:
+    """The job panel's 取消 stops a scan mid-OCR: the file reads 已取消, not 失败, and nothing is stored."""
+    if cjk_font_path() is None:
+        pytest.skip("Noto CJK font missing (fonts-noto-cjk)")
+    lines = ["县委第三巡察组对县林业局党组开展了常规巡察。", "一是落实全面从严治党主体责任不到位，党组会议研究党风廉政建设工作次数偏少。",
+             "二是生态护林员管理不规范，部分护林员长期不在岗。"]
+    style = fitted(lines, PageStyle())
+    scan = scanned_pdf_bytes([degrade(render_page(lines, style), seed=20 + k) for k in range(10)])
+    pg = web.page
+    web.login(ANALYST)
+    web.goto("#/upload")
+    pg.set_input_files("#upload-input", [{"name": "林业局扫描件.pdf", "mimeType": "application/pdf", "buffer": scan}])
+    pg.click("#upload-submit")
+    pg.wait_for_selector(".job-pages", timeout=T_JOB)  # OCR under way: page k of 10
+    web.shot("03c_upload_scan_running")
+    pg.click("#job-cancel")
+    pg.wait_for_selector("#job-status[data-status=failed]", timeout=T_JOB)
+    pill = pg.locator(".job-item .status-pill").first
+    assert pill.text_content() == "已取消" and "cancelled" in (pill.get_attribute("class") or "")
+    assert "已取消 1 份" in (pg.text_content("#job-counts") or "") and "失败 0 份" in (pg.text_content("#job-counts") or "")
+    assert pg.locator("#job-cancel").count() == 0  # the job has ended
+    assert pg.locator(".job-item .job-doc-link").count() == 0  # nothing stored
+    web.shot("03d_upload_scan_cancelled")
 
 
 def test_import_a_sheet_through_the_page(web: Page) -> None:

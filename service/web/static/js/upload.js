@@ -263,12 +263,37 @@ function pollJob(jobId) {
 function jobCounts(job) {
   const items = job.items || [];
   const n = (status) => items.filter((i) => i.status === status).length;
-  const c = { stored: n("stored"), duplicate: n("duplicate"), error: n("error"), total: items.length || job.total || 0 };
-  c.processed = c.stored + c.duplicate + c.error;
+  const cancelled = items.filter(isCancelled).length;
+  const c = { stored: n("stored"), duplicate: n("duplicate"), error: n("error") - cancelled, cancelled, total: items.length || job.total || 0 };
+  c.processed = c.stored + c.duplicate + c.error + c.cancelled;
   c.waiting = c.total - c.processed;
-  c.summary = [`新入库 ${c.stored} 份`, `重复 ${c.duplicate} 份`, `失败 ${c.error} 份`, c.waiting ? `待处理 ${c.waiting} 份` : null]
-    .filter(Boolean).join("，");
+  c.summary = [`新入库 ${c.stored} 份`, `重复 ${c.duplicate} 份`, `失败 ${c.error} 份`, c.cancelled ? `已取消 ${c.cancelled} 份` : null,
+    c.waiting ? `待处理 ${c.waiting} 份` : null].filter(Boolean).join("，");
   return c;
+}
+
+/** A file the analyst cancelled: an error by status, but not a failure of the file. */
+function isCancelled(item) {
+  return item.status === "error" && item.error && item.error.code === "cancelled";
+}
+
+function itemStatusText(item) {
+  if (item.cancelling) return "正在取消…";
+  if (isCancelled(item)) return "已取消";
+  return JOB_STATUS[item.status] || item.status;
+}
+
+/** Cancel the files of the job not yet done: queued ones at once, the one being analysed within a
+ *  second (POST /jobs/{id}/cancel); one already being stored is finished whole. */
+async function cancelJob(jobId, button) {
+  button.disabled = true;
+  try {
+    const result = await api("POST", `/jobs/${encodeURIComponent(jobId)}/cancel`);
+    showMessage(result.cancelled ? `已请求取消 ${result.cancelled} 个文件` : "没有可取消的文件（都已处理完）", "info");
+  } catch (e) {
+    button.disabled = false;
+    showError(e);
+  }
 }
 
 /** What a stored document's text did not name (轮次, 被巡察单位), as the prompt beside its file says it. */
@@ -343,7 +368,8 @@ function renderJob() {
       "li",
       { class: `job-item status-${it.status}`, "data-status": it.status, "data-index": it.index },
       h("span", { class: "job-name" }, it.name),
-      h("span", { class: `status-pill ${it.status}` }, JOB_STATUS[it.status] || it.status),
+      h("span", { class: `status-pill ${isCancelled(it) ? "cancelled" : it.status}`, "data-cancelling": it.cancelling ? "true" : null },
+        itemStatusText(it)),
       it.pages && it.status === "running"
         ? h("span", { class: "job-pages muted", "data-pages-done": it.pages.done, "data-pages-total": it.pages.total },
           `文字识别（OCR）第 ${it.pages.done} / ${it.pages.total} 页`,
@@ -356,7 +382,7 @@ function renderJob() {
         ? h("a", { class: "job-doc-link", href: `#/documents/${encodeURIComponent(it.document_id)}`, "data-document-id": it.document_id },
           it.status === "duplicate" ? "查看已有文档" : "查看文档")
         : null,
-      it.error ? h("span", { class: "form-error" }, it.error.message || it.error.code) : null,
+      it.error && !isCancelled(it) ? h("span", { class: "form-error" }, it.error.message || it.error.code) : null,
       missingPrompt(it)
     )
   );
@@ -366,6 +392,10 @@ function renderJob() {
       finished ? `任务 ${job.id} 已结束：` : `任务 ${job.id}：${JOB_STATUS[job.status] || job.status}（已处理 ${processed} / ${total}）`,
       finished ? h("span", { id: "job-counts" }, `共 ${total} 个文件，${counts.summary}`) : null),
     h("progress", { id: "job-progress", max: Math.max(1, total), value: finished ? Math.max(1, total) : processed }),
+    !finished && can("analyst")
+      ? h("button", { type: "button", id: "job-cancel", class: "small", onclick: (ev) => cancelJob(job.id, ev.currentTarget) },
+        "取消未完成的文件")
+      : null,
     h("ul", { id: "job-items", class: "job-items" }, items)
   );
 }
