@@ -68,3 +68,19 @@ def test_pipeline_reads_traditional_copies_and_keeps_their_text() -> None:
     assert any(label == "党的建设" for t, label in focus.items() if "黨費" in t), focus
     (money,) = [s for s in doc.statistics if s["value"] == 125000]  # 12.5萬元 read through the Simplified form
     assert doc.text[money["start"] : money["end"]] == money["quote"] and "萬元" in money["quote"]
+
+
+def test_compound_two_statements_split_only_outside_an_enumerated_item() -> None:
+    """Two statements with subjects of their own are two findings in running text, one finding in an
+    item the author enumerated (一是…) — the marker is the author's own segmentation — and a short or
+    existential second clause describes the first (账目混乱, 存在…现象)."""
+
+    def findings(body: str) -> list[str]:
+        text = f"县委第一巡察组对县农业农村局党组开展了常规巡察。巡察发现的主要问题：{body}\n"
+        return [f.text.rstrip("。") for f in analyze_bytes(text.encode(), "a.txt", tagger=None).findings]
+
+    assert findings("干部作风不实，服务群众意识淡薄。") == ["干部作风不实", "服务群众意识淡薄"]
+    assert findings("一是干部作风不实，服务群众意识淡薄。二是食堂采购不规范。") == [
+        "一是干部作风不实，服务群众意识淡薄", "二是食堂采购不规范"]
+    assert findings("部分学校食堂采购不规范，账目混乱。") == ["部分学校食堂采购不规范，账目混乱"]
+    assert findings("财务审核把关不严，存在白条入账现象。") == ["财务审核把关不严，存在白条入账现象"]
