@@ -119,6 +119,11 @@ class AnalysisProcess:
             conn.send((*request, budget.memory_mb, _environment()))
             return self._wait(conn, budget, progress, cancelled)
 
+    def warm(self, timeout: float = STARTUP_SECONDS) -> str | None:
+        """Start the child and load its taggers now (the server's start-up warm-up), so the first
+        upload after a restart is not the one that waits for them; the taggers' version."""
+        return self._request(("warm", "", "", 0, None), Budget(timeout, 0), None, None).tagger_version
+
     def close(self) -> None:
         """Stop the child (at server shutdown); a later ``analyze`` starts a new one."""
         with self._lock:
@@ -320,10 +325,13 @@ def _serve(conn: Connection) -> None:
         _use_environment(environment)
         try:
             _limit_memory(0)  # loading the taggers is not the file's cost
-            if tagger is None and kind == "analyze":
+            if tagger is None and kind in ("analyze", "warm"):
                 from nlp.tagging import make_tagger
 
                 tagger = make_tagger()
+            if kind == "warm":
+                conn.send(("ok", None, getattr(tagger, "model_version", None)))
+                continue
             _limit_memory(memory_mb)
             conn.send(("started",))
             try:

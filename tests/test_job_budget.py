@@ -101,6 +101,18 @@ def test_scan_over_its_memory_budget_fails_and_passes_with_the_default(process: 
     assert "先施工后招标" in texts and "年轻干部" in texts
 
 
+def test_warm_loads_the_taggers_in_the_child_before_the_first_file(process: AnalysisProcess, tmp_path: Path) -> None:
+    assert process.pid is None
+    version = process.warm()
+    assert version and version.startswith("tagger-") and process.pid is not None
+    txt = tmp_path / TXT[0]
+    txt.write_bytes(TXT[1])
+    started = time.monotonic()
+    analysed = process.analyze(str(txt), txt.name, 10 << 20, Budget(60, 2048))
+    assert analysed.tagger_version == version and analysed.doc.findings
+    assert time.monotonic() - started < 30  # no start-up left to pay (a cold child takes ~5 s on an idle machine)
+
+
 def test_bad_input_keeps_its_own_error_and_the_child(process: AnalysisProcess, tmp_path: Path) -> None:
     broken = tmp_path / "broken.pdf"
     broken.write_bytes(b"%PDF-1.4 broken")

@@ -43,19 +43,20 @@ def api_router() -> APIRouter:
     return router
 
 
-def _warm_search_index(make_session: Any) -> None:
-    """Build the search index and load the taggers before the first search or upload asks for them: at
-    20k findings that takes seconds, which the first analyst after a restart would otherwise wait (and
-    every search beside a worker's first upload). A failure only costs the warm-up."""
+def _warm_search_index(make_session: Any, runner: JobRunner | None) -> None:
+    """Build the search index, load the query encoder and start the upload analysis process before the
+    first search or upload asks for them: at 20k findings that takes seconds, which the first analyst
+    after a restart would otherwise wait (and every search beside a worker's first upload). A failure
+    only costs the warm-up."""
     from service.live_index import current_view
+    from service.representations import configured_embedder
 
     try:
         with make_session() as session:
             current_view(session)
-        # the taggers and their models load on first use; a first upload should not pay it beside searches
-        from nlp.pipeline import analyze_bytes
-
-        analyze_bytes("巡察发现的主要问题：一是落实全面从严治党主体责任不到位。".encode(), "warm-up.txt")
+        configured_embedder().embed(["巡察发现问题整改不到位"])  # the first query should not load the model
+        if runner is not None:  # the taggers load in the analysis process, where uploads are read
+            runner.analysis.warm()
         # What is loaded now (models, thesaurus, the index) lives as long as the process. Moved out of the
         # collector's reach, it is not traversed again by every full collection — measured at 100–160 ms
         # each at 20k findings, a pause every request of the worker waits out.
@@ -85,7 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             runner.start()
         app.state.runner = runner
         if settings.warm_search_index:
-            threading.Thread(target=_warm_search_index, args=(app.state.make_session,), name="xuncha-index-warm",
+            threading.Thread(target=_warm_search_index, args=(app.state.make_session, runner), name="xuncha-index-warm",
                              daemon=True).start()
         try:
             yield
