@@ -128,10 +128,15 @@ def _own_subject(piece: str, group: str) -> bool:
 
 def _stands_alone(piece: str) -> bool:
     """Whether the second of two statements is a problem of its own rather than the first one's
-    manifestation: a short clause (…采购不规范，账目混乱) or one saying what exists (…，存在白条入账现象)
-    describes the problem before it."""
+    manifestation: a short clause (…采购不规范，账目混乱), one saying what exists (…，存在白条入账现象)
+    or one pointing back (…，相关制度未真正落实) describes the problem before it."""
     core = "".join(ch for ch in simplified(piece) if "\u4e00" <= ch <= "\u9fff")
-    return len(core) >= PAIR_MIN_CHARS and not core.startswith("存在")
+    return len(core) >= PAIR_MIN_CHARS and not core.startswith(_REFERS_BACK)
+
+
+# a second clause opening with what exists or with a word pointing back (相关制度未真正落实 after
+# …整改不到位: the rules of that rectification) continues the statement before it
+_REFERS_BACK = ("存在", "相关", "有关", "上述", "该", "其", "此", "这些", "这个", "对此", "为此")
 
 
 def _comma_groups(text: str, start: int, end: int, thesaurus: Thesaurus, min_clauses: int = MIN_LIST_CLAUSES) -> list[tuple[int, int]]:

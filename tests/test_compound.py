@@ -72,8 +72,8 @@ def test_pipeline_reads_traditional_copies_and_keeps_their_text() -> None:
 
 def test_compound_two_statements_split_only_outside_an_enumerated_item() -> None:
     """Two statements with subjects of their own are two findings in running text, one finding in an
-    item the author enumerated (一是…) — the marker is the author's own segmentation — and a short or
-    existential second clause describes the first (账目混乱, 存在…现象)."""
+    item the author enumerated (一是…) — the marker is the author's own segmentation — and a short,
+    existential or back-pointing second clause describes the first (账目混乱, 存在…现象, 相关…)."""
 
     def findings(body: str) -> list[str]:
         text = f"县委第一巡察组对县农业农村局党组开展了常规巡察。巡察发现的主要问题：{body}\n"
@@ -84,3 +84,5 @@ def test_compound_two_statements_split_only_outside_an_enumerated_item() -> None
         "一是干部作风不实，服务群众意识淡薄", "二是食堂采购不规范"]
     assert findings("部分学校食堂采购不规范，账目混乱。") == ["部分学校食堂采购不规范，账目混乱"]
     assert findings("财务审核把关不严，存在白条入账现象。") == ["财务审核把关不严，存在白条入账现象"]
+    assert findings("上轮巡察反馈的库存管理问题整改不到位，相关制度未真正落实。") == [
+        "上轮巡察反馈的库存管理问题整改不到位，相关制度未真正落实"]  # 相关 points back
