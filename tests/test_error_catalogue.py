@@ -98,6 +98,9 @@ class _CodeFinder(ast.NodeVisitor):
     visit_AsyncFunctionDef = _function
 
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        if any(isinstance(base, ast.Name) and base.id == "BaseModel" for base in node.bases):
+            self.generic_visit(node)  # a response model declares the field that carries a code, not a code
+            return
         for stmt in node.body:
             value = None
             if isinstance(stmt, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "code" for t in stmt.targets):

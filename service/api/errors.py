@@ -115,6 +115,7 @@ ERRORS: tuple[ErrorCode, ...] = (
     ErrorCode("missing_filename", 422, "表单字段 files 的每一项都应是带文件名的文件"),
     ErrorCode("too_many_files", 413, "一次上传的文件数超过上限（XUNCHA_MAX_FILES_PER_UPLOAD）"),
     ErrorCode("jobs_disabled", 503, "本服务实例不处理上传任务"),
+    ErrorCode("schema_mismatch", 503, "数据库结构版本与本版本不一致或没有表结构（GET /health）"),
     # --- the handlers and the body limits (this module, middleware.py, credentials_gate.py) -----------
     ErrorCode("request_too_large", 413, "请求体超过大小上限"),
     ErrorCode("malformed_json", 422, "请求体不是合法的 JSON"),

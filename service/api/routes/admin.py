@@ -10,11 +10,12 @@ from pydantic import BaseModel, Field
 
 from service import accounts, audit
 from service.api.deps import Admin, AuditDep, SessionDep, SettingsDep
+from service.api.schemas import AuditLog, UserCreated, UserList
 
 router = APIRouter(tags=["admin"])
 
 
-@router.get("/audit", summary="审计日志（管理员）")
+@router.get("/audit", response_model=AuditLog, summary="审计日志（管理员）")
 def read_audit(
     user: Admin, session: SessionDep, record: AuditDep,
     user_name: Annotated[str | None, Query(alias="user", max_length=100)] = None,
@@ -36,7 +37,7 @@ class UserCreate(BaseModel):
     temporary: bool = False  # the user must change the password at first login
 
 
-@router.get("/users", summary="用户列表（管理员）")
+@router.get("/users", response_model=UserList, summary="用户列表（管理员）")
 def read_users(user: Admin, session: SessionDep, record: AuditDep) -> dict[str, Any]:
     record("users_listed")
     return {
@@ -48,7 +49,7 @@ def read_users(user: Admin, session: SessionDep, record: AuditDep) -> dict[str, 
     }
 
 
-@router.post("/users", status_code=201, summary="创建用户（管理员）；返回一次性显示的 API 令牌")
+@router.post("/users", status_code=201, response_model=UserCreated, summary="创建用户（管理员）；返回一次性显示的 API 令牌")
 def create_user(body: UserCreate, user: Admin, session: SessionDep, record: AuditDep, settings: SettingsDep) -> dict[str, Any]:
     created, token = accounts.create_user(session, body.name, body.password, body.role,
                                           temporary=body.temporary, token_days=settings.token_days)

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
+from service.api.analysis_schemas import ClustersResponse, LibraryStatistics, SummaryReport
 from service.api.deps import AuditDep, SessionDep, Viewer
 from service.cluster_cache import cached_common_issues, page
 from service.clusters import ClusterQuery
@@ -43,7 +44,7 @@ def _download(content: bytes, media_type: str, filename: str) -> Response:
     return Response(content, media_type=media_type, headers={"Content-Disposition": disposition})
 
 
-@router.post("/clusters", summary="共性问题聚类（按系统性得分排序）")
+@router.post("/clusters", response_model=ClustersResponse, summary="共性问题聚类（按系统性得分排序）")
 def clusters(body: ClusterRequest, user: Viewer, session: SessionDep, audit: AuditDep) -> dict[str, Any]:
     """Served from the last clustering of this scope (see :mod:`service.cluster_cache`): at once, and
     marked ``stale`` while the library's latest changes are being clustered beside the request."""
@@ -56,8 +57,12 @@ def clusters(body: ClusterRequest, user: Viewer, session: SessionDep, audit: Aud
 
 @router.get(
     "/summaries/common-issues",
+    response_model=SummaryReport,
     summary="共性问题分析报告（json、markdown 或 docx）",
-    responses={200: {"content": {"application/json": {}, "text/markdown": {}, DOCX: {}}}},
+    responses={200: {
+        "description": "format=json：报告（SummaryReport）；format=markdown：Markdown 文本；format=docx：Word 文件（附件下载）",
+        "content": {"text/markdown": {"schema": {"type": "string"}}, DOCX: {"schema": {"type": "string", "format": "binary"}}},
+    }},
 )
 def common_issues_summary(
     user: Viewer, session: SessionDep, audit: AuditDep,
@@ -77,7 +82,7 @@ def common_issues_summary(
     return report
 
 
-@router.get("/statistics", summary="统计：按指标、轮次、单位、标签汇总")
+@router.get("/statistics", response_model=LibraryStatistics, summary="统计：按指标、轮次、单位、标签汇总")
 def statistics(user: Viewer, session: SessionDep, audit: AuditDep) -> dict[str, Any]:
     audit("statistics")
     with snapshot(session) as reader:
@@ -85,7 +90,8 @@ def statistics(user: Viewer, session: SessionDep, audit: AuditDep) -> dict[str, 
 
 
 @router.get("/exports/findings.xlsx", summary="导出问题清单（XLSX，含整改台账）", response_class=Response,
-            responses={200: {"content": {XLSX: {}}}})
+            responses={200: {"description": "问题清单（Excel 文件，附件下载）",
+                             "content": {XLSX: {"schema": {"type": "string", "format": "binary"}}}}})
 def export_findings(
     user: Viewer, session: SessionDep, audit: AuditDep,
     rounds: Annotated[list[Annotated[str, Field(max_length=100)]] | None, Query(max_length=50)] = None,

@@ -18,6 +18,7 @@ from service.api.deps import (
     client_of,
 )
 from service.api.errors import ApiError
+from service.api.schemas import LoginResponse, UserPublic
 from service.api.throttle import LoginThrottle
 from service.audit import record
 
@@ -29,20 +30,9 @@ class LoginRequest(BaseModel):
     password: str = Field(min_length=1, max_length=1000)
 
 
-class UserPublic(BaseModel):
-    name: str
-    role: str
-    role_name: str
-    must_change_password: bool = False
-
-
 class PasswordChange(BaseModel):
     current_password: str = Field(min_length=1, max_length=1000)
     new_password: str = Field(min_length=1, max_length=1000)
-
-
-class LoginResponse(BaseModel):
-    user: UserPublic
 
 
 def _public(name: str, role: accounts.Role, must_change: bool = False) -> UserPublic:
@@ -84,7 +74,7 @@ def login(body: LoginRequest, request: Request, response: Response, session: Ses
     return LoginResponse(user=_public(user.name, accounts.Role(user.role), user.must_change_password))
 
 
-@router.post("/password", status_code=204, summary="修改自己的密码（临时密码须先改）")
+@router.post("/password", status_code=204, response_model=None, summary="修改自己的密码（临时密码须先改）")
 def change_password(body: PasswordChange, request: Request, user: PendingUser, session: SessionDep, audit: AuditDep) -> Response:
     """The current password is checked under the login throttle (a stolen session cannot guess it
     faster than a login could); the new one must pass the password rule. Other web sessions end."""
@@ -109,7 +99,7 @@ def change_password(body: PasswordChange, request: Request, user: PendingUser, s
     return Response(status_code=204)
 
 
-@router.post("/logout", status_code=204, summary="退出登录")
+@router.post("/logout", status_code=204, response_model=None, summary="退出登录")
 def logout(request: Request, response: Response, user: PendingUser, session: SessionDep, audit: AuditDep) -> Response:
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:

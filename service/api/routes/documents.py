@@ -14,6 +14,7 @@ from starlette.datastructures import UploadFile as FormFile
 from nlp.errors import XunchaError
 from service.api.deps import Admin, Analyst, AuditDep, MakeSessionDep, SessionDep, SettingsDep, Viewer
 from service.api.errors import ApiError, error_body, status_for
+from service.api.schemas import DocumentDetail, DocumentPage, ImportAccepted, Job, JobAccepted, JobCancelled
 from service.documents import (
     DOCUMENT_SORTS,
     KINDS,
@@ -61,9 +62,10 @@ def _read_limited(upload: UploadFile, max_bytes: int) -> bytes | None:
     return None if len(data) > max_bytes else data
 
 
-@router.post("/documents", status_code=202, summary="上传报告（后台处理，返回任务编号）")
+@router.post("/documents", status_code=202, response_model=JobAccepted, summary="上传报告（后台处理，返回任务编号）")
 def upload_documents(
     request: Request,
+    response: Response,
     user: Analyst,
     _form: Annotated[None, Depends(_upload_form)],
     settings: SettingsDep,
@@ -74,7 +76,7 @@ def upload_documents(
     unit: Annotated[str | None, Form(max_length=200, description="被巡察单位")] = None,
     kind: Annotated[str | None, Form(max_length=30, description="/".join(KINDS))] = None,
     date: Annotated[str | None, Form(max_length=10, description="报告日期 YYYY-MM-DD")] = None,
-) -> JSONResponse:
+) -> JSONResponse | dict[str, Any]:
     if not files:
         raise ApiError(422, "no_files", "请至少选择一个文件（表单字段 files）")
     if len(files) > settings.max_files_per_upload:
@@ -117,19 +119,22 @@ def upload_documents(
         stored = session.get(models.Job, job.id)
         assert stored is not None
         body = job_dict(stored)
-    return JSONResponse({"job_id": job.id, **body}, status_code=202, headers={"Location": f"/api/v1/jobs/{job.id}"})
+    response.headers["Location"] = f"/api/v1/jobs/{job.id}"
+    return {"job_id": job.id, **body}
 
 
-@router.post("/imports", status_code=202, summary="导入问题清单/整改台账（xlsx、csv、jsonl；后台入库，返回任务编号）")
+@router.post("/imports", status_code=202, response_model=ImportAccepted,
+             summary="导入问题清单/整改台账（xlsx、csv、jsonl；后台入库，返回任务编号）")
 def import_sheet(
     request: Request,
+    response: Response,
     user: Analyst,
     settings: SettingsDep,
     make_session: MakeSessionDep,
     audit: AuditDep,
     file: Annotated[UploadFile, File(description="问题清单：.xlsx、.csv（UTF-8/GBK）或 .jsonl，每行一条问题")],
     map: Annotated[list[str], Form(description="列名=字段（字段：问题描述、被巡察单位、巡察轮次、巡察类型、日期、整改状态），可多项")] = [],  # noqa: B006
-) -> JSONResponse:
+) -> dict[str, Any]:
     """The sheet is read and checked at once (a file that cannot be read, or a column that cannot be
     found, is refused here with a Chinese message; bad rows are listed with their row numbers); the
     rows are embedded, tagged and stored by the background job, like an uploaded report."""
@@ -157,14 +162,12 @@ def import_sheet(
         stored = session.get(models.Job, job.id)
         assert stored is not None
         body = job_dict(stored)
-    return JSONResponse(
-        {"job_id": job.id, **body, "rows": len(parsed.rows), "skipped": [e.to_dict() for e in parsed.errors],
-         "columns": {FIELD_NAMES[k]: v for k, v in parsed.columns.items()}},
-        status_code=202, headers={"Location": f"/api/v1/jobs/{job.id}"},
-    )
+    response.headers["Location"] = f"/api/v1/jobs/{job.id}"
+    return {"job_id": job.id, **body, "rows": len(parsed.rows), "skipped": [e.to_dict() for e in parsed.errors],
+            "columns": {FIELD_NAMES[k]: v for k, v in parsed.columns.items()}}
 
 
-@router.get("/jobs/{job_id}", summary="上传任务进度与逐个文件的结果")
+@router.get("/jobs/{job_id}", response_model=Job, summary="上传任务进度与逐个文件的结果")
 def read_job(job_id: str, user: Viewer, session: SessionDep, audit: AuditDep) -> dict[str, Any]:
     job = session.get(models.Job, job_id) if re.fullmatch(r"[0-9a-f]{1,32}", job_id) else None
     if job is None:
@@ -174,7 +177,7 @@ def read_job(job_id: str, user: Viewer, session: SessionDep, audit: AuditDep) ->
     return job_dict(job)
 
 
-@router.post("/jobs/{job_id}/cancel", summary="取消任务中尚未开始处理的文件（分析员）；正在处理的文件会完整处理完")
+@router.post("/jobs/{job_id}/cancel", response_model=JobCancelled, summary="取消任务中尚未完成的文件（分析员）：排队的立即取消，正在分析的在一秒内停止；正在入库的会完整入库")
 def cancel_job(job_id: str, request: Request, user: Analyst, session: SessionDep, audit: AuditDep) -> dict[str, Any]:
     job = session.get(models.Job, job_id) if re.fullmatch(r"[0-9a-f]{1,32}", job_id) else None
     if job is None:
@@ -185,7 +188,7 @@ def cancel_job(job_id: str, request: Request, user: Analyst, session: SessionDep
     return {**job_dict(job), "cancelled": cancelled}
 
 
-@router.post("/jobs/{job_id}/retry", status_code=202, summary="重新处理任务中失败或中断的文件")
+@router.post("/jobs/{job_id}/retry", status_code=202, response_model=Job, summary="重新处理任务中失败或中断的文件")
 def retry_job(job_id: str, request: Request, user: Analyst, session: SessionDep, audit: AuditDep) -> dict[str, Any]:
     job = session.get(models.Job, job_id) if re.fullmatch(r"[0-9a-f]{1,32}", job_id) else None
     if job is None:
@@ -202,7 +205,7 @@ def retry_job(job_id: str, request: Request, user: Analyst, session: SessionDep,
 SortKey = Literal["created", "date", "round", "unit", "kind", "title", "findings"]  # = DOCUMENT_SORTS
 
 
-@router.get("/documents", summary="文档列表（可按轮次、单位、类型、日期筛选和排序）")
+@router.get("/documents", response_model=DocumentPage, summary="文档列表（可按轮次、单位、类型、日期筛选和排序）")
 def read_documents(
     user: Viewer, session: SessionDep, audit: AuditDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
@@ -222,7 +225,7 @@ def read_documents(
     return list_documents(session, limit, offset, **filters, sort=sort, descending=order == "desc")
 
 
-@router.get("/documents/{document_id}", summary="文档全文、问题（含标签与依据）、统计数据")
+@router.get("/documents/{document_id}", response_model=DocumentDetail, summary="文档全文、问题（含标签与依据）、统计数据")
 def read_document(document_id: DocumentId, user: Viewer, session: SessionDep, audit: AuditDep) -> dict[str, Any]:
     doc = load_document(session, document_id)
     if doc is None:
@@ -248,7 +251,7 @@ class DocumentUpdate(BaseModel):
     date: str | None = Field(default=None, max_length=10, description="报告日期 YYYY-MM-DD；null 或空串表示清除")
 
 
-@router.patch("/documents/{document_id}", summary="修改文档的轮次、单位、类型、日期（分析员）；其问题随之更新")
+@router.patch("/documents/{document_id}", response_model=DocumentDetail, summary="修改文档的轮次、单位、类型、日期（分析员）；其问题随之更新")
 def update_document(document_id: DocumentId, body: DocumentUpdate, user: Analyst, session: SessionDep, audit: AuditDep) -> dict[str, Any]:
     """Only the fields present in the body change (``model_fields_set``): ``{"date": "2024-05-06"}``
     leaves the round alone, ``{"round": null}`` clears it. Refusals are audited too: a correction of
@@ -267,7 +270,7 @@ def update_document(document_id: DocumentId, body: DocumentUpdate, user: Analyst
     return detail
 
 
-@router.delete("/documents/{document_id}", status_code=204, summary="删除文档（管理员）")
+@router.delete("/documents/{document_id}", status_code=204, response_model=None, summary="删除文档（管理员）")
 def remove_document(document_id: DocumentId, user: Admin, session: SessionDep, settings: SettingsDep, audit: AuditDep) -> Response:
     doc = load_document(session, document_id)
     if doc is None:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from nlp.taxonomy import default_taxonomy
 from service.api.deps import Analyst, AuditDep, SessionDep, Viewer
 from service.api.errors import ApiError
+from service.api.schemas import Finding, FindingPage, SearchResponse, SimilarResponse, TaxonomyResponse
 from service.documents import finding_dict, list_findings, load_finding
 from service.library import EmptyLibraryError, Filters, search_library
 from service.tags import set_confirmed_tags
@@ -20,7 +21,7 @@ Text = Annotated[str | None, Query(max_length=200)]
 FindingId = Annotated[int, Path(le=2**31 - 1, description="问题编号")]  # int4 on PostgreSQL
 
 
-@router.get("/findings", summary="问题列表（按轮次、单位、标签、文字筛选）")
+@router.get("/findings", response_model=FindingPage, summary="问题列表（按轮次、单位、标签、文字筛选）")
 def read_findings(
     user: Viewer, session: SessionDep, audit: AuditDep,
     round: Text = None, unit: Text = None, label: Text = None, text: Text = None,
@@ -31,7 +32,7 @@ def read_findings(
     return result
 
 
-@router.get("/findings/{finding_id}", summary="一条问题（含自动与已确认标签）")
+@router.get("/findings/{finding_id}", response_model=Finding, summary="一条问题（含自动与已确认标签）")
 def read_finding(finding_id: FindingId, user: Viewer, session: SessionDep, audit: AuditDep) -> dict[str, Any]:
     finding = load_finding(session, finding_id)
     if finding is None:
@@ -47,7 +48,7 @@ class TagsUpdate(BaseModel):
     )
 
 
-@router.patch("/findings/{finding_id}/tags", summary="确认或更正标签（分析员）；已确认标签单独保存并用于训练")
+@router.patch("/findings/{finding_id}/tags", response_model=Finding, summary="确认或更正标签（分析员）；已确认标签单独保存并用于训练")
 def update_tags(finding_id: FindingId, body: TagsUpdate, user: Analyst, session: SessionDep, audit: AuditDep) -> dict[str, Any]:
     finding = load_finding(session, finding_id)
     if finding is None:
@@ -71,7 +72,7 @@ def _search(session: Any, query: str | None, filters: Filters, limit: int, like:
         return []
 
 
-@router.get("/search", summary="检索问题（语义向量、BM25 与概念匹配融合，给出匹配原因）")
+@router.get("/search", response_model=SearchResponse, summary="检索问题（语义向量、BM25 与概念匹配融合，给出匹配原因）")
 def search(
     user: Viewer, session: SessionDep, audit: AuditDep,
     q: Annotated[str, Query(min_length=1, max_length=500, description="检索内容")],
@@ -86,7 +87,7 @@ def search(
     return {"query": q, "results": results}
 
 
-@router.get("/findings/{finding_id}/similar", summary="相似问题（其他轮次、其他单位）")
+@router.get("/findings/{finding_id}/similar", response_model=SimilarResponse, summary="相似问题（其他轮次、其他单位）")
 def similar(
     finding_id: FindingId, user: Viewer, session: SessionDep, audit: AuditDep,
     round: Text = None, unit: Text = None, label: Text = None,
@@ -99,7 +100,7 @@ def similar(
     return {"finding_id": finding_id, "results": results}
 
 
-@router.get("/taxonomy", summary="分类体系（用于更正标签）")
+@router.get("/taxonomy", response_model=TaxonomyResponse, summary="分类体系（用于更正标签）")
 def taxonomy(user: Viewer) -> dict[str, Any]:
     tax = default_taxonomy()
     return {
