@@ -115,3 +115,30 @@ def test_a_setting_that_would_stop_the_server_is_one_line_and_exit_1(
     assert result.stdout == ""
     if variable.startswith("XUNCHA_ITEM"):
         assert variable in lines[0]
+
+
+def test_health_fails_when_the_schema_is_not_this_releases(tmp_path: Path, database_url: str | None) -> None:
+    """A database restored from an older backup (or upgraded by a newer release elsewhere) under a running
+    server: /health says so with 503 instead of ok while requests fail."""
+    from api_helpers import API
+
+    head = head_revision()
+    with running_app(tmp_path / "data", users=False, database_url=database_url, run_jobs=False, warm_search_index=False) as api:
+        ok = api.client.get(f"{API}/health")
+        assert ok.status_code == 200 and ok.json()["schema_version"] == head
+        with api.make_session() as session:
+            session.execute(text("UPDATE alembic_version SET version_num = '0007'"))
+            session.commit()
+        behind = api.client.get(f"{API}/health")
+        assert behind.status_code == 503
+        error = behind.json()["error"]
+        assert error["code"] == "schema_mismatch" and "0007" in error["message"] and head in error["message"]
+        with api.make_session() as session:
+            session.execute(text("DELETE FROM alembic_version"))
+            session.commit()
+        missing = api.client.get(f"{API}/health")
+        assert missing.status_code == 503 and "没有表结构" in missing.json()["error"]["message"]
+        with api.make_session() as session:
+            session.execute(text("INSERT INTO alembic_version (version_num) VALUES (:head)"), {"head": head})
+            session.commit()
+        assert api.client.get(f"{API}/health").status_code == 200

@@ -56,6 +56,7 @@ def upgrade(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
+@lru_cache(maxsize=1)
 def head_revision() -> str:
     """The newest migration this release knows."""
     from alembic.config import Config
