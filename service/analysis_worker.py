@@ -101,23 +101,26 @@ class AnalysisProcess:
         turns true, and FileNotFoundError when the staged file is gone."""
         return self._request(("analyze", staged, name, max_bytes, None), budget, progress, cancelled)
 
-    def parse_sheet(
+    def prepare_sheet(
         self, staged: str, name: str, mapping: dict[str, str] | None, budget: Budget,
         cancelled: Callable[[], bool] | None = None,
     ) -> Any:
-        """Read a 问题清单 (XLSX/CSV/JSONL) in the child: its ``service.importer.ParsedSheet``. The
-        sheet's rows are tagged, embedded and stored by the parent; the reading is what a hostile
-        workbook could make costly."""
-        return self._request(("sheet", staged, name, 0, mapping), budget, None, cancelled).doc
+        """Read, embed and tag a 问题清单 (XLSX/CSV/JSONL) in the child: its
+        ``service.importer.PreparedSheet``, which the parent stores. Reading is what a hostile workbook
+        could make costly, and embedding thousands of rows is minutes of work the searches beside it
+        should not wait on."""
+        # A sheet of 20,000 rows is minutes of embedding, all of it wanted: its time budget is renewed at
+        # each step of 256 rows embedded, so what it bounds is one step (and the reading), not the sheet.
+        return self._request(("sheet", staged, name, 0, mapping), budget, None, cancelled, renew=True).doc
 
     def _request(
         self, request: tuple[Any, ...], budget: Budget, progress: Callable[[int, int], None] | None,
-        cancelled: Callable[[], bool] | None,
+        cancelled: Callable[[], bool] | None, renew: bool = False,
     ) -> Analysed:
         with self._lock:
             conn = self._started()
             conn.send((*request, budget.memory_mb, _environment()))
-            return self._wait(conn, budget, progress, cancelled)
+            return self._wait(conn, budget, progress, cancelled, renew)
 
     def warm(self, timeout: float = STARTUP_SECONDS) -> str | None:
         """Start the child and load its taggers now (the server's start-up warm-up), so the first
@@ -168,7 +171,7 @@ class AnalysisProcess:
 
     def _wait(
         self, conn: Connection, budget: Budget, progress: Callable[[int, int], None] | None,
-        cancelled: Callable[[], bool] | None,
+        cancelled: Callable[[], bool] | None, renew: bool = False,
     ) -> Analysed:
         # The clock starts when the child has its taggers and begins on the file: a new child's
         # start-up (a few seconds) is not the file's cost, though it has a bound of its own.
@@ -195,6 +198,8 @@ class AnalysisProcess:
             if kind == "started":
                 deadline = time.monotonic() + budget.seconds
             elif kind == "progress":
+                if renew:
+                    deadline = time.monotonic() + budget.seconds
                 if progress is not None:
                     progress(message[1], message[2])
             elif kind == "ok":
@@ -325,7 +330,7 @@ def _serve(conn: Connection) -> None:
         _use_environment(environment)
         try:
             _limit_memory(0)  # loading the taggers is not the file's cost
-            if tagger is None and kind in ("analyze", "warm"):
+            if tagger is None:
                 from nlp.tagging import make_tagger
 
                 tagger = make_tagger()
@@ -341,9 +346,11 @@ def _serve(conn: Connection) -> None:
                 conn.send(("missing", staged))
                 continue
             if kind == "sheet":
-                from service.importer import parse_rows, read_table
+                from service.importer import prepare_sheet
 
-                conn.send(("ok", parse_rows(read_table(data, name, extra), extra, name), None))
+                prepared = prepare_sheet(data, name, extra, tagger=tagger,
+                                         progress=lambda done, total: conn.send(("progress", done, total)))
+                conn.send(("ok", prepared, prepared.tagger_version))
                 continue
             from nlp.pipeline import analyze_bytes
 

@@ -379,33 +379,31 @@ class ImportResult:
         }
 
 
-def import_bytes(
-    session: Any,
-    data: bytes,
-    source: str,
-    files_root: Path,
-    *,
-    mapping: dict[str, str] | None = None,
-    progress: Callable[[int, int], None] | None = None,
-    parsed: ParsedSheet | None = None,
-) -> ImportResult:
-    """Read, tag, represent and store a 问题清单 in one transaction; ``progress(done, total)`` is
-    called as findings are embedded (the slow part: about 40 findings/s on 2 cores). ``parsed``: the
-    sheet already read (by the upload worker's analysis process, under its budget)."""
+@dataclass
+class PreparedSheet:
+    """A 问题清单 read, tagged and represented, ready to store: what the upload worker's analysis
+    process hands back (plain data: the rows, the document, its vectors, the taggers' version)."""
+
+    parsed: ParsedSheet
+    doc: ReportDoc | None  # None when no row could be imported
+    vectors: Any  # numpy array, one row per finding
+    tagger_version: str | None
+
+
+def prepare_sheet(
+    data: bytes, source: str, mapping: dict[str, str] | None = None, progress: Callable[[int, int], None] | None = None,
+    tagger: Any = None,
+) -> PreparedSheet:
+    """Read, tag and represent a 问题清单 (no database): the slow part, about 40 findings/s embedded on
+    2 cores, which the upload worker runs in its analysis process so searches beside it are not held."""
     import numpy as np
 
     from nlp.tagging import make_tagger
     from service.representations import configured_embedder
-    from service.store.files import sha256_of
-    from service.store.repository import find_document, ingest_bytes
 
-    existing = find_document(session, sha256_of(data))
-    if parsed is None:
-        parsed = parse_rows(read_table(data, source, mapping), mapping, source)
-    if existing is not None:
-        return ImportResult(source, "duplicate", existing.id, len(existing.findings), parsed.errors, parsed.columns)
+    parsed = parse_rows(read_table(data, source, mapping), mapping, source)
     if not parsed.rows:
-        raise ImportFormatError("清单中没有可导入的问题（每一行都缺少问题描述或有错误）", source=source)
+        return PreparedSheet(parsed, None, None, None)
     doc = build_document(parsed, source)
     embedder = configured_embedder()
     texts = [f.text for f in doc.findings]
@@ -416,10 +414,38 @@ def import_bytes(
         if progress:
             progress(min(start + step, len(texts)), len(texts))
     vectors = np.vstack(chunks)
-    tagger = make_tagger()
+    tagger = tagger or make_tagger()
     tagger.tag_document(doc, vectors)
+    return PreparedSheet(parsed, doc, vectors, tagger.model_version)
+
+
+def import_bytes(
+    session: Any,
+    data: bytes,
+    source: str,
+    files_root: Path,
+    *,
+    mapping: dict[str, str] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    prepared: Callable[[], PreparedSheet] | None = None,
+) -> ImportResult:
+    """Read, tag, represent and store a 问题清单 in one transaction; ``progress(done, total)`` is
+    called as findings are embedded. ``prepared``: how to get the sheet prepared elsewhere (the upload
+    worker's analysis process, under its budget), called only when the file is not stored already."""
+    from service.store.files import sha256_of
+    from service.store.repository import find_document, ingest_bytes
+
+    existing = find_document(session, sha256_of(data))
+    if existing is not None:
+        parsed = parse_rows(read_table(data, source, mapping), mapping, source)
+        return ImportResult(source, "duplicate", existing.id, len(existing.findings), parsed.errors, parsed.columns)
+    session.commit()  # no read transaction held open for the minutes a large sheet takes to prepare
+    sheet = prepared() if prepared is not None else prepare_sheet(data, source, mapping, progress)
+    parsed, doc = sheet.parsed, sheet.doc
+    if doc is None:
+        raise ImportFormatError("清单中没有可导入的问题（每一行都缺少问题描述或有错误）", source=source)
     result = ingest_bytes(
-        session, data, source, doc, files_root, tagger_version=tagger.model_version, vectors=vectors,
+        session, data, source, doc, files_root, tagger_version=sheet.tagger_version, vectors=sheet.vectors,
         finding_rounds=[(r.round, r.kind, r.date) for r in parsed.rows],
     )
     return ImportResult(source, result.status, result.document_id, result.findings, parsed.errors, parsed.columns)

@@ -322,10 +322,13 @@ class JobRunner:
             if import_map is not None:  # a 问题清单: one finding per row (service/importer.py)
                 from service.importer import import_bytes
 
-                parsed = self.analysis.parse_sheet(staged, name, dict(import_map), self.budget, cancelled=cancelled)
+                mapping = dict(import_map)
                 data = Path(staged).read_bytes()
                 with self.make_session() as session:
-                    imported = import_bytes(session, data, name, self.files_dir, mapping=dict(import_map), parsed=parsed)
+                    imported = import_bytes(
+                        session, data, name, self.files_dir, mapping=mapping,
+                        prepared=lambda: self.analysis.prepare_sheet(staged, name, mapping, self.budget, cancelled=cancelled),
+                    )
                 result = {"status": imported.status, "document_id": imported.document_id, "findings": imported.findings}
             else:
                 progress = _PageProgress(self.make_session, item_id)

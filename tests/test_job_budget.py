@@ -248,3 +248,19 @@ def test_cancel_stops_the_running_scan_and_stores_nothing(tmp_path: Path, scans:
         # the worker goes on: the next upload is analysed by a new child
         later = upload_and_wait(api, [("scan1.pdf", scans[1].read_bytes())])
         assert later["items"][0]["status"] == "stored", later
+
+
+def test_a_sheet_is_read_embedded_and_tagged_in_the_child(process: AnalysisProcess, tmp_path: Path) -> None:
+    sheet = tmp_path / "问题清单.csv"
+    rows = ["被巡察单位,问题描述", "县水利局,工程项目先施工后招标", "县教育局,违规发放津补贴", "县民政局,"]
+    sheet.write_text("\n".join(rows) + "\n", encoding="gbk")
+    prepared = process.prepare_sheet(str(sheet), sheet.name, None, Budget(60, 2048))
+    assert [f.text for f in prepared.doc.findings] == ["工程项目先施工后招标", "违规发放津补贴"]
+    assert prepared.vectors.shape == (2, 384) and prepared.tagger_version
+    assert all(f.tags.get("focus") for f in prepared.doc.findings)
+    assert [e.row for e in prepared.parsed.errors] == [4]  # the row without a description, by its number
+    bad = tmp_path / "坏清单.csv"
+    bad.write_text("序号,备注\n1,无\n", encoding="utf-8")
+    with pytest.raises(Exception) as caught:
+        process.prepare_sheet(str(bad), bad.name, None, Budget(60, 2048))
+    assert getattr(caught.value, "code", None) == "bad_import_file" and "问题描述" in str(caught.value)
