@@ -252,7 +252,7 @@ class JobRunner:
             session.commit()
         self.submit(job_id)
 
-    def cancel(self, job_id: str) -> int:
+    def cancel(self, job_id: str) -> tuple[int, int]:
         """Cancel a job's items still queued; returns how many. An item being processed finishes (its
         work is one transaction: stored whole or not at all), so nothing is ever half-stored."""
         return cancel_queued(self.make_session, job_id)
@@ -372,8 +372,9 @@ class JobRunner:
 CANCELLED = "cancelled"
 
 
-def cancel_queued(make_session: sessionmaker[Session], job_id: str) -> int:
-    """Cancel a job's unfinished items; returns how many. Queued ones are marked cancelled at once
+def cancel_queued(make_session: sessionmaker[Session], job_id: str) -> tuple[int, int]:
+    """Cancel a job's unfinished items; returns how many queued ones were cancelled and how many
+    running ones were asked to stop (one already being stored when the request came is stored). Queued ones are marked cancelled at once
     (an error a retry skips: their staged files are removed). A running one is marked
     ``cancel_requested``: the worker analysing it, in whichever process, stops the analysis within a
     second and records it cancelled; one already being stored finishes (storing is one transaction,
@@ -402,7 +403,7 @@ def cancel_queued(make_session: sessionmaker[Session], job_id: str) -> int:
     for path in staged:
         if path:
             Path(path).unlink(missing_ok=True)
-    return int(result.rowcount or 0) + int(stopping.rowcount or 0)  # type: ignore[attr-defined]
+    return int(result.rowcount or 0), int(stopping.rowcount or 0)  # type: ignore[attr-defined]
 
 
 class _CancelCheck:

@@ -281,7 +281,8 @@ class ImportAccepted(JobAccepted):
 
 
 class JobCancelled(Job):
-    cancelled: int = Field(description="本次取消的文件数")
+    cancelled: int = Field(description="本次取消的排队文件数")
+    stopping: int = Field(description="本次要求停止的正在处理的文件数（在一秒内停止；已在入库的会完整入库）")
 
 
 # --- health, accounts, audit ---------------------------------------------------------------------

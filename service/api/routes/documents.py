@@ -182,10 +182,10 @@ def cancel_job(job_id: str, request: Request, user: Analyst, session: SessionDep
     job = session.get(models.Job, job_id) if re.fullmatch(r"[0-9a-f]{1,32}", job_id) else None
     if job is None:
         raise ApiError(404, "unknown_job", "没有这个任务")
-    cancelled = cancel_queued(request.app.state.make_session, job_id)
-    audit("job_cancelled", f"job:{job_id}", {"cancelled": cancelled})
+    cancelled, stopping = cancel_queued(request.app.state.make_session, job_id)
+    audit("job_cancelled", f"job:{job_id}", {"cancelled": cancelled, "stopping": stopping})
     session.expire_all()
-    return {**job_dict(job), "cancelled": cancelled}
+    return {**job_dict(job), "cancelled": cancelled, "stopping": stopping}
 
 
 @router.post("/jobs/{job_id}/retry", status_code=202, response_model=Job, summary="重新处理任务中失败或中断的文件")

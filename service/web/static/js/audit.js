@@ -15,7 +15,7 @@ const DETAIL_NAMES = {
   round: "轮次", rounds: "轮次", unit: "单位", units: "单位", label: "标签", kind: "类型", date: "日期",
   date_from: "日期从", date_to: "日期到", sort: "排序", order: "顺序", results: "结果数", findings: "问题数",
   job_id: "任务", files: "文件数", rejected: "被拒绝", import: "导入清单", rows: "行数", skipped: "跳过",
-  cancelled: "已取消", retry: "重试", bytes: "字节数", format: "格式", top: "共性问题数", before: "修改前",
+  cancelled: "已取消", stopping: "正在停止", retry: "重试", bytes: "字节数", format: "格式", top: "共性问题数", before: "修改前",
   after: "修改后", changed: "修改", tags: "标签", scheme: "标签方案", refused: "拒绝原因", message: "说明",
   reason: "原因", code: "代码", role: "角色", name: "名称", user: "用户", active: "启用", days: "有效天数",
   temporary: "临时密码", was_temporary: "原为临时密码", must_change_password: "须修改密码",

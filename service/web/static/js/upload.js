@@ -289,7 +289,9 @@ async function cancelJob(jobId, button) {
   button.disabled = true;
   try {
     const result = await api("POST", `/jobs/${encodeURIComponent(jobId)}/cancel`);
-    showMessage(result.cancelled ? `已请求取消 ${result.cancelled} 个文件` : "没有可取消的文件（都已处理完）", "info");
+    const asked = (result.cancelled || 0) + (result.stopping || 0);
+    showMessage(asked ? `已取消 ${result.cancelled || 0} 个排队的文件${result.stopping ? `，正在停止 ${result.stopping} 个处理中的文件` : ""}`
+      : "没有可取消的文件（都已处理完）", "info");
   } catch (e) {
     button.disabled = false;
     showError(e);
