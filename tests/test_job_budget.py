@@ -72,23 +72,32 @@ def process() -> Iterator[AnalysisProcess]:
     handle.close()
 
 
+@pytest.fixture(scope="module")
+def child() -> Iterator[AnalysisProcess]:
+    """One analysis child for the tests that need none fresh (a start-up with its taggers costs ~5 s);
+    a test that kills it leaves the next one to start another."""
+    handle = AnalysisProcess()
+    yield handle
+    handle.close()
+
+
 # ---------------------------------------------------------------- the analysis process alone
 
 
-def test_scan_over_its_time_budget_fails_alone_and_the_next_file_passes(process: AnalysisProcess, scans: dict[int, Path],
+def test_scan_over_its_time_budget_fails_alone_and_the_next_file_passes(child: AnalysisProcess, scans: dict[int, Path],
                                                                       tmp_path: Path) -> None:
     txt = tmp_path / TXT[0]
     txt.write_bytes(TXT[1])
-    assert process.analyze(str(txt), txt.name, 10 << 20, Budget(120, 2048)).doc.findings  # warm: taggers loaded
-    first = process.pid
+    assert child.analyze(str(txt), txt.name, 10 << 20, Budget(120, 2048)).doc.findings  # warm: taggers loaded
+    first = child.pid
     started = time.monotonic()
     with pytest.raises(ItemTimeoutError) as caught:
-        process.analyze(str(scans[3]), "scan3.pdf", 10 << 20, Budget(1.5, 2048))
+        child.analyze(str(scans[3]), "scan3.pdf", 10 << 20, Budget(1.5, 2048))
     assert time.monotonic() - started < 5  # stopped at its budget, not after the three pages
     assert caught.value.code == "processing_timeout" and "1.5 秒" in caught.value.message
-    assert process.pid is None  # the child was killed
-    again = process.analyze(str(txt), txt.name, 10 << 20, Budget(120, 2048))
-    assert again.doc.findings and again.tagger_version and process.pid not in (None, first)
+    assert child.pid is None  # the child was killed
+    again = child.analyze(str(txt), txt.name, 10 << 20, Budget(120, 2048))
+    assert again.doc.findings and again.tagger_version and child.pid not in (None, first)
 
 
 def test_scan_over_its_memory_budget_fails_and_passes_with_the_default(process: AnalysisProcess, scans: dict[int, Path]) -> None:
@@ -113,38 +122,38 @@ def test_warm_loads_the_taggers_in_the_child_before_the_first_file(process: Anal
     assert time.monotonic() - started < 30  # no start-up left to pay (a cold child takes ~5 s on an idle machine)
 
 
-def test_bad_input_keeps_its_own_error_and_the_child(process: AnalysisProcess, tmp_path: Path) -> None:
+def test_bad_input_keeps_its_own_error_and_the_child(child: AnalysisProcess, tmp_path: Path) -> None:
     broken = tmp_path / "broken.pdf"
     broken.write_bytes(b"%PDF-1.4 broken")
     with pytest.raises(Exception) as caught:
-        process.analyze(str(broken), broken.name, 10 << 20, Budget(60, 2048))
+        child.analyze(str(broken), broken.name, 10 << 20, Budget(60, 2048))
     assert getattr(caught.value, "code", None) == "corrupt_pdf", caught.value
-    alive = process.pid
+    alive = child.pid
     assert alive is not None  # a refused file is no reason to restart
     with pytest.raises(FileNotFoundError):
-        process.analyze(str(tmp_path / "gone.pdf"), "gone.pdf", 10 << 20, Budget(60, 2048))
-    assert process.pid == alive
+        child.analyze(str(tmp_path / "gone.pdf"), "gone.pdf", 10 << 20, Budget(60, 2048))
+    assert child.pid == alive
 
 
-def test_the_parent_environment_reaches_a_child_started_earlier(process: AnalysisProcess, scans: dict[int, Path],
+def test_the_parent_environment_reaches_a_child_started_earlier(child: AnalysisProcess, scans: dict[int, Path],
                                                                  tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     txt = tmp_path / TXT[0]
     txt.write_bytes(TXT[1])
-    process.analyze(str(txt), txt.name, 10 << 20, Budget(60, 2048))
+    child.analyze(str(txt), txt.name, 10 << 20, Budget(60, 2048))
     monkeypatch.setenv("XUNCHA_MAX_OCR_PAGES", "2")
     with pytest.raises(Exception) as caught:
-        process.analyze(str(scans[3]), "scan3.pdf", 10 << 20, Budget(60, 2048))
+        child.analyze(str(scans[3]), "scan3.pdf", 10 << 20, Budget(60, 2048))
     assert getattr(caught.value, "code", None) == "ocr_page_limit", caught.value
 
 
-def test_cancel_stops_an_analysis_mid_way(process: AnalysisProcess, scans: dict[int, Path]) -> None:
+def test_cancel_stops_an_analysis_mid_way(child: AnalysisProcess, scans: dict[int, Path]) -> None:
     pages: list[int] = []
     started = time.monotonic()
     with pytest.raises(ItemCancelledError):
-        process.analyze(str(scans[8]), "scan8.pdf", 10 << 20, Budget(300, 2048), progress=lambda done, total: pages.append(done),
+        child.analyze(str(scans[8]), "scan8.pdf", 10 << 20, Budget(300, 2048), progress=lambda done, total: pages.append(done),
                         cancelled=lambda: bool(pages))
     assert pages and max(pages) < 8 and time.monotonic() - started < 60
-    assert process.pid is None
+    assert child.pid is None
 
 
 def test_the_analysis_child_refuses_the_network() -> None:
@@ -250,11 +259,11 @@ def test_cancel_stops_the_running_scan_and_stores_nothing(tmp_path: Path, scans:
         assert later["items"][0]["status"] == "stored", later
 
 
-def test_a_sheet_is_read_embedded_and_tagged_in_the_child(process: AnalysisProcess, tmp_path: Path) -> None:
+def test_a_sheet_is_read_embedded_and_tagged_in_the_child(child: AnalysisProcess, tmp_path: Path) -> None:
     sheet = tmp_path / "问题清单.csv"
     rows = ["被巡察单位,问题描述", "县水利局,工程项目先施工后招标", "县教育局,违规发放津补贴", "县民政局,"]
     sheet.write_text("\n".join(rows) + "\n", encoding="gbk")
-    prepared = process.prepare_sheet(str(sheet), sheet.name, None, Budget(60, 2048))
+    prepared = child.prepare_sheet(str(sheet), sheet.name, None, Budget(60, 2048))
     assert [f.text for f in prepared.doc.findings] == ["工程项目先施工后招标", "违规发放津补贴"]
     assert prepared.vectors.shape == (2, 384) and prepared.tagger_version
     assert all(f.tags.get("focus") for f in prepared.doc.findings)
@@ -262,5 +271,5 @@ def test_a_sheet_is_read_embedded_and_tagged_in_the_child(process: AnalysisProce
     bad = tmp_path / "坏清单.csv"
     bad.write_text("序号,备注\n1,无\n", encoding="utf-8")
     with pytest.raises(Exception) as caught:
-        process.prepare_sheet(str(bad), bad.name, None, Budget(60, 2048))
+        child.prepare_sheet(str(bad), bad.name, None, Budget(60, 2048))
     assert getattr(caught.value, "code", None) == "bad_import_file" and "问题描述" in str(caught.value)
