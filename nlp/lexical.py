@@ -68,7 +68,9 @@ class Bm25Index:
         self._bm25.save(str(directory), show_progress=False)
 
     @classmethod
-    def load(cls, directory: Path, size: int) -> Bm25Index:
+    def load(cls, directory: Path, size: int, *, mmap: bool = False) -> Bm25Index:
+        """The index saved in ``directory``; with ``mmap`` its score matrix stays in the files, shared by
+        every process that maps them."""
         import bm25s
 
-        return cls(bm25s.BM25.load(str(directory), show_progress=False), size)
+        return cls(bm25s.BM25.load(str(directory), mmap=mmap, show_progress=False), size)

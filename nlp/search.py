@@ -44,6 +44,7 @@ from nlp.fusion import (
     grade,
     lexical_signal,
 )
+from nlp.index_parts import ConceptTable, IdMap
 from nlp.lexical import Bm25Index, LexicalIndex, finding_tokens
 from nlp.script import simplified
 from nlp.segment import Segmenter, make_segmenter
@@ -138,33 +139,39 @@ class SearchIndex:
             raise BadIndexError("问题编号、文本、向量与概念的数量不一致")
         if vectors.shape[0] and vectors.shape[1] != embedder.dim:
             raise BadIndexError(f"向量维度 {vectors.shape[1]} 与模型 {embedder.name} 的 {embedder.dim} 不符")
-        self.ids = list(ids)
-        self.texts = list(texts)
         self.embedder = embedder
         self.thesaurus = thesaurus or default_thesaurus()
         self.segmenter = segmenter or make_segmenter()
         self.config = config or RankingConfig()
-        self._position = {fid: i for i, fid in enumerate(self.ids)}
-        if len(self._position) != len(self.ids):
-            raise BadIndexError("问题编号重复")
-        self.tokens = [list(t) for t in tokens] if tokens is not None else [finding_tokens(t, self.segmenter) for t in self.texts]
-        self.token_sets = [frozenset(t) for t in self.tokens]
-        self.lexical = lexical or Bm25Index.build(self.tokens)
+        try:
+            self.ids = IdMap(list(ids))
+        except ValueError:
+            raise BadIndexError("问题编号重复") from None
+        self.texts: Sequence[str] = list(texts)
+        if tokens is None:
+            tokens = [finding_tokens(t, self.segmenter) for t in self.texts]
+        self.lexical = lexical or Bm25Index.build(tokens)
         self.vectors = vector_index or make_vector_index(vectors)
-        known = self.thesaurus.concepts
-        self.concepts = [tuple(c for c in row if c in known) for row in concepts]
-        self.families = [frozenset(known[c].family for c in row) for row in self.concepts]
-        postings: dict[str, list[int]] = {}
-        for pos, row in enumerate(self.concepts):
-            for c in row:
-                postings.setdefault(c, []).append(pos)
-        self._postings = {c: np.asarray(p, dtype=np.int64) for c, p in postings.items()}
-        family_postings: dict[str, list[int]] = {}
-        for pos, fams in enumerate(self.families):
-            for fam in fams:
-                family_postings.setdefault(fam, []).append(pos)
-        self._family_postings = {f: np.asarray(p, dtype=np.int64) for f, p in family_postings.items()}
+        self.concepts = ConceptTable.of(concepts, {k: c.family for k, c in self.thesaurus.concepts.items()})
         self._query_cache: dict[str, np.ndarray] = {}
+
+    @classmethod
+    def assemble(
+        cls, ids: IdMap, texts: Sequence[str], lexical: LexicalIndex, vector_index: VectorIndex, concepts: ConceptTable,
+        embedder: Embedder, *, thesaurus: Thesaurus | None = None, segmenter: Segmenter | None = None,
+        config: RankingConfig | None = None,
+    ) -> SearchIndex:
+        """An index over parts read back from files (:mod:`nlp.index_files`), nothing rebuilt."""
+        if not (len(ids) == len(texts) == len(lexical) == len(vector_index) == len(concepts.by_finding)):
+            raise BadIndexError("检索索引各部分的问题数不一致")
+        index = cls.__new__(cls)
+        index.embedder = embedder
+        index.thesaurus = thesaurus or default_thesaurus()
+        index.segmenter = segmenter or make_segmenter()
+        index.config = config or RankingConfig()
+        index.ids, index.texts, index.lexical, index.vectors, index.concepts = ids, texts, lexical, vector_index, concepts
+        index._query_cache = {}
+        return index
 
     @classmethod
     def from_texts(
@@ -189,6 +196,13 @@ class SearchIndex:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def __contains__(self, finding_id: object) -> bool:
+        return isinstance(finding_id, str) and self.ids.position(finding_id) is not None
+
+    def position(self, finding_id: str) -> int | None:
+        """Where ``finding_id`` is indexed (None: it is not)."""
+        return self.ids.position(finding_id)
+
     # queries ----------------------------------------------------------------------------
 
     def _query(self, text: str, *, vector: np.ndarray | None = None, concepts: Sequence[str] | None = None, expand: bool = True) -> _Query:
@@ -205,7 +219,7 @@ class SearchIndex:
                     if len(tok) > 1:
                         terms.setdefault(tok, self.config.expansion_weight)
         terms = {t: w for t, w in terms.items() if self.lexical.has_term(t)}
-        weights = concept_weights(found, {c: len(p) for c, p in self._postings.items()}, len(self.ids))
+        weights = concept_weights(found, self.concepts.counts(), len(self.ids))
         families = {c: self.thesaurus.concepts[c].family for c in found}
         return _Query(terms, own, vector, weights, families)
 
@@ -244,11 +258,10 @@ class SearchIndex:
 
     def representation(self, finding_id: str) -> tuple[str, np.ndarray, tuple[str, ...]]:
         """The text, stored vector and concepts of an indexed finding."""
-        try:
-            pos = self._position[finding_id]
-        except KeyError:
-            raise UnknownFindingError(source=finding_id) from None
-        return self.texts[pos], self.vectors.rows(np.asarray([pos]))[0], self.concepts[pos]
+        pos = self.ids.position(finding_id)
+        if pos is None:
+            raise UnknownFindingError(source=finding_id)
+        return self.texts[pos], self.vectors.rows(np.asarray([pos]))[0], self.concepts.of_finding(pos)
 
     def more_like_this(
         self, finding_id: str, limit: int = 10, filter_ids: Iterable[str] | None = None,
@@ -271,7 +284,7 @@ class SearchIndex:
 
     def _allowed(self, filter_ids: Iterable[str] | None, exclude_ids: Iterable[str] = ()) -> np.ndarray | None:
         """The mask of positions a search may return (``None``: all)."""
-        excluded = [p for p in (self._position.get(fid) for fid in exclude_ids) if p is not None]
+        excluded = [p for p in (self.ids.position(fid) for fid in exclude_ids) if p is not None]
         if filter_ids is None and not excluded:
             return None
         if filter_ids is None:
@@ -279,7 +292,7 @@ class SearchIndex:
         else:
             allowed = np.zeros(len(self.ids), dtype=bool)
             for fid in filter_ids:
-                pos = self._position.get(fid)
+                pos = self.ids.position(fid)
                 if pos is not None:
                     allowed[pos] = True
         allowed[excluded] = False
@@ -307,7 +320,7 @@ class SearchIndex:
             candidates.append(self.vectors.top(q.vector, max(DENSE_POOL, 10 * limit), allowed)[0])
         if use_concept:
             for c in q.concept_weights:
-                post = self._postings.get(c)
+                post = self.concepts.postings(c)
                 if post is not None and len(post) <= CONCEPT_POSTINGS_MAX:
                     candidates.append(post if allowed is None else post[allowed[post]])
         cand = self._union(candidates)
@@ -337,7 +350,8 @@ class SearchIndex:
                 if values is not None
             }
             score = float(fused[i])
-            held = self.token_sets[pos]
+            held = set(finding_tokens(self.texts[pos], self.segmenter))
+            shared = set(self.concepts.of_finding(pos)) if use_concept else set()
             hits.append(
                 Hit(
                     finding_id=self.ids[pos],
@@ -346,7 +360,7 @@ class SearchIndex:
                     signals=signals,
                     matched_terms=[t for t in q.own_terms if t in held]
                     + [t for t, w in q.terms.items() if w < 1.0 and t in held and t not in q.own_terms],
-                    concepts=[c for c in q.concept_weights if c in self.concepts[pos]] if use_concept else [],
+                    concepts=[c for c in q.concept_weights if c in shared],
                     duplicates=groups[pos],
                 )
             )
@@ -374,8 +388,9 @@ class SearchIndex:
         if total <= 0:
             return got
         for concept, weight in q.concept_weights.items():
-            holds = self._member(self._postings.get(concept, _NONE), cand)
-            in_family = self._member(self._family_postings.get(q.families.get(concept, ""), _NONE), cand) & ~holds
+            post = self.concepts.postings(concept)
+            holds = self._member(post if post is not None else _NONE, cand)
+            in_family = self._member(self.concepts.family_postings(q.families.get(concept, "")), cand) & ~holds
             got += weight * holds + self.config.family_credit * weight * in_family
         return got / total
 

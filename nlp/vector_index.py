@@ -9,7 +9,8 @@ subset is always done exactly over that subset.
 
 from __future__ import annotations
 
-from typing import Protocol
+from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -72,14 +73,33 @@ class HnswVectorIndex(ExactVectorIndex):
     millisecond with the best few hundred candidates, which the fusion then re-scores exactly.
     """
 
-    def __init__(self, vectors: np.ndarray, connectivity: int = 16, expansion_search: int = 128) -> None:
+    def __init__(self, vectors: np.ndarray, connectivity: int = 16, expansion_search: int = 128, graph: Any = None) -> None:
         super().__init__(vectors)
         from usearch.index import Index
 
+        if graph is not None:
+            self._index = graph
+            return
         self._index = Index(ndim=self.vectors.shape[1], metric="cos", dtype="f16", connectivity=connectivity,
                             expansion_search=expansion_search)
         if len(self):
             self._index.add(np.arange(len(self), dtype=np.uint64), self.vectors, threads=0)
+
+    def save(self, path: Path) -> None:
+        """Write the graph to ``path`` (the rows are saved by the caller, beside it)."""
+        self._index.save(str(path))
+
+    @classmethod
+    def viewed(cls, vectors: np.ndarray, path: Path, expansion_search: int = 128) -> HnswVectorIndex:
+        """The graph saved at ``path``, memory-mapped read-only (``Index.restore(view=True)``): every
+        process that views one file shares its pages."""
+        from usearch.index import Index
+
+        graph = Index(ndim=vectors.shape[1], metric="cos", dtype="f16", expansion_search=expansion_search)
+        graph.view(str(path))
+        if len(graph) != vectors.shape[0]:
+            raise ValueError(f"HNSW graph at {path} does not fit its rows")
+        return cls(vectors, graph=graph)
 
     def top(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         if allowed is not None or k <= 0 or not len(self):

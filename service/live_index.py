@@ -27,22 +27,31 @@ share); only BM25's idf is the delta's own until the next rebuild folds the delt
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
-from sqlalchemy import Engine
+from filelock import Timeout
+from sqlalchemy import Engine, func, make_url, select
 from sqlalchemy.orm import Session
 
 from nlp.concepts import default_thesaurus
 from nlp.embedders import Embedder
+from nlp.errors import XunchaError
 from nlp.lexical import finding_tokens
-from nlp.search import Hit, SearchIndex, UnknownFindingError, merge_hits
+from nlp.search import BadIndexError, Hit, SearchIndex, UnknownFindingError, merge_hits
 from nlp.segment import make_segmenter
+from service.index_snapshots import SnapshotStore, change_stamp, library_key
 from service.representations import LibraryVectors, configured_embedder, load_library
+from service.store import models
 from service.store.changes import REMOVE, UPDATE, WINDOW, change_window, changes_after, latest_change
 
 log = logging.getLogger(__name__)
@@ -105,6 +114,8 @@ class LiveView:
     delta: SearchIndex | None
     removed: frozenset[str]  # base findings deleted since the base was built
     changed_at: float  # monotonic time of the first change not in the base (0: none)
+    snapshot: str | None = None  # the base's folder on disk when it was opened from one (service.index_snapshots)
+    base_seq: int = 0  # the change the base holds the library as of
 
     @property
     def size(self) -> int:
@@ -114,9 +125,9 @@ class LiveView:
         return self._holder(finding_id) is not None
 
     def _holder(self, finding_id: str) -> SearchIndex | None:
-        if self.delta is not None and finding_id in self.delta._position:
+        if self.delta is not None and finding_id in self.delta:
             return self.delta
-        if finding_id in self.base._position and finding_id not in self.removed:
+        if finding_id in self.base and finding_id not in self.removed:
             return self.base
         return None
 
@@ -156,7 +167,8 @@ def build_view(session: Session, embedder: Embedder) -> LiveView:
     seq = latest_change(session)
     window = frozenset(s for s, _, _ in changes_after(session, seq - WINDOW) if s <= seq)
     rows = Rows.of(load_library(session, embedder))
-    return LiveView(index_version(embedder), seq, window, rows.index(embedder), Rows(), None, frozenset(), 0.0)
+    return LiveView(index_version(embedder), seq, window, rows.index(embedder), Rows(), None, frozenset(), 0.0,
+                    base_seq=seq)
 
 
 def caught_up(session: Session, view: LiveView, embedder: Embedder) -> LiveView:
@@ -183,7 +195,7 @@ def caught_up(session: Session, view: LiveView, embedder: Embedder) -> LiveView:
     touched = set(last)
     added = load_library(session, embedder, only_ids=[f for f, c in last.items() if c != REMOVE])
     delta_rows = view.delta_rows.without(touched).plus(Rows.of(added))
-    removed = view.removed | {str(f) for f in touched if str(f) in view.base._position}
+    removed = view.removed | {str(f) for f in touched if str(f) in view.base}
     delta = delta_rows.index(embedder) if len(delta_rows) else None
     return replace(view, seq=seq, window=window, delta_rows=delta_rows, delta=delta, removed=frozenset(removed),
                    changed_at=view.changed_at or time.monotonic())
@@ -198,10 +210,17 @@ class _Library:
     rebuilding: bool = False
     catching_up: bool = False
     rebuilds: int = 0
+    store: SnapshotStore | None = None  # where the base lives on disk (None: kept in memory only)
+    serving: bool = False  # a server process: large bases are built by a builder process
+    database_url: str = ""  # with its password: what a builder process is handed
+    pointer: tuple[int, int, int] | None = None  # the stamp of the pointer file last looked at
+    builder: subprocess.Popen[bytes] | None = None
+    builder_started: float = -1e9
 
 
 _LIBRARIES: dict[str, _Library] = {}
 _LIBRARIES_LOCK = threading.Lock()
+_INDEX_FOLDERS: dict[str, tuple[Path, bool]] = {}
 
 
 def _library(key: str) -> _Library:
@@ -209,14 +228,48 @@ def _library(key: str) -> _Library:
         return _LIBRARIES.setdefault(key, _Library())
 
 
+def keep_index_in(data_dir: Path, database_url: str, *, serving: bool = True) -> None:
+    """Keep the base index of the library at ``database_url`` on disk under ``data_dir/index`` (the
+    server and the CLI call this with their settings), mapped by every process. A server
+    (``serving``) has a large base built and rebuilt by a builder process beside it; the CLI, which
+    answers once and exits, builds a missing one itself and leaves it for the next command. Without
+    this (the pipeline used as a library, unit tests) each process builds and keeps its base in memory."""
+    url = make_url(database_url)
+    root = data_dir / "index" / library_key(url.render_as_string(hide_password=False))
+    with _LIBRARIES_LOCK:
+        _INDEX_FOLDERS[str(url)] = (root, serving)
+
+
+def _held(engine: Engine) -> _Library:
+    held = _library(str(engine.url))
+    if held.store is None:
+        kept = _INDEX_FOLDERS.get(str(engine.url))
+        if kept is not None:
+            held.store, held.serving = SnapshotStore(kept[0]), kept[1]
+            held.database_url = engine.url.render_as_string(hide_password=False)
+    return held
+
+
+class IndexBuildingError(XunchaError):
+    """The library has no base index on disk yet and is too large to build one in the request."""
+
+    code = "index_building"
+    default_message = "检索索引正在建立，请稍后再试"
+
+
 def current_view(session: Session, *, background: bool = True) -> LiveView:
     """The library's view as of its latest change: one cheap query when nothing changed, the changes
-    replayed when something did, a full build only the first time (or after a model change)."""
+    replayed when something did, a base opened from disk (or built) only the first time, after a
+    model change, or when a builder has published a newer one."""
     embedder = configured_embedder()
     engine = session.get_bind().engine
-    held = _library(str(engine.url))
+    held = _held(engine)
     view = held.view
     version = index_version(embedder)
+    if view is not None and view.version == version and held.store is not None:
+        _adopt_newer_base(held, session, engine, embedder, background)
+        view = held.view
+        assert view is not None
     top, count = change_window(session, view.seq) if view is not None else (0, 0)
     if view is not None and view.version == version and (top, count) == (view.seq, len(view.window)):
         _maybe_rebuild(held, engine, embedder, view, background)
@@ -232,11 +285,136 @@ def current_view(session: Session, *, background: bool = True) -> LiveView:
         view = held.view
         # a sequence below the view's: the database was replaced (restored from a backup, recreated)
         if view is None or view.version != version or latest_change(session) < view.seq:
-            view = build_view(session, embedder)
+            view = _first_view(held, session, embedder, background)
         view = caught_up(session, view, embedder)
         held.view = view
     _maybe_rebuild(held, engine, embedder, view, background)
     return view
+
+
+INLINE_BUILD_MAX = 5000  # a server builds a base this small in the request (ms); a larger one in a builder process
+
+
+def _first_view(held: _Library, session: Session, embedder: Embedder, background: bool) -> LiveView:
+    """The view to start from: the base on disk when there is a usable one; else one built here (the
+    CLI, a small library), published for the other processes; else a builder is started and the
+    search told to come back (:class:`IndexBuildingError`), never stalled for a minute."""
+    store = held.store
+    if store is None:
+        return build_view(session, embedder)
+    opened = _open_current(store, session, embedder)
+    if opened is not None:
+        held.pointer = store.pointer_stamp()
+        return opened
+    if background and held.serving:
+        count = int(session.scalar(select(func.count(models.Finding.id))) or 0)
+        if count > INLINE_BUILD_MAX:
+            _start_builder(held, 0)
+            raise IndexBuildingError(f"检索索引正在建立（{count} 条问题，约需 {max(1, count // 1500)} 秒），请稍后再试")
+    view = build_view(session, embedder)
+    if len(view.base):
+        try:
+            with store.lock().acquire(timeout=0):
+                info = store.write(view.base, view.seq, view.window, view.version, change_stamp(session, view.seq))
+            held.pointer = store.pointer_stamp()
+            view = replace(view, snapshot=info.name)
+        except Timeout:
+            pass  # a builder is writing one; this process keeps its own until that one is published
+        except OSError:
+            log.warning("检索索引无法写入 %s，本进程在内存中保留", store.root, exc_info=True)
+    return view
+
+
+def _open_current(store: SnapshotStore, session: Session, embedder: Embedder) -> LiveView | None:
+    """The current base on disk as a view, or None when there is none usable (another model, another
+    database, damaged: a damaged one is removed)."""
+    info = store.current()
+    if info is None or info.version != index_version(embedder):
+        return None
+    if info.seq > latest_change(session) or info.stamp != change_stamp(session, info.seq):
+        log.info("磁盘上的检索索引不属于当前数据库（已替换或恢复），重建")
+        return None
+    try:
+        base = store.open(info, embedder, default_thesaurus())
+    except BadIndexError as exc:
+        log.warning("检索索引 %s 无法使用（%s），重建", info.name, exc)
+        store.discard(info)
+        return None
+    return LiveView(info.version, info.seq, info.window, base, Rows(), None, frozenset(), 0.0,
+                    snapshot=info.name, base_seq=info.seq)
+
+
+def _adopt_newer_base(held: _Library, session: Session, engine: Engine, embedder: Embedder, background: bool) -> None:
+    """Switch to a base a builder has published since (a stat when none was)."""
+    store = held.store
+    assert store is not None
+    stamp = store.pointer_stamp()
+    if stamp is None or stamp == held.pointer:
+        return
+    info = store.current()
+    view = held.view
+    if info is None or view is None or info.name == view.snapshot or info.seq < view.base_seq:
+        held.pointer = stamp
+        return
+    if background:
+        with held.lock:
+            if held.catching_up:
+                return
+            held.catching_up = True
+        threading.Thread(target=_adopt, args=(held, engine, embedder, stamp), name="xuncha-index-adopt", daemon=True).start()
+    else:
+        _adopt(held, engine, embedder, stamp, session)
+
+
+def _adopt(held: _Library, engine: Engine, embedder: Embedder, stamp: tuple[int, int, int],
+           session: Session | None = None) -> None:
+    """Open the published base, replay the changes after it, and swap it in."""
+    store = held.store
+    assert store is not None
+    try:
+        with Session(engine) if session is None else _borrowed(session) as reader:
+            opened = _open_current(store, reader, embedder)
+            if opened is None:
+                held.pointer = stamp
+                return
+            ahead = caught_up(reader, opened, embedder)
+        with Session(engine) if session is None else _borrowed(session) as reader, held.lock:
+            held.view = caught_up(reader, ahead, embedder)
+            held.pointer = stamp
+            held.rebuilds += 1
+        log.info("已换用新建立的检索索引 %s（%d 条问题）", opened.snapshot, held.view.size)
+    except Exception:  # the next search tries again
+        log.exception("换用新检索索引失败，继续使用当前索引")
+    finally:
+        if session is None:
+            held.catching_up = False
+
+
+@contextlib.contextmanager
+def _borrowed(session: Session) -> Iterator[Session]:
+    yield session
+
+
+def _start_builder(held: _Library, after: int) -> None:
+    """Start a builder process for this library unless one started by this process is running or one
+    was started in the last BUILDER_RETRY_SECONDS (a builder that keeps failing is not restarted in a loop)."""
+    store = held.store
+    assert store is not None
+    with _BUILDER_LOCK:
+        if held.builder is not None and held.builder.poll() is None:
+            return
+        if time.monotonic() - held.builder_started < BUILDER_RETRY_SECONDS:
+            return
+        held.builder_started = time.monotonic()
+        env = {**os.environ, "XUNCHA_DATABASE_URL": held.database_url}
+        held.builder = subprocess.Popen(
+            [sys.executable, "-m", "service.index_builder", str(store.root), "--after", str(after)],
+            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, start_new_session=True,
+        )
+
+
+BUILDER_RETRY_SECONDS = 30.0
+_BUILDER_LOCK = threading.Lock()
 
 
 def _catch_up_beside(held: _Library, engine: Engine, embedder: Embedder) -> None:
@@ -266,6 +444,10 @@ def _catch_up(held: _Library, engine: Engine, embedder: Embedder) -> None:
 def _maybe_rebuild(held: _Library, engine: Engine, embedder: Embedder, view: LiveView, background: bool) -> None:
     if not background or held.rebuilding or not view.due_for_rebuild(time.monotonic()):
         return
+    if held.store is not None:  # a builder process writes the new base; every process adopts it
+        if held.serving:
+            _start_builder(held, view.seq)
+        return
     with held.lock:
         if held.rebuilding:
             return
@@ -294,11 +476,18 @@ def _rebuild(held: _Library, engine: Engine, embedder: Embedder) -> None:
 
 
 def rebuild_now(session: Session) -> LiveView:
-    """Fold the delta into a new base in this thread (benchmarks, tests, ``xuncha`` maintenance)."""
+    """Fold the delta into a new base in this thread (benchmarks, tests, ``xuncha`` maintenance); with
+    the base kept on disk, the new base is published there too."""
     embedder = configured_embedder()
-    held = _library(str(session.get_bind().engine.url))
+    held = _held(session.get_bind().engine)
     with held.lock:
-        held.view = caught_up(session, build_view(session, embedder), embedder)
+        view = build_view(session, embedder)
+        if held.store is not None and len(view.base):
+            with held.store.lock():
+                info = held.store.write(view.base, view.seq, view.window, view.version, change_stamp(session, view.seq))
+            held.pointer = held.store.pointer_stamp()
+            view = replace(view, snapshot=info.name)
+        held.view = caught_up(session, view, embedder)
         held.rebuilds += 1
         return held.view
 

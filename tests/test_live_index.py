@@ -159,7 +159,7 @@ def test_change_committed_late_under_a_lower_number_is_applied(library: tuple[st
         session.add(models.LibraryChange(seq=top + 5, finding_id=late.id, change=ADD))
         session.commit()
         seen = current_view(session, background=False)
-        assert seen.seq == top + 5 and str(late.id) in seen.delta._position and not seen.holds(str(early.id))
+        assert seen.seq == top + 5 and str(late.id) in seen.delta and not seen.holds(str(early.id))
         session.add(models.LibraryChange(seq=top + 3, finding_id=early.id, change=ADD))
         session.commit()
         caught = current_view(session, background=False)

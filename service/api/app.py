@@ -78,6 +78,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # threads (same RPS, half the CPU, measured). Only BLAS: e5 keeps its OpenMP threads.
         threadpool_limits(limits=settings.blas_threads, user_api="blas")
         app.state.make_session = session_factory(settings.resolved_database_url)  # migrates to head once
+        from service.live_index import keep_index_in
+
+        keep_index_in(settings.data_dir, settings.resolved_database_url)  # one base on disk, mapped by every worker
         settings.uploads_dir.mkdir(parents=True, exist_ok=True)
         runner = None
         if settings.run_jobs:

@@ -65,6 +65,7 @@ ERRORS: tuple[ErrorCode, ...] = (
     ErrorCode("empty_query", 422, "检索词为空"),
     ErrorCode("unknown_finding", 404, "没有这个问题编号"),
     ErrorCode("bad_search_index", 422, "检索索引文件损坏或版本不符，须重建索引"),
+    ErrorCode("index_building", 503, "检索索引正在后台建立（较大的问题库首次启动时约需一至数分钟），稍后再试"),
     ErrorCode("bad_user_dict", 422, "用户词典格式错误"),
     ErrorCode("unknown_segmenter", 422, "未知的分词器（可选：auto、jieba、rjieba、hanlp）"),
     ErrorCode("bad_taxonomy", 422, "分类体系文件有误"),

@@ -117,6 +117,16 @@ def import_sheet(
         stdout_print(f"{verb}：{result.findings} 条问题，跳过 {len(result.skipped)} 行（文档 {result.document_id}）。")
 
 
+def keep_cli_index() -> None:
+    """Search reads the base index left on disk by the last command or the server (built here, and
+    left there, when there is none: the next ``xuncha search`` opens it in milliseconds)."""
+    from service.live_index import keep_index_in
+    from service.settings import get_settings
+
+    settings = get_settings()
+    keep_index_in(settings.data_dir, settings.resolved_database_url, serving=False)
+
+
 @app.command()
 def search(
     query: Annotated[str | None, typer.Argument(help="要查找的问题，用自己的话描述即可。")] = None,
@@ -137,6 +147,7 @@ def search(
         raise typer.Exit(code=2)
     rounds = [*round, *old_rounds]
     try:
+        keep_cli_index()
         with session_factory()() as session:
             if warn_unknown(session, rounds, [unit] if unit else []):
                 results = []
