@@ -237,3 +237,25 @@ def test_builder_killed_at_any_moment_loses_nothing(library: tuple[str, Path]) -
     info = store.current()
     assert info is not None and info.count == len(everything) and info.seq > before.seq
     assert (root / POINTER).is_file() and (root / info.name / "meta.json").is_file()
+
+
+def test_search_through_the_api_says_the_index_is_building_then_answers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from api_helpers import ingest_samples, running_app
+
+    monkeypatch.setattr(live_index, "INLINE_BUILD_MAX", 5)
+    with running_app(tmp_path, warm_search_index=False) as api:
+        ingest_samples(api)
+        first = api.call("GET", "/search", params={"q": "公务接待超标准"})
+        assert first.status_code == 503, first.text
+        error = first.json()["error"]
+        assert error["code"] == "index_building" and "检索索引正在建立" in error["message"]
+        deadline = time.monotonic() + 300
+        while (answer := api.call("GET", "/search", params={"q": "公务接待超标准"})).status_code == 503:
+            assert time.monotonic() < deadline, "the builder never published the base"
+            time.sleep(0.5)
+        assert answer.status_code == 200 and answer.json()["results"], answer.text
+        pointers = list((tmp_path / "index").glob(f"*/{POINTER}"))
+        assert len(pointers) == 1
+        with api.make_session() as session:
+            assert current_view(session).snapshot == json.loads(pointers[0].read_text(encoding="utf-8"))["name"]
+

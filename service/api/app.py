@@ -48,12 +48,15 @@ def _warm_search_index(make_session: Any, runner: JobRunner | None) -> None:
     first search or upload asks for them: at 20k findings that takes seconds, which the first analyst
     after a restart would otherwise wait (and every search beside a worker's first upload). A failure
     only costs the warm-up."""
-    from service.live_index import current_view
+    from service.live_index import IndexBuildingError, current_view
     from service.representations import configured_embedder
 
     try:
         with make_session() as session:
-            current_view(session)
+            try:
+                current_view(session)
+            except IndexBuildingError as exc:  # a builder process makes it; searches say so until then
+                logging.getLogger(__name__).info("%s", exc.message)
         configured_embedder().embed(["巡察发现问题整改不到位"])  # the first query should not load the model
         if runner is not None:  # the taggers load in the analysis process, where uploads are read
             runner.analysis.warm()
