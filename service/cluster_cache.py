@@ -8,7 +8,9 @@ sequence number (:mod:`service.store.changes`) it was computed at:
 - nothing changed since: the kept result is returned at once;
 - the library changed: the kept result is returned at once marked ``stale`` (with the change number it
   is as of), and one background thread computes the new one; the next request gets it;
-- nothing kept yet (or ``fresh=True``, as the summary for the party committee asks): computed now.
+- nothing kept yet (or ``fresh=True``, as the summary for the party committee asks): the result stored
+  in the database by any process (:mod:`service.cluster_store`) is read back — and treated as the kept
+  one, stale or not — or, when none is stored, computed now (and stored).
 
 A result is never mixed from two computations; paging (:func:`page`) only slices a kept result.
 """
@@ -24,6 +26,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from service import cluster_store
 from service.clusters import ClusterQuery, common_issues
 from service.store.changes import latest_change
 
@@ -67,18 +70,47 @@ def _filtered(result: dict[str, Any], query: ClusterQuery) -> dict[str, Any]:
     return {**result, "clusters": clusters}
 
 
+def _stored_key(query: ClusterQuery) -> str:
+    whole = _whole(query)
+    return cluster_store.scope_key(whole.rounds, whole.units)
+
+
+def _keep(engine: Engine, query: ClusterQuery, kept: _Kept) -> None:
+    with _CACHE.lock:
+        old = _CACHE.kept.get(_scope(engine, query))
+        if old is None or old.seq <= kept.seq:
+            _CACHE.kept[_scope(engine, query)] = kept
+
+
 def _compute(engine: Engine, query: ClusterQuery) -> _Kept:
     # not a read-only snapshot: reading the library may store representations it lacks (a finding stored
     # under another model, concepts of an older thesaurus), and two workers doing so at once must wait for
     # each other rather than fail a REPEATABLE READ transaction
     with Session(engine) as session:
         seq = latest_change(session)  # read first: a change made during the computation makes it stale
+        stored = cluster_store.load(session, _stored_key(query))
+        if stored is not None and stored.seq == seq:  # another worker or node computed it already
+            kept = _Kept(stored.seq, stored.computed_at, stored.result)
+            _keep(engine, query, kept)
+            return kept
         result = common_issues(session, _whole(query))
     kept = _Kept(seq, time.time(), result)
-    with _CACHE.lock:
-        old = _CACHE.kept.get(_scope(engine, query))
-        if old is None or old.seq <= seq:
-            _CACHE.kept[_scope(engine, query)] = kept
+    cluster_store.save(engine, _stored_key(query), kept.seq, kept.computed_at, result)
+    _keep(engine, query, kept)
+    return kept
+
+
+def _load_stored(session: Session, engine: Engine, query: ClusterQuery) -> _Kept | None:
+    """The result stored by any process (this one after a restart, another worker, another node)."""
+    try:
+        stored = cluster_store.load(session, _stored_key(query))
+    except Exception:  # a damaged row is recomputed, never a failed request
+        log.warning("读取存储的共性问题结果失败，将重新计算", exc_info=True)
+        return None
+    if stored is None:
+        return None
+    kept = _Kept(stored.seq, stored.computed_at, stored.result)
+    _keep(engine, query, kept)
     return kept
 
 
@@ -103,6 +135,8 @@ def cached_common_issues(session: Session, query: ClusterQuery, *, fresh: bool =
     with _CACHE.lock:
         kept = _CACHE.kept.get(scope)
         running = _CACHE.running.get(scope)
+    if kept is None:
+        kept = _load_stored(session, engine, query)
     if fresh and kept is not None and kept.seq != seq and running is not None:
         running.wait(timeout=600)  # the computation already under way is the fresh one: no second beside it
         with _CACHE.lock:
@@ -118,6 +152,29 @@ def cached_common_issues(session: Session, query: ClusterQuery, *, fresh: bool =
             threading.Thread(target=_refresh, args=(engine, query, scope), name="xuncha-clusters", daemon=True).start()
     return {**_filtered(kept.result, query), "as_of_change": kept.seq, "computed_at": kept.computed_at,
             "stale": kept.seq != seq}
+
+
+def precompute(engine: Engine, query: ClusterQuery | None = None) -> None:
+    """Compute and store the common issues now (after ``xuncha import``: the first POST /clusters of
+    every server process then reads them back instead of clustering the library on the request)."""
+    from service.library import EmptyLibraryError
+
+    try:
+        _compute(engine, query or ClusterQuery())
+    except EmptyLibraryError:
+        pass
+
+
+def refresh_beside(engine: Engine, query: ClusterQuery | None = None) -> None:
+    """Recompute and store the common issues on a background thread unless one is under way (after an
+    upload job: the next visit to the page finds them current)."""
+    query = query or ClusterQuery()
+    scope = _scope(engine, query)
+    with _CACHE.lock:
+        if scope in _CACHE.running:
+            return
+        _CACHE.running[scope] = threading.Event()
+    threading.Thread(target=_refresh, args=(engine, query, scope), name="xuncha-clusters", daemon=True).start()
 
 
 def wait_for_refresh(timeout: float = 120.0) -> bool:

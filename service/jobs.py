@@ -367,6 +367,11 @@ class JobRunner:
                     .values(finished_at=datetime.now(UTC))
                 )
             session.commit()
+            engine = session.get_bind().engine
+        if not unfinished:
+            from service.cluster_cache import refresh_beside
+
+            refresh_beside(engine)  # the common issues are current when the page is next opened
 
 
 CANCELLED = "cancelled"

@@ -80,9 +80,12 @@ def test_import_an_xlsx_stores_each_good_row_as_a_tagged_finding_and_reports_the
     assert tags["F003livelihood"] == "农村集体三资"  # a village's finances, as for a report's finding
     assert rows_of(db, "select count(*) from finding_representations")[0][0] == 3
     assert rows_of(db, "select kind, round_id from documents") == [("问题清单", None)]  # rows of two rounds
+    # the common issues are computed once and stored: no server clusters the library on its first request
+    assert rows_of(db, "select seq from common_issue_results") == rows_of(db, "select max(seq) from library_changes")
 
     found = json.loads(xuncha("search", "发放津补贴", "--format", "json").stdout)
     assert found and found[0]["text"] == "违规发放津补贴，以“加班费”名义发放" and found[0]["unit"] == "县教育局党组"
+    assert list((data_dir / "index").glob("*/CURRENT.json"))  # the search left its base index for the next command
 
     again = xuncha("import", str(sheet), "--format", "json")
     assert again.exit_code == 0 and json.loads(again.stdout)["status"] == "duplicate"

@@ -35,4 +35,9 @@ def import_path(path: Path, mapping_items: list[str]) -> ImportResult:
         def advance(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
-        return import_bytes(session, data, str(path), settings.files_dir, mapping=mapping, progress=advance)
+        result = import_bytes(session, data, str(path), settings.files_dir, mapping=mapping, progress=advance)
+        progress.update(task, description="计算共性问题")
+        from service.cluster_cache import precompute
+
+        precompute(session.get_bind().engine)  # stored: no server clusters the library on its first request
+        return result

@@ -294,3 +294,17 @@ class LibraryChange(Base):
     finding_id: Mapped[int] = mapped_column(Integer)
     change: Mapped[str] = mapped_column(String(8))  # add / remove
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class CommonIssueResult(Base):
+    """The last common-issue computation of one selection (rounds, units), compact: clusters and
+    recurrences naming their findings by id (:mod:`service.cluster_store`). What a server process
+    serves from until it has its own, so no worker and no node recomputes the clusters on its first
+    request; ``seq`` is the change it is as of (older than the library's: served as stale while
+    recomputed)."""
+
+    __tablename__ = "common_issue_results"
+    scope: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    computed_at: Mapped[float] = mapped_column(Float)  # Unix time, as the API reports it
+    body: Mapped[bytes] = mapped_column(LargeBinary)  # zlib-compressed JSON
