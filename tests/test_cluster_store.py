@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from test_live_index import FEEDBACK, add
 
 from service import cluster_cache, cluster_store
 from service.cluster_cache import cached_common_issues, precompute, wait_for_refresh
@@ -19,7 +20,6 @@ from service.clusters import ClusterQuery
 from service.store import models
 from service.store.changes import latest_change
 from service.store.db import get_engine, session_factory
-from test_live_index import FEEDBACK, add
 
 
 @pytest.fixture
