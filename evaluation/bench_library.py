@@ -110,6 +110,7 @@ def write_synthetic(n: int, path: Path) -> None:
     from nlp.concepts import default_thesaurus
     from nlp.embedders import make_embedder
     from nlp.representation import concepts_and_leads, vector_to_bytes
+    from nlp.taxonomy import default_taxonomy
     from service.store import models
     from service.store.db import get_engine
 
@@ -117,6 +118,9 @@ def write_synthetic(n: int, path: Path) -> None:
     texts, vectors = synthetic_findings(n)
     thesaurus = default_thesaurus()
     model = make_embedder().name
+    schemes = {sid: scheme.names for sid, scheme in default_taxonomy().schemes.items()
+               if sid in ("focus", "livelihood", "problem_type", "four_implementations")}
+    rng = random.Random(n)
     engine = get_engine(f"sqlite:///{path}")
     with engine.begin() as conn:
         conn.execute(insert(models.Unit), [{"name": u, "aliases": []} for u in UNITS])
@@ -127,7 +131,7 @@ def write_synthetic(n: int, path: Path) -> None:
         part = texts[start : start + chunk]
         concepts, leads = concepts_and_leads(part, thesaurus)
         with engine.begin() as conn:
-            docs, findings, reps, changes = [], [], [], []
+            docs, findings, reps, changes, tags = [], [], [], [], []
             for d in range(0, len(part), PER_DOCUMENT):
                 doc_no = (start + d) // PER_DOCUMENT + 1
                 docs.append({"id": doc_no, "sha256": hashlib.sha256(f"synthetic-{doc_no}".encode()).hexdigest(),
@@ -143,16 +147,23 @@ def write_synthetic(n: int, path: Path) -> None:
                                  "vector": vector_to_bytes(vectors[start + j]), "concepts": list(concepts[j]),
                                  "thesaurus": thesaurus.version, "lead_family": leads[j]})
                     changes.append({"finding_id": fid, "change": "add", "at": models.utcnow()})
+                    # automatic tags as the tagger leaves them (ranked runner-ups in the single-label
+                    # schemes too), so /statistics counts a realistic number of rows
+                    for scheme, names in schemes.items():
+                        for rank, label in enumerate(rng.sample(names, k=min(len(names), rng.randint(1, 3)))):
+                            tags.append({"finding_id": fid, "scheme": scheme, "label": label, "score": 0.9 - 0.2 * rank,
+                                         "evidence": [], "source": "auto"})
             conn.execute(insert(models.Document), docs)
             conn.execute(insert(models.Finding), findings)
             conn.execute(insert(models.FindingRepresentation), reps)
             conn.execute(insert(models.LibraryChange), changes)
+            conn.execute(insert(models.Tag), tags)
         print(f"  wrote {min(start + chunk, n)}/{n} findings ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
     engine.dispose()
 
 
 def library(n: int, source: str) -> Path:
-    path = CACHE / f"library-{source}-{n}.db"
+    path = CACHE / f"library-{source}-v2-{n}.db"  # v2: with tags
     if path.exists():
         return path
     CACHE.mkdir(parents=True, exist_ok=True)

@@ -53,6 +53,7 @@ def save_index(index: SearchIndex, folder: Path) -> None:
         "postings_values": concepts.postings_csr.values,
         "family_indptr": concepts.family_postings_csr.indptr,
         "family_values": concepts.family_postings_csr.values,
+        "duplicate_keys": np.asarray(index.duplicate_keys, dtype=np.int64),
     }
     for name, array in arrays.items():
         np.save(folder / f"{name}.npy", array, allow_pickle=False)
@@ -87,7 +88,7 @@ def open_index(folder: Path, embedder: Embedder, thesaurus: Thesaurus) -> Search
     try:
         a = {name: _mapped(folder / f"{name}.npy") for name in (
             "ids", "texts", "text_offsets", "vectors", "concept_indptr", "concept_values",
-            "postings_indptr", "postings_values", "family_indptr", "family_values")}
+            "postings_indptr", "postings_values", "family_indptr", "family_values", "duplicate_keys")}
         count = int(meta["count"])
         vectors: VectorIndex
         if meta.get("graph"):
@@ -100,10 +101,11 @@ def open_index(folder: Path, embedder: Embedder, thesaurus: Thesaurus) -> Search
             Csr(a["postings_indptr"], a["postings_values"]), Csr(a["family_indptr"], a["family_values"]),
         )
         if not (a["ids"].shape[0] == count == a["vectors"].shape[0] and a["text_offsets"].shape[0] == count + 1
-                and int(a["text_offsets"][-1]) == a["texts"].shape[0] and len(concepts.keys) == len(concepts.postings_csr)):
+                and int(a["text_offsets"][-1]) == a["texts"].shape[0] and len(concepts.keys) == len(concepts.postings_csr)
+                and a["duplicate_keys"].shape[0] == count):
             raise BadIndexError(f"检索索引 {folder.name} 各部分的长度不一致")
         return SearchIndex.assemble(IdMap(a["ids"]), PackedTexts(a["texts"], a["text_offsets"]), lexical, vectors,
-                                    concepts, embedder, thesaurus=thesaurus)
+                                    concepts, a["duplicate_keys"], embedder, thesaurus=thesaurus)
     except BadIndexError:
         raise
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
@@ -111,9 +113,11 @@ def open_index(folder: Path, embedder: Embedder, thesaurus: Thesaurus) -> Search
 
 
 def _mapped(path: Path) -> np.ndarray:
-    """An ``.npy`` file mapped read-only (an empty array is read: there is nothing to map)."""
+    """An ``.npy`` file mapped read-only (an empty array is read: there is nothing to map), as a plain
+    array over the mapping: ``np.memmap``'s own indexing costs microseconds a call, which the search's
+    hot loops (texts, postings) paid tens of thousands of times a second."""
     try:
-        return np.load(path, mmap_mode="r", allow_pickle=False)
+        return np.asarray(np.load(path, mmap_mode="r", allow_pickle=False))
     except ValueError:
         return np.load(path, allow_pickle=False)
 

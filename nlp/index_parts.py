@@ -83,6 +83,7 @@ class PackedTexts(Sequence[str]):
     def __init__(self, buffer: np.ndarray, offsets: np.ndarray) -> None:
         self.buffer = buffer  # uint8
         self.offsets = offsets  # int64, len + 1
+        self._bytes = memoryview(np.ascontiguousarray(buffer).data).cast("B") if buffer.size else memoryview(b"")
 
     @classmethod
     def of(cls, texts: Sequence[str]) -> PackedTexts:
@@ -104,7 +105,7 @@ class PackedTexts(Sequence[str]):
         if isinstance(position, slice):
             return [self[i] for i in range(*position.indices(len(self)))]
         start, end = int(self.offsets[position]), int(self.offsets[position + 1])
-        return bytes(self.buffer[start:end]).decode("utf-8")
+        return str(self._bytes[start:end], "utf-8")
 
 
 @dataclass(frozen=True)

@@ -58,11 +58,24 @@ class Bm25Index:
         return term in self._bm25.vocab_dict
 
     def scores(self, terms: Mapping[str, float]) -> np.ndarray:
-        out = np.zeros(self._size, dtype=np.float64)
+        """Read from bm25s's precomputed score matrix (one column of per-finding BM25 scores per term):
+        the weighted columns are summed by one ``bincount`` over their postings, where asking bm25s term
+        by term allocated and added a library-sized array per term (at a million findings, 4–5 ms each)."""
+        vocab = self._bm25.vocab_dict
+        matrix = self._bm25.scores
+        data, indices, indptr = matrix["data"], matrix["indices"], matrix["indptr"]
+        positions, values = [], []
         for term, weight in terms.items():
-            if weight and term in self._bm25.vocab_dict:
-                out += weight * np.asarray(self._bm25.get_scores([term]), dtype=np.float64)[: self._size]
-        return out
+            token = vocab.get(term)
+            if not weight or token is None:
+                continue
+            start, end = int(indptr[token]), int(indptr[token + 1])
+            positions.append(np.asarray(indices[start:end], dtype=np.int64))
+            values.append(weight * np.asarray(data[start:end], dtype=np.float64))
+        if not positions:
+            return np.zeros(self._size, dtype=np.float64)
+        summed = np.bincount(np.concatenate(positions), weights=np.concatenate(values), minlength=self._size)
+        return summed[: self._size]
 
     def save(self, directory: Path) -> None:
         self._bm25.save(str(directory), show_progress=False)

@@ -26,6 +26,7 @@ Decisions: a blank query raises :class:`EmptyQueryError`; a query with nothing s
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -108,6 +109,16 @@ def duplicate_key(text: str) -> str:
     return _NOT_WORD.sub("", text)
 
 
+def duplicate_keys(texts: Iterable[str]) -> np.ndarray:
+    """A stable 64-bit digest of each text's :func:`duplicate_key`, computed once per finding (the
+    search compares numbers, not texts; stable across processes, unlike ``hash``)."""
+    return np.fromiter(
+        (int.from_bytes(hashlib.blake2b(duplicate_key(t).encode("utf-8"), digest_size=8).digest(), "little", signed=True)
+         for t in texts),
+        dtype=np.int64,
+    )
+
+
 @dataclass
 class _Query:
     terms: dict[str, float]  # BM25 terms and weights
@@ -153,16 +164,17 @@ class SearchIndex:
         self.lexical = lexical or Bm25Index.build(tokens)
         self.vectors = vector_index or make_vector_index(vectors)
         self.concepts = ConceptTable.of(concepts, {k: c.family for k, c in self.thesaurus.concepts.items()})
+        self.duplicate_keys = duplicate_keys(self.texts)
         self._query_cache: dict[str, np.ndarray] = {}
 
     @classmethod
     def assemble(
         cls, ids: IdMap, texts: Sequence[str], lexical: LexicalIndex, vector_index: VectorIndex, concepts: ConceptTable,
-        embedder: Embedder, *, thesaurus: Thesaurus | None = None, segmenter: Segmenter | None = None,
+        keys: np.ndarray, embedder: Embedder, *, thesaurus: Thesaurus | None = None, segmenter: Segmenter | None = None,
         config: RankingConfig | None = None,
     ) -> SearchIndex:
         """An index over parts read back from files (:mod:`nlp.index_files`), nothing rebuilt."""
-        if not (len(ids) == len(texts) == len(lexical) == len(vector_index) == len(concepts.by_finding)):
+        if not (len(ids) == len(texts) == len(lexical) == len(vector_index) == len(concepts.by_finding) == keys.shape[0]):
             raise BadIndexError("检索索引各部分的问题数不一致")
         index = cls.__new__(cls)
         index.embedder = embedder
@@ -170,6 +182,7 @@ class SearchIndex:
         index.segmenter = segmenter or make_segmenter()
         index.config = config or RankingConfig()
         index.ids, index.texts, index.lexical, index.vectors, index.concepts = ids, texts, lexical, vector_index, concepts
+        index.duplicate_keys = keys
         index._query_cache = {}
         return index
 
@@ -350,7 +363,9 @@ class SearchIndex:
                 if values is not None
             }
             score = float(fused[i])
-            held = set(finding_tokens(self.texts[pos], self.segmenter))
+            # the query's terms are content tokens: one is among the text's content tokens exactly when
+            # it is among its tokens, so the stop-word and number filtering is not needed here
+            held = set(self.segmenter.cut(simplified(self.texts[pos])))
             shared = set(self.concepts.of_finding(pos)) if use_concept else set()
             hits.append(
                 Hit(
@@ -405,7 +420,7 @@ class SearchIndex:
         heads: list[int] = []
         head_rows: list[int] = []
         groups: dict[int, list[str]] = {}
-        keys: dict[int, str] = {}
+        keys = self.duplicate_keys[ranked]
         sims = np.empty((ranked.size, 0), dtype=np.float32)  # cosines of every candidate to each head so far
         for j, pos in enumerate(ranked.tolist()):
             dup_of = None
@@ -416,8 +431,7 @@ class SearchIndex:
                 if best >= threshold:
                     dup_of = heads[k]
                 elif best >= TEXT_CHECK_COSINE:  # the same text has a near-1 cosine
-                    key = duplicate_key(self.texts[pos])
-                    dup_of = next((h for h in heads if keys[h] == key), None)
+                    dup_of = next((h for h, r in zip(heads, head_rows, strict=True) if keys[r] == keys[j]), None)
             if dup_of is not None:
                 groups[dup_of].append(self.ids[pos])
                 continue
@@ -425,7 +439,6 @@ class SearchIndex:
                 continue  # go on scanning: a later near-duplicate of a shown head is still grouped
             heads.append(pos)
             head_rows.append(j)
-            keys[pos] = duplicate_key(self.texts[pos])
             groups[pos] = []
             sims = np.hstack([sims, (rows @ rows[j])[:, None]])
         return heads, groups
