@@ -17,17 +17,24 @@ A result is never mixed from two computations; paging (:func:`page`) only slices
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import astuple, dataclass, field
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from service import cluster_store
 from service.clusters import ClusterQuery, common_issues
+from service.live_index import served_library
+from service.store import models
 from service.store.changes import latest_change
 
 log = logging.getLogger(__name__)
@@ -82,22 +89,58 @@ def _keep(engine: Engine, query: ClusterQuery, kept: _Kept) -> None:
             _CACHE.kept[_scope(engine, query)] = kept
 
 
+INLINE_MAX = 5000  # a server clusters a library this small itself; a larger one in a builder process
+BUILDER_TIMEOUT = 1800.0
+
+
 def _compute(engine: Engine, query: ClusterQuery) -> _Kept:
     # not a read-only snapshot: reading the library may store representations it lacks (a finding stored
     # under another model, concepts of an older thesaurus), and two workers doing so at once must wait for
     # each other rather than fail a REPEATABLE READ transaction
     with Session(engine) as session:
         seq = latest_change(session)  # read first: a change made during the computation makes it stale
-        stored = cluster_store.load(session, _stored_key(query))
-        if stored is not None and stored.seq == seq:  # another worker or node computed it already
-            kept = _Kept(stored.seq, stored.computed_at, stored.result)
-            _keep(engine, query, kept)
-            return kept
+        if cluster_store.stored_seq(session, _stored_key(query)) == seq:  # another worker or node computed it
+            stored = cluster_store.load(session, _stored_key(query))
+            if stored is not None and stored.seq == seq:
+                kept = _Kept(stored.seq, stored.computed_at, stored.result)
+                _keep(engine, query, kept)
+                return kept
+        served = served_library(engine)
+        if served is not None and (session.scalar(select(func.count(models.Finding.id))) or 0) > INLINE_MAX:
+            if _in_builder(served, _whole(query)):
+                stored = cluster_store.load(session, _stored_key(query))
+                if stored is not None:
+                    kept = _Kept(stored.seq, stored.computed_at, stored.result)
+                    _keep(engine, query, kept)
+                    return kept
         result = common_issues(session, _whole(query))
     kept = _Kept(seq, time.time(), result)
     cluster_store.save(engine, _stored_key(query), kept.seq, kept.computed_at, result)
     _keep(engine, query, kept)
     return kept
+
+
+def _in_builder(served: tuple[Path, str], whole: ClusterQuery) -> bool:
+    """Run ``service.cluster_builder`` for ``whole`` and wait (this thread holds nothing meanwhile);
+    False when it failed (the caller then computes here). An empty selection is raised as such."""
+    folder, url = served
+    command = [sys.executable, "-m", "service.cluster_builder", str(folder),
+               "--rounds", json.dumps(list(whole.rounds), ensure_ascii=False),
+               "--units", json.dumps(list(whole.units), ensure_ascii=False)]
+    try:
+        done = subprocess.run(command, env={**os.environ, "XUNCHA_DATABASE_URL": url}, stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL, timeout=BUILDER_TIMEOUT, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        log.warning("共性问题计算进程未完成，改在本进程计算", exc_info=True)
+        return False
+    if done.returncode == 3:
+        from service.library import EmptyLibraryError
+
+        raise EmptyLibraryError("所选范围内没有问题")
+    if done.returncode != 0:
+        log.warning("共性问题计算进程失败（退出码 %s），改在本进程计算", done.returncode)
+        return False
+    return True
 
 
 def _load_stored(session: Session, engine: Engine, query: ClusterQuery) -> _Kept | None:

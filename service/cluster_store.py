@@ -85,6 +85,12 @@ def save(engine: Engine, scope: str, seq: int, computed_at: float, result: dict[
         log.info("共性问题结果已由另一进程写入", exc_info=True)
 
 
+def stored_seq(session: Session, scope: str) -> int | None:
+    """The change number the stored result of ``scope`` is as of (None: none stored): one small read."""
+    R = models.CommonIssueResult
+    return session.scalar(select(R.seq).where(R.scope == scope))
+
+
 def load(session: Session, scope: str) -> StoredResult | None:
     """The stored result for ``scope`` with its findings read back (None: none stored, or unreadable)."""
     R = models.CommonIssueResult

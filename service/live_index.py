@@ -250,6 +250,15 @@ def _held(engine: Engine) -> _Library:
     return held
 
 
+def served_library(engine: Engine) -> tuple[Path, str] | None:
+    """(the library's folder under the data folder, its URL with password) when a server process keeps
+    it (``keep_index_in(serving=True)``): where builder processes for it put their files and locks."""
+    held = _held(engine)
+    if held.store is None or not held.serving:
+        return None
+    return held.store.root, held.database_url
+
+
 class IndexBuildingError(XunchaError):
     """The library has no base index on disk yet and is too large to build one in the request."""
 

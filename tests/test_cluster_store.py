@@ -119,3 +119,29 @@ def test_precompute_stores_the_result_a_server_then_reads(library: tuple[str, Pa
         served = cached_common_issues(session, ClusterQuery())
         assert served["stale"] is False and served["as_of_change"] == latest_change(session)
         assert session.scalars(select(models.CommonIssueResult.scope)).all() == [cluster_cache._stored_key(ClusterQuery())]
+
+
+def test_a_server_clusters_a_large_library_in_a_builder_process(library: tuple[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above INLINE_MAX findings a server's clustering runs in ``service.cluster_builder``: its
+    searching process only waits; the stored result is what the same computation gives in-process."""
+    from service.clusters import common_issues
+    from service.live_index import keep_index_in
+
+    url, files = library
+    with session_factory(url)() as session:
+        expected = common_issues(session, ClusterQuery(min_units=1, limit=None, include_singletons=True))
+    keep_index_in(files.parent, url, serving=True)
+    monkeypatch.setattr(cluster_cache, "INLINE_MAX", 5)
+    _no_clustering(monkeypatch)
+    with session_factory(url)() as session:
+        served = cached_common_issues(session, ClusterQuery())
+        assert served["stale"] is False and served["as_of_change"] == latest_change(session)
+    assert json.loads(json.dumps(served["clusters"])) == json.loads(json.dumps(expected["clusters"]))
+    assert json.loads(json.dumps(served["recurrences"])) == json.loads(json.dumps(expected["recurrences"]))
+    assert list((files.parent / "index").glob("*/clusters-*.lock"))  # one builder per selection at a time
+    add(url, files, FEEDBACK[3])
+    with session_factory(url)() as session:
+        assert cached_common_issues(session, ClusterQuery())["stale"] is True  # served at once, rebuilt beside
+        assert wait_for_refresh(300)
+        again = cached_common_issues(session, ClusterQuery())
+        assert again["stale"] is False and again["findings"] > served["findings"]
