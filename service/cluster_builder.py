@@ -4,7 +4,7 @@
 Clustering a large library is seconds to a minute of CPU (8.6 s at 100k findings). Run on a thread
 of a server process it held the interpreter lock against that process's searches, which then
 waited behind it (p95 119 ms, max 350 ms right after an upload at 100k, against 58 ms steady). A
-server therefore starts this for a library above ``cluster_cache.INLINE_MAX`` findings and waits
+server therefore starts this for a library above ``XUNCHA_INLINE_BUILD_MAX`` findings (5,000) and waits
 for it on a thread that holds nothing; the result is stored (:mod:`service.cluster_store`), where
 every process reads it. One builder per selection and data folder at a time (a file lock): a second
 one waits for the first and then finds the result stored.

@@ -25,7 +25,6 @@ import sys
 import threading
 import time
 from dataclasses import astuple, dataclass, field
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, func, select
@@ -33,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from service import cluster_store
 from service.clusters import ClusterQuery, common_issues
-from service.live_index import served_library
+from service.live_index import ServedLibrary, served_library
 from service.store import models
 from service.store.changes import latest_change
 
@@ -89,7 +88,6 @@ def _keep(engine: Engine, query: ClusterQuery, kept: _Kept) -> None:
             _CACHE.kept[_scope(engine, query)] = kept
 
 
-INLINE_MAX = 5000  # a server clusters a library this small itself; a larger one in a builder process
 BUILDER_TIMEOUT = 1800.0
 
 
@@ -106,7 +104,7 @@ def _compute(engine: Engine, query: ClusterQuery) -> _Kept:
                 _keep(engine, query, kept)
                 return kept
         served = served_library(engine)
-        if served is not None and (session.scalar(select(func.count(models.Finding.id))) or 0) > INLINE_MAX:
+        if served is not None and (session.scalar(select(func.count(models.Finding.id))) or 0) > served.inline_max:
             if _in_builder(served, _whole(query)):
                 stored = cluster_store.load(session, _stored_key(query))
                 if stored is not None:
@@ -120,15 +118,14 @@ def _compute(engine: Engine, query: ClusterQuery) -> _Kept:
     return kept
 
 
-def _in_builder(served: tuple[Path, str], whole: ClusterQuery) -> bool:
+def _in_builder(served: ServedLibrary, whole: ClusterQuery) -> bool:
     """Run ``service.cluster_builder`` for ``whole`` and wait (this thread holds nothing meanwhile);
     False when it failed (the caller then computes here). An empty selection is raised as such."""
-    folder, url = served
-    command = [sys.executable, "-m", "service.cluster_builder", str(folder),
+    command = [sys.executable, "-m", "service.cluster_builder", str(served.folder),
                "--rounds", json.dumps(list(whole.rounds), ensure_ascii=False),
                "--units", json.dumps(list(whole.units), ensure_ascii=False)]
     try:
-        done = subprocess.run(command, env={**os.environ, "XUNCHA_DATABASE_URL": url}, stdin=subprocess.DEVNULL,
+        done = subprocess.run(command, env={**os.environ, "XUNCHA_DATABASE_URL": served.database_url}, stdin=subprocess.DEVNULL,
                               stdout=subprocess.DEVNULL, timeout=BUILDER_TIMEOUT, check=False)
     except (OSError, subprocess.TimeoutExpired):
         log.warning("共性问题计算进程未完成，改在本进程计算", exc_info=True)

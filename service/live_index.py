@@ -212,6 +212,7 @@ class _Library:
     rebuilds: int = 0
     store: SnapshotStore | None = None  # where the base lives on disk (None: kept in memory only)
     serving: bool = False  # a server process: large bases are built by a builder process
+    inline_max: int | None = None  # the largest library built in this process (None: INLINE_BUILD_MAX)
     database_url: str = ""  # with its password: what a builder process is handed
     pointer: tuple[int, int, int] | None = None  # the stamp of the pointer file last looked at
     builder: subprocess.Popen[bytes] | None = None
@@ -220,7 +221,7 @@ class _Library:
 
 _LIBRARIES: dict[str, _Library] = {}
 _LIBRARIES_LOCK = threading.Lock()
-_INDEX_FOLDERS: dict[str, tuple[Path, bool]] = {}
+_INDEX_FOLDERS: dict[str, tuple[Path, bool, int | None]] = {}
 
 
 def _library(key: str) -> _Library:
@@ -228,16 +229,21 @@ def _library(key: str) -> _Library:
         return _LIBRARIES.setdefault(key, _Library())
 
 
-def keep_index_in(data_dir: Path, database_url: str, *, serving: bool = True) -> None:
+def keep_index_in(data_dir: Path, database_url: str, *, serving: bool = True, inline_max: int | None = None) -> None:
     """Keep the base index of the library at ``database_url`` on disk under ``data_dir/index`` (the
     server and the CLI call this with their settings), mapped by every process. A server
     (``serving``) has a large base built and rebuilt by a builder process beside it; the CLI, which
     answers once and exits, builds a missing one itself and leaves it for the next command. Without
-    this (the pipeline used as a library, unit tests) each process builds and keeps its base in memory."""
+    this (the pipeline used as a library, unit tests) each process builds and keeps its base in memory.
+    ``inline_max`` (``XUNCHA_INLINE_BUILD_MAX``; default :data:`INLINE_BUILD_MAX`): the largest library
+    a server builds, or clusters, in its own process."""
     url = make_url(database_url)
     root = data_dir / "index" / library_key(url.render_as_string(hide_password=False))
     with _LIBRARIES_LOCK:
-        _INDEX_FOLDERS[str(url)] = (root, serving)
+        _INDEX_FOLDERS[str(url)] = (root, serving, inline_max)
+        held = _LIBRARIES.get(str(url))
+        if held is not None:  # registered again (a restarted app in the same process): the new values
+            held.store = None
 
 
 def _held(engine: Engine) -> _Library:
@@ -245,18 +251,30 @@ def _held(engine: Engine) -> _Library:
     if held.store is None:
         kept = _INDEX_FOLDERS.get(str(engine.url))
         if kept is not None:
-            held.store, held.serving = SnapshotStore(kept[0]), kept[1]
+            held.store, held.serving, held.inline_max = SnapshotStore(kept[0]), kept[1], kept[2]
             held.database_url = engine.url.render_as_string(hide_password=False)
     return held
 
 
-def served_library(engine: Engine) -> tuple[Path, str] | None:
-    """(the library's folder under the data folder, its URL with password) when a server process keeps
-    it (``keep_index_in(serving=True)``): where builder processes for it put their files and locks."""
+@dataclass(frozen=True)
+class ServedLibrary:
+    """What a builder process for a library kept by a server is handed."""
+
+    folder: Path  # the library's folder under the data folder: builders' files and locks
+    database_url: str  # with its password (passed in the environment, never on a command line)
+    inline_max: int  # the largest library the server builds or clusters in its own process
+
+
+def served_library(engine: Engine) -> ServedLibrary | None:
+    """The library at ``engine`` when a server process keeps it (``keep_index_in(serving=True)``)."""
     held = _held(engine)
     if held.store is None or not held.serving:
         return None
-    return held.store.root, held.database_url
+    return ServedLibrary(held.store.root, held.database_url, _inline_max(held))
+
+
+def _inline_max(held: _Library) -> int:
+    return INLINE_BUILD_MAX if held.inline_max is None else held.inline_max
 
 
 class IndexBuildingError(XunchaError):
@@ -317,7 +335,7 @@ def _first_view(held: _Library, session: Session, embedder: Embedder, background
         return opened
     if background and held.serving:
         count = int(session.scalar(select(func.count(models.Finding.id))) or 0)
-        if count > INLINE_BUILD_MAX:
+        if count > _inline_max(held):
             _start_builder(held, 0)
             raise IndexBuildingError(f"检索索引正在建立（{count} 条问题，约需 {max(1, count // 1500)} 秒），请稍后再试")
     view = build_view(session, embedder)

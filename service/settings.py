@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     blas_threads: int = 1  # numpy/BLAS threads per server process: requests, not matrix products, are the parallel unit
     run_jobs: bool = True  # process uploads in this process (off for a read-only replica)
     warm_search_index: bool = True  # build the search index on a background thread at start-up
+    # a library above this many findings has its search base built, and its common issues clustered, in
+    # a builder process beside the server (never in a process that answers searches); a smaller one in
+    # the request (milliseconds)
+    inline_build_max: int = Field(default=5000, ge=0)
     # lifetime of a new API token (user add, user token without --days, POST /users): 等保 asks that
     # credentials expire; ten years at most, so a typo cannot make one eternal
     token_days: float = Field(default=90.0, gt=0, le=3650)

@@ -476,7 +476,7 @@ def _within(seconds: float, check: Callable[[], bool]) -> float | None:
 
 
 def test_api_upload_through_one_server_is_found_through_the_other(tmp_path: Path, library_url: str, servers) -> None:
-    """Two servers with their own data folders on one database (each its own search index in memory):
+    """Two servers with their own data folders on one database (each its own search index on disk):
     a report uploaded through one is searchable through the other within 10 s, and a document deleted
     through one vanishes from the other's results within 10 s."""
     if library_url.startswith("sqlite"):

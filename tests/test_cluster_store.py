@@ -122,7 +122,7 @@ def test_precompute_stores_the_result_a_server_then_reads(library: tuple[str, Pa
 
 
 def test_a_server_clusters_a_large_library_in_a_builder_process(library: tuple[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
-    """Above INLINE_MAX findings a server's clustering runs in ``service.cluster_builder``: its
+    """Above XUNCHA_INLINE_BUILD_MAX findings a server's clustering runs in ``service.cluster_builder``: its
     searching process only waits; the stored result is what the same computation gives in-process."""
     from service.clusters import common_issues
     from service.live_index import keep_index_in
@@ -130,8 +130,7 @@ def test_a_server_clusters_a_large_library_in_a_builder_process(library: tuple[s
     url, files = library
     with session_factory(url)() as session:
         expected = common_issues(session, ClusterQuery(min_units=1, limit=None, include_singletons=True))
-    keep_index_in(files.parent, url, serving=True)
-    monkeypatch.setattr(cluster_cache, "INLINE_MAX", 5)
+    keep_index_in(files.parent, url, serving=True, inline_max=5)
     _no_clustering(monkeypatch)
     with session_factory(url)() as session:
         served = cached_common_issues(session, ClusterQuery())

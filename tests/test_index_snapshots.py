@@ -242,8 +242,7 @@ def test_builder_killed_at_any_moment_loses_nothing(library: tuple[str, Path]) -
 def test_search_through_the_api_says_the_index_is_building_then_answers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from api_helpers import ingest_samples, running_app
 
-    monkeypatch.setattr(live_index, "INLINE_BUILD_MAX", 5)
-    with running_app(tmp_path, warm_search_index=False) as api:
+    with running_app(tmp_path, warm_search_index=False, inline_build_max=5) as api:
         ingest_samples(api)
         first = api.call("GET", "/search", params={"q": "公务接待超标准"})
         assert first.status_code == 503, first.text

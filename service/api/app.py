@@ -83,7 +83,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.make_session = session_factory(settings.resolved_database_url)  # migrates to head once
         from service.live_index import keep_index_in
 
-        keep_index_in(settings.data_dir, settings.resolved_database_url)  # one base on disk, mapped by every worker
+        # one base on disk, mapped by every worker
+        keep_index_in(settings.data_dir, settings.resolved_database_url, inline_max=settings.inline_build_max)
         settings.uploads_dir.mkdir(parents=True, exist_ok=True)
         runner = None
         if settings.run_jobs:
