@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, or_, select
-from sqlalchemy.orm import Session, aliased, selectinload
+from sqlalchemy import ColumnElement, exists, select
+from sqlalchemy.orm import Session, selectinload
 
 from nlp.errors import XunchaError
 from nlp.taxonomy import Taxonomy, default_taxonomy
@@ -50,19 +50,22 @@ def effective_tags(tags: Sequence[Any], scheme: str, single: bool | None = None)
 def has_effective_label(label: str) -> ColumnElement[bool]:
     """SQL condition on ``Finding``: ``label`` is one of its effective labels, as ``finding_labels``
     sees them (an automatic tag of a scheme the analyst has confirmed no longer counts, nor a
-    runner-up in a single-label scheme)."""
-    tag, confirmed, better = aliased(models.Tag), aliased(models.Tag), aliased(models.Tag)
-    replaced = exists().where(
-        confirmed.finding_id == tag.finding_id, confirmed.scheme == tag.scheme, confirmed.source == "confirmed"
-    )
-    outranked = exists().where(
-        better.finding_id == tag.finding_id, better.scheme == tag.scheme, better.source == tag.source, better.label != "",
-        or_(better.score > tag.score, and_(better.score == tag.score, better.id < tag.id)),
-    )
-    return exists().where(
-        tag.finding_id == models.Finding.id, tag.label == label, or_(tag.source == "confirmed", ~replaced),
-        or_(tag.scheme.not_in(single_label_schemes()), ~outranked),
-    )
+    runner-up in a single-label scheme): a tag with that label marked ``counted`` (:func:`mark_counted`)."""
+    tag = models.Tag
+    return exists().where(tag.finding_id == models.Finding.id, tag.label == label, tag.counted.is_(True))
+
+
+def mark_counted(finding: models.Finding) -> None:
+    """Set ``Tag.counted`` on ``finding``'s tags to what :func:`effective_tags` keeps in each scheme.
+    Called wherever a finding's tags are written, so statistics count them with one aggregate."""
+    single = set(single_label_schemes())
+    by_scheme: dict[str, list[models.Tag]] = {}
+    for tag in finding.tags:
+        by_scheme.setdefault(tag.scheme, []).append(tag)
+    for scheme, tags in by_scheme.items():
+        chosen = {id(t) for t in effective_tags(tags, scheme, scheme in single)}
+        for tag in tags:
+            tag.counted = id(tag) in chosen
 
 
 def tag_groups(finding: models.Finding) -> dict[str, Any]:
@@ -105,6 +108,7 @@ def set_confirmed_tags(
                 models.Tag(scheme=scheme_id, label=label, score=1.0, evidence=evidence, source="confirmed", created_by=user)
             )
         changes[scheme_id] = {"before": before, "after": wanted}
+    mark_counted(finding)
     session.commit()
     return changes
 

@@ -17,6 +17,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -121,6 +122,7 @@ class Finding(Base):
 
 class Tag(Base):
     __tablename__ = "tags"
+    __table_args__ = (Index("ix_tags_counted_scheme", "counted", "scheme"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     finding_id: Mapped[int] = mapped_column(ForeignKey("findings.id", ondelete="CASCADE"), index=True)
     scheme: Mapped[str] = mapped_column(String(40))
@@ -130,6 +132,10 @@ class Tag(Base):
     source: Mapped[str] = mapped_column(String(20), default="auto")  # auto | confirmed
     created_by: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # whether this tag is the finding's label in its scheme, the one statistics count (confirmed tags
+    # replace automatic ones; a single-label scheme counts only its best): kept by
+    # ``service.tags.mark_counted`` wherever tags are written, so counting is one indexed aggregate
+    counted: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     finding: Mapped[Finding] = relationship(back_populates="tags")
 

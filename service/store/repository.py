@@ -24,6 +24,7 @@ from nlp.numerals import parse_int
 from service.representations import represent_texts, represent_with_vectors, representation_rows
 from service.store import models
 from service.store.files import sha256_of, store_bytes
+from service.tags import mark_counted
 
 
 @dataclass
@@ -239,6 +240,7 @@ def _ingest_once(
                     finding.tags.append(
                         models.Tag(scheme=scheme, label=row["label"], score=row["score"], evidence=row["evidence"], source="auto")
                     )
+            mark_counted(finding)
             finding.representations.append(rep_row)
             document.findings.append(finding)
         for s in doc.statistics:
