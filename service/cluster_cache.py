@@ -183,7 +183,7 @@ def cached_common_issues(session: Session, query: ClusterQuery, *, fresh: bool =
             kept = _CACHE.kept.get(scope)
     if kept is None or (fresh and kept.seq != seq):
         kept = _compute(engine, query)
-    elif kept.seq != seq:
+    elif kept.seq != seq and _due(engine, kept, seq):
         with _CACHE.lock:
             start = scope not in _CACHE.running
             if start:
@@ -205,11 +205,41 @@ def precompute(engine: Engine, query: ClusterQuery | None = None) -> None:
         pass
 
 
+REFIT_MIN_CHANGES = 200  # a large library is re-clustered when this many changes (and REFIT_SHARE of it) …
+REFIT_SHARE = 0.02
+REFIT_AFTER_SECONDS = 600.0  # … or this long after its last computation, when it has changed at all
+
+
+def _due(engine: Engine, kept: _Kept, seq: int) -> bool:
+    """Whether a result behind the library is recomputed now. A library a server clusters in its own
+    process (small: under a second) always; a larger one — seconds to minutes of a core, each time —
+    once 2% of it (at least 200 findings) has changed or ten minutes have passed: until then the
+    result is served marked stale, and the summary (``fresh``) asks for a computation on demand."""
+    served = served_library(engine)
+    findings = int(kept.result.get("findings", 0))
+    if served is None or findings <= served.inline_max:
+        return True
+    behind = seq - kept.seq
+    return behind >= max(REFIT_MIN_CHANGES, REFIT_SHARE * findings) or time.time() - kept.computed_at >= REFIT_AFTER_SECONDS
+
+
 def refresh_beside(engine: Engine, query: ClusterQuery | None = None) -> None:
-    """Recompute and store the common issues on a background thread unless one is under way (after an
-    upload job: the next visit to the page finds them current)."""
+    """Recompute and store the common issues on a background thread unless one is under way or it is
+    not due (after an upload job: the next visit to the page finds them current)."""
     query = query or ClusterQuery()
     scope = _scope(engine, query)
+    with _CACHE.lock:
+        kept = _CACHE.kept.get(scope)
+    with Session(engine) as session:
+        seq = latest_change(session)
+        if kept is None:  # this process has none: what is stored, by whichever process stored it
+            R = models.CommonIssueResult
+            row = session.execute(select(R.seq, R.computed_at).where(R.scope == _stored_key(query))).one_or_none()
+            if row is not None:
+                findings = session.scalar(select(func.count(models.Finding.id))) or 0
+                kept = _Kept(int(row.seq), float(row.computed_at), {"findings": findings})
+    if kept is not None and (kept.seq == seq or not _due(engine, kept, seq)):
+        return
     with _CACHE.lock:
         if scope in _CACHE.running:
             return

@@ -140,7 +140,34 @@ def test_a_server_clusters_a_large_library_in_a_builder_process(library: tuple[s
     assert list((files.parent / "index").glob("*/clusters-*.lock"))  # one builder per selection at a time
     add(url, files, FEEDBACK[3])
     with session_factory(url)() as session:
-        assert cached_common_issues(session, ClusterQuery())["stale"] is True  # served at once, rebuilt beside
-        assert wait_for_refresh(300)
-        again = cached_common_issues(session, ClusterQuery())
+        assert cached_common_issues(session, ClusterQuery())["stale"] is True  # served at once
+        again = cached_common_issues(session, ClusterQuery(), fresh=True)  # the summary: computed by the builder
         assert again["stale"] is False and again["findings"] > served["findings"]
+
+
+def test_a_large_library_is_reclustered_when_enough_has_changed_or_on_demand(library: tuple[str, Path],
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Re-clustering a large library costs a core for seconds to minutes: one upload leaves the result
+    served as stale (no computation started), the summary's fresh request computes it, and a change of
+    REFIT_SHARE of the library (at least REFIT_MIN_CHANGES) starts one by itself."""
+    from service.live_index import keep_index_in
+
+    url, files = library
+    keep_index_in(files.parent, url, serving=True, inline_max=5)
+    with session_factory(url)() as session:
+        first = cached_common_issues(session, ClusterQuery())
+    add(url, files, FEEDBACK[3])
+    with session_factory(url)() as session:
+        served = cached_common_issues(session, ClusterQuery())
+        assert served["stale"] is True and not cluster_cache._CACHE.running  # not due: nothing started
+        cluster_cache.refresh_beside(get_engine(url))  # what a finished upload job asks
+        assert not cluster_cache._CACHE.running
+        fresh = cached_common_issues(session, ClusterQuery(), fresh=True)
+        assert fresh["stale"] is False and fresh["findings"] > first["findings"]
+    monkeypatch.setattr(cluster_cache, "REFIT_MIN_CHANGES", 1)
+    monkeypatch.setattr(cluster_cache, "REFIT_SHARE", 0.0)
+    add(url, files, FEEDBACK[4])
+    with session_factory(url)() as session:
+        assert cached_common_issues(session, ClusterQuery())["stale"] is True
+        assert wait_for_refresh(300)
+        assert cached_common_issues(session, ClusterQuery())["stale"] is False
