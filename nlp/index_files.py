@@ -41,12 +41,16 @@ def save_index(index: SearchIndex, folder: Path) -> None:
     folder.mkdir(parents=True)
     texts = index.texts if isinstance(index.texts, PackedTexts) else PackedTexts.of(list(index.texts))
     concepts = index.concepts
-    rows = index.vectors.rows(np.arange(len(index), dtype=np.int64)) if len(index) else np.zeros((0, index.embedder.dim), np.float32)
+    # the rows as the vector index holds them (float32, or float16 beside an HNSW graph)
+    held = getattr(index.vectors, "vectors", None)
+    rows = held if held is not None else index.vectors.rows(np.arange(len(index), dtype=np.int64))
+    if not len(index):
+        rows = np.zeros((0, index.embedder.dim), np.float32)
     arrays: dict[str, np.ndarray] = {
         "ids": np.asarray(index.ids.numbers, dtype=np.int64),
         "texts": np.asarray(texts.buffer, dtype=np.uint8),
         "text_offsets": np.asarray(texts.offsets, dtype=np.int64),
-        "vectors": np.ascontiguousarray(rows, dtype=np.float32),
+        "vectors": np.ascontiguousarray(rows),
         "concept_indptr": concepts.by_finding.indptr,
         "concept_values": concepts.by_finding.values,
         "postings_indptr": concepts.postings_csr.indptr,

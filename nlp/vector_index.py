@@ -66,24 +66,36 @@ class ExactVectorIndex:
 
 
 class HnswVectorIndex(ExactVectorIndex):
-    """usearch's HNSW graph (half-precision, cosine) for the unfiltered nearest neighbours; the float32
-    rows stay beside it, so candidate similarities, row reads and filtered searches are exact.
+    """usearch's HNSW graph (half-precision, cosine) for the unfiltered nearest neighbours, with the
+    rows beside it in half precision too, read back as float32 for candidate similarities, row reads
+    and filtered searches.
 
     At 100k findings an exact product reads 150 MB per query; the graph answers in well under a
-    millisecond with the best few hundred candidates, which the fusion then re-scores exactly.
+    millisecond with the best few hundred candidates, which the fusion then re-scores. Half-precision
+    rows (cosine error around 1e-3, below the score's rounding after fusion) halve what each search
+    touches: at a million findings the rows are 0.77 GB instead of 1.5 GB, pages that every worker
+    mapping the base shares, and which the graph's file already holds once more.
     """
 
     def __init__(self, vectors: np.ndarray, connectivity: int = 16, expansion_search: int = 128, graph: Any = None) -> None:
-        super().__init__(vectors)
         from usearch.index import Index
 
+        if vectors.ndim != 2:
+            raise ValueError("vectors must be a 2-d array")
+        self.vectors = np.ascontiguousarray(vectors, dtype=np.float16)
         if graph is not None:
             self._index = graph
             return
         self._index = Index(ndim=self.vectors.shape[1], metric="cos", dtype="f16", connectivity=connectivity,
                             expansion_search=expansion_search)
         if len(self):
-            self._index.add(np.arange(len(self), dtype=np.uint64), self.vectors, threads=0)
+            self._index.add(np.arange(len(self), dtype=np.uint64), np.asarray(vectors, dtype=np.float32), threads=0)
+
+    def similarity(self, query: np.ndarray, positions: np.ndarray) -> np.ndarray:
+        return self.vectors[positions].astype(np.float32) @ np.asarray(query, dtype=np.float32)
+
+    def rows(self, positions: np.ndarray) -> np.ndarray:
+        return self.vectors[positions].astype(np.float32)
 
     def save(self, path: Path) -> None:
         """Write the graph to ``path`` (the rows are saved by the caller, beside it)."""
