@@ -383,7 +383,10 @@ def run(n: int, a: argparse.Namespace) -> None:
         stop(proc)
     proc, port = serve(work, data, a.workers)
     try:
-        client = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=300, trust_env=False)
+        # a connection per request: the searches reach both workers, as several analysts' do (one kept-alive
+        # connection sent every search to one worker, which then held every shared page it touched alone)
+        client = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=300, trust_env=False,
+                              limits=httpx.Limits(max_keepalive_connections=0))
         warm, _ = until_searchable(client, qs[0])
         settled = wait_idle(proc.pid)  # the start-up warm-up (query encoder, analysis processes) runs first
         firsts = [timed_search(client, q)[0] for q in qs[: 4 * a.workers]]
