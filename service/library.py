@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -23,7 +22,7 @@ from nlp.script import analysis_form
 from nlp.search import Hit
 from service.live_index import LiveView, current_view
 from service.store import models
-from service.tags import finding_labels, has_effective_label
+from service.tags import has_effective_label
 
 
 class EmptyLibraryError(XunchaError):
@@ -81,7 +80,12 @@ def filtered_ids(session: Session, filters: Filters) -> set[str] | None:
 
 def finding_rows(session: Session, ids: list[int]) -> dict[int, dict[str, Any]]:
     """Result rows for finding ids: two Core queries (findings joined with unit, round and document
-    name; their tags), never whole ORM documents: a search result does not need a report's full text."""
+    name; their labels), never whole ORM documents: a search result does not need a report's full text.
+
+    A finding's labels are its tags marked ``counted`` (:func:`service.tags.mark_counted` keeps them
+    where tags are written: confirmed over automatic, a single-label scheme's best only), read in
+    the order :func:`service.tags.effective_tags` ranks them — the rule is not re-applied per row
+    (a search with its near-duplicates lists a hundred findings and six hundred tags)."""
     if not ids:
         return {}
     F, U, R, D, T = models.Finding, models.Unit, models.InspectionRound, models.Document, models.Tag
@@ -92,18 +96,16 @@ def finding_rows(session: Session, ids: list[int]) -> dict[int, dict[str, Any]]:
         .outerjoin(R, F.round_id == R.id)
         .where(F.id.in_(ids))
     ).all()
-    tags_of: dict[int, list[Any]] = {}
-    for t in session.execute(select(T.id, T.finding_id, T.scheme, T.label, T.score, T.source).where(T.finding_id.in_(ids))):
-        tags_of.setdefault(t.finding_id, []).append(t)
-    out = {}
-    for fid, document_id, text, page, unit, round_label, source_name in rows:
-        holder = cast(models.Finding, SimpleNamespace(tags=tags_of.get(fid, [])))  # what finding_labels reads
-        tags: dict[str, list[str]] = {}
-        for scheme in sorted({t.scheme for t in holder.tags}):
-            labels = [t.label for t in finding_labels(holder, scheme)]
-            if labels:
-                tags[scheme] = labels
-        out[fid] = {
+    labels_of: dict[int, dict[str, list[str]]] = {}
+    counted = (
+        select(T.finding_id, T.scheme, T.label)
+        .where(T.finding_id.in_(ids), T.counted.is_(True))
+        .order_by(T.finding_id, T.scheme, T.score.desc(), T.id)
+    )
+    for finding_id, scheme, label in session.execute(counted):
+        labels_of.setdefault(finding_id, {}).setdefault(scheme, []).append(label)
+    return {
+        fid: {
             "finding_id": fid,
             "document_id": document_id,
             "text": text,
@@ -111,9 +113,10 @@ def finding_rows(session: Session, ids: list[int]) -> dict[int, dict[str, Any]]:
             "round": round_label,
             "document": source_name,
             "page": page,
-            "tags": tags,
+            "tags": labels_of.get(fid, {}),
         }
-    return out
+        for fid, document_id, text, page, unit, round_label, source_name in rows
+    }
 
 
 def search_library(

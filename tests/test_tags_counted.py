@@ -113,3 +113,32 @@ def test_a_library_from_before_the_column_is_marked_on_upgrade(tmp_path: Path) -
             (1, "focus"): {"党的建设"}, (1, "livelihood"): {"教育", "医疗"},
             (2, "focus"): {"全面从严治党"}, (2, "livelihood"): set(),
         }
+
+
+def test_search_rows_carry_the_labels_the_rule_keeps_after_confirmation(tmp_path: Path) -> None:
+    """finding_rows reads the marked tags in the rule's order: a confirmed focus replaces the automatic
+    ones, "none applies" drops the scheme, multi-label schemes keep every label best first."""
+    from service.library import finding_rows
+
+    url = f"sqlite:///{tmp_path / 'lib.db'}"
+    add(url, tmp_path / "files", FEEDBACK[0])
+    taxonomy = default_taxonomy()
+    with session_factory(url)() as session:
+        first, second = session.scalars(select(models.Finding).order_by(models.Finding.id).limit(2)).all()
+        new_focus = next(n for n in taxonomy.schemes["focus"].names
+                         if n != next(t.label for t in first.tags if t.scheme == "focus" and t.counted))
+        set_confirmed_tags(session, first, {"focus": [new_focus]}, taxonomy, "analyst")
+        set_confirmed_tags(session, second, {"focus": []}, taxonomy, "analyst")
+        ids = [f.id for f in session.scalars(select(models.Finding))]
+        rows = finding_rows(session, ids)
+        single = set(single_label_schemes())
+        for f in session.scalars(select(models.Finding).options(selectinload(models.Finding.tags))):
+            expected = {}
+            for scheme in sorted({t.scheme for t in f.tags}):
+                kept = [t.label for t in effective_tags([t for t in f.tags if t.scheme == scheme], scheme, scheme in single)]
+                if kept:
+                    expected[scheme] = kept
+            assert rows[f.id]["tags"] == expected
+        assert rows[first.id]["tags"]["focus"] == [new_focus]
+        assert "focus" not in rows[second.id]["tags"]
+        assert any(len(r["tags"].get("livelihood", [])) + len(r["tags"].get("problem_type", [])) > 2 for r in rows.values())
