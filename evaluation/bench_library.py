@@ -241,6 +241,20 @@ def wait_idle(server: int, limit_s: float = 120.0) -> float:
     return time.perf_counter() - t0
 
 
+def wait_builders(data: Path, limit_s: float = 900.0) -> float:
+    """Wait until no builder process (``service.index_builder`` / ``service.cluster_builder``) works on
+    ``data`` — they outlive the server they were started by, and the in-process figures must not share
+    the two cores with one; seconds waited."""
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < limit_s:
+        busy = [p for p in Path("/proc").iterdir() if p.name.isdigit()
+                and "_builder" in (line := cmdline(int(p.name))) and str(data) in line]
+        if not busy:
+            break
+        time.sleep(1.0)
+    return time.perf_counter() - t0
+
+
 def folder_mb(folder: Path) -> float:
     return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 1e6
 
@@ -423,6 +437,9 @@ def run(n: int, a: argparse.Namespace) -> None:
             analysis_reads(client)
     finally:
         stop(proc)
+    waited = wait_builders(data)
+    if waited > 1:
+        print(f"   (waited {waited:.0f} s for the builders the server started to finish)")
     in_process(data, url, int(findings or 0), a.baseline_max)
     if not a.keep:
         shutil.rmtree(work, ignore_errors=True)
