@@ -113,6 +113,7 @@ def write_synthetic(n: int, path: Path) -> None:
     from nlp.taxonomy import default_taxonomy
     from service.store import models
     from service.store.db import get_engine
+    from service.tags import single_label_schemes
 
     t0 = time.perf_counter()
     texts, vectors = synthetic_findings(n)
@@ -120,6 +121,7 @@ def write_synthetic(n: int, path: Path) -> None:
     model = make_embedder().name
     schemes = {sid: scheme.names for sid, scheme in default_taxonomy().schemes.items()
                if sid in ("focus", "livelihood", "problem_type", "four_implementations")}
+    single = set(single_label_schemes())
     rng = random.Random(n)
     engine = get_engine(f"sqlite:///{path}")
     with engine.begin() as conn:
@@ -151,8 +153,9 @@ def write_synthetic(n: int, path: Path) -> None:
                     # schemes too), so /statistics counts a realistic number of rows
                     for scheme, names in schemes.items():
                         for rank, label in enumerate(rng.sample(names, k=min(len(names), rng.randint(1, 3)))):
+                            # counted as mark_counted leaves them: a single-label scheme's best, every label otherwise
                             tags.append({"finding_id": fid, "scheme": scheme, "label": label, "score": 0.9 - 0.2 * rank,
-                                         "evidence": [], "source": "auto"})
+                                         "evidence": [], "source": "auto", "counted": rank == 0 or scheme not in single})
             conn.execute(insert(models.Document), docs)
             conn.execute(insert(models.Finding), findings)
             conn.execute(insert(models.FindingRepresentation), reps)
@@ -163,7 +166,7 @@ def write_synthetic(n: int, path: Path) -> None:
 
 
 def library(n: int, source: str) -> Path:
-    path = CACHE / f"library-{source}-v2-{n}.db"  # v2: with tags
+    path = CACHE / f"library-{source}-v3-{n}.db"  # v2: with tags; v3: marked counted as ingest marks them
     if path.exists():
         return path
     CACHE.mkdir(parents=True, exist_ok=True)

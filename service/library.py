@@ -97,13 +97,15 @@ def finding_rows(session: Session, ids: list[int]) -> dict[int, dict[str, Any]]:
         .where(F.id.in_(ids))
     ).all()
     labels_of: dict[int, dict[str, list[str]]] = {}
-    counted = (
-        select(T.finding_id, T.scheme, T.label)
-        .where(T.finding_id.in_(ids), T.counted.is_(True))
-        .order_by(T.finding_id, T.scheme, T.score.desc(), T.id)
+    # ``counted`` is tested here, not in SQL: with it in the WHERE clause SQLite's planner chose the
+    # (counted, scheme) index over the finding-id one and read every counted tag of the library
+    # (350 ms a search at 100k findings instead of 3)
+    tags = select(T.finding_id, T.scheme, T.label, T.counted).where(T.finding_id.in_(ids)).order_by(
+        T.finding_id, T.scheme, T.score.desc(), T.id
     )
-    for finding_id, scheme, label in session.execute(counted):
-        labels_of.setdefault(finding_id, {}).setdefault(scheme, []).append(label)
+    for finding_id, scheme, label, counted in session.execute(tags):
+        if counted:
+            labels_of.setdefault(finding_id, {}).setdefault(scheme, []).append(label)
     return {
         fid: {
             "finding_id": fid,
