@@ -66,6 +66,12 @@ REQUIREMENT = re.compile(
     r"夯实|创新|规范|提高|提升|突出|以|对照|针对|聚焦|围绕|坚持|着力|切实|确保|做到|努力|力争|筑牢|构建|扛起|压实|"
     r"立足|结合|统筹|注重|坚决)"
 )
+# A sentence in which the inspectors turn from what they found to what they ask ("巡察组建议，…要…",
+# "要求…", "…要进一步…"): it ends the problem statement before it, never its detail.
+ADVICE = re.compile(
+    MARKER_PREFIX + r"(?:要(?!求)|应当?|必须|务必|建议|希望)"
+    r"|^[^，,。；：:]{0,30}(?:要求|强调|建议|希望|提出)[，,：:]"
+)
 # An item that reports what was done about problems (整改, 查处, 移交) or states figures, not a problem.
 ACTION = re.compile(
     r"(?:^|[，,：:])\s*(?:已|已经|先后|共|累计|截至目前|截止目前|目前)[\u4e00-\u9fff]{0,6}"
@@ -114,6 +120,13 @@ def starts_with_problem(body: str) -> bool:
     """"落实…不到位" starts with 落实 but is a problem; a requirement names no deficiency in its first clause."""
     first = re.split(r"[，,；;。]", body, maxsplit=1)[0]
     return bool(PROBLEM_CUE.search(first)) and not re.match(r"^(?:要|应|必须|务必|建议|希望)", body)
+
+
+def gives_advice(sentence: str) -> bool:
+    """True for a requirement or recommendation that names no deficiency in its first clause."""
+    body = sentence.lstrip(" \t\n\u3000")
+    first = re.split(r"[，,；;。]", re.sub(ADVICE, "", body, count=1), maxsplit=1)[0]
+    return bool(ADVICE.match(body)) and not PROBLEM_CUE.search(first)
 
 
 def stats_only(body: str) -> bool:

@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from nlp.cues import LIST_HEADER, non_finding_reason, states_problem
+from nlp.cues import LIST_HEADER, gives_advice, non_finding_reason, states_problem
 from nlp.model import Finding, ReportDoc
 from nlp.nesting import top_level
 
@@ -421,6 +421,11 @@ def _problem_pieces(
     def own(a: int, b: int) -> bool:
         return states_problem(text[a:b]) and not (detail and detail.match(text[a:b].lstrip("\n")))
 
+    # "…镇村财务管理不规范。巡察组建议，…要进一步提高政治站位…": where the inspectors turn to what they
+    # ask, the problem statement has ended; the requirement is not its detail
+    advice = next((i for i, (a, b) in enumerate(parts) if i > 0 and gives_advice(text[a:b])), None)
+    if advice is not None:
+        parts = parts[:advice]
     if len(parts) < 2 or sum(1 for a, b in parts if own(a, b)) < 2:
         return [(parts[0][0], parts[-1][1])] if parts else []
     merged: list[tuple[int, int]] = []

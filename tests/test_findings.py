@@ -202,3 +202,22 @@ def test_a_quote_never_closed_does_not_swallow_the_problems_after_it() -> None:
     assert [t.replace("”", "") for t in with_quote] == without, (with_quote, without)
     # two statements with subjects of their own, outside an enumerated item, are two findings
     assert without[-2:] == ["干部作风不实", "服务群众意识淡薄"] and len(without) == 5, without
+
+
+def test_the_inspectors_recommendation_ends_the_problem_before_it() -> None:
+    # a reporting paragraph: the last problem of an enumerated item runs into 巡察组建议 in the same item
+    body = (
+        "巡察组组长反馈了巡察情况。他指出，一是党的建设方面：“三会一课”制度执行不到位；部分党支部党员管理不规范。"
+        "二是全面从严治党方面：镇党委履行主体责任不实；镇纪委监督责任落实不严；镇村财务管理不规范。"
+        "巡察组建议，镇党委要进一步提高政治站位，充分发挥领导核心作用；进一步落实“两个责任”。"
+    )
+    texts = [f.text for f in analyze_text(body).findings]
+    assert texts[-3:] == ["二是全面从严治党方面：镇党委履行主体责任不实", "镇纪委监督责任落实不严", "镇村财务管理不规范。"]
+    assert not any("建议" in t or "政治站位" in t for t in texts)
+
+
+def test_a_detail_sentence_after_a_problem_stays_its_detail() -> None:
+    # a sentence of facts under a problem is its detail, not advice, and is kept with it
+    body = "一是违规发放津补贴。2022年以来共发放12.3万元。二是公务接待不规范，存在无公函接待现象。"
+    texts = [f.text for f in analyze_text(body).findings]
+    assert texts[0] == "一是违规发放津补贴。2022年以来共发放12.3万元。"
