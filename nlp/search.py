@@ -322,13 +322,9 @@ class SearchIndex:
         use_lexical = bool(q.terms) and mode in (SearchMode.HYBRID, SearchMode.LEXICAL)
         use_concept = bool(q.concept_weights) and mode in (SearchMode.HYBRID, SearchMode.CONCEPT)
         candidates: list[np.ndarray] = []
-        bm25 = self.lexical.scores(q.terms) if use_lexical else None
+        bm25 = self.lexical.top(q.terms, pool, allowed) if use_lexical else None
         if bm25 is not None:
-            masked = bm25 if allowed is None else np.where(allowed, bm25, 0.0)
-            nonzero = np.flatnonzero(masked > 0)
-            if len(nonzero) > pool:
-                nonzero = nonzero[np.argpartition(-masked[nonzero], pool - 1)[:pool]]
-            candidates.append(nonzero)
+            candidates.append(bm25.positions)
         if use_dense and q.vector is not None:
             candidates.append(self.vectors.top(q.vector, max(DENSE_POOL, 10 * limit), allowed)[0])
         if use_concept:
@@ -340,7 +336,7 @@ class SearchIndex:
         if cand.size == 0:
             return []
         dense = dense_signal(self.vectors.similarity(q.vector, cand), cfg) if use_dense and q.vector is not None else None
-        lexical = lexical_signal(bm25[cand], cfg) if bm25 is not None else None
+        lexical = lexical_signal(bm25.score_at(cand), cfg) if bm25 is not None else None
         concept = self._concept_signal(q, cand) if use_concept else None
         if mode is SearchMode.HYBRID:
             zeros = np.zeros(cand.size)
