@@ -240,7 +240,9 @@ class SearchIndex:
         """The query's vector; the last few hundred are kept (an analyst pages, refines, repeats)."""
         cached = self._query_cache.get(text)
         if cached is None:
-            cached = np.asarray(self.embedder.embed([text])[0], dtype=np.float32)
+            encode_one = getattr(self.embedder, "embed_query", None)  # a faster single-text path, where one exists
+            row = encode_one(text) if encode_one is not None else self.embedder.embed([text])[0]
+            cached = np.asarray(row, dtype=np.float32)
             if len(self._query_cache) >= QUERY_CACHE:
                 self._query_cache.pop(next(iter(self._query_cache)))
             self._query_cache[text] = cached

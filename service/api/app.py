@@ -57,7 +57,11 @@ def _warm_search_index(make_session: Any, runner: JobRunner | None) -> None:
                 current_view(session)
             except IndexBuildingError as exc:  # a builder process makes it; searches say so until then
                 logging.getLogger(__name__).info("%s", exc.message)
-        configured_embedder().embed(["巡察发现问题整改不到位"])  # the first query should not load the model
+        embedder = configured_embedder()
+        embedder.embed(["巡察发现问题整改不到位"])  # the first upload or query should not load the model
+        encode_one = getattr(embedder, "embed_query", None)
+        if encode_one is not None:  # nor build the query encoder's graph
+            encode_one("巡察发现问题整改情况")
         if runner is not None:  # the taggers load in the analysis process, where uploads are read
             runner.analysis.warm()
         # What is loaded now (models, thesaurus, the index) lives as long as the process. Moved out of the
