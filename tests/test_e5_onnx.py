@@ -141,3 +141,22 @@ def test_a_damaged_model_file_is_refused_with_its_name(tmp_path: Path, damage, s
     with pytest.raises(BackendUnavailableError) as caught:
         E5File(copy)
     assert "e5-small-q4.bin" in caught.value.message and says in caught.value.message
+
+
+def test_the_query_encoder_loads_in_a_process_that_opened_the_hnsw_base_first() -> None:
+    """A worker opens the on-disk base (usearch) before its first query loads onnxruntime. usearch 2.26's
+    extension made that import segfault, so every worker of a restarted server died in a loop; run in a
+    fresh interpreter, in that order, a crash shows as the child's exit code."""
+    import subprocess
+    import sys
+
+    script = (
+        "import numpy as np, usearch.index\n"
+        "index = usearch.index.Index(ndim=4); index.add(1, np.ones(4, dtype=np.float32))\n"
+        "from nlp.e5_onnx import OnnxE5Encoder\n"
+        "vector = OnnxE5Encoder().encode('违规发放津补贴')\n"
+        "print(vector.shape[0])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "384"
