@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import mmap
 import struct
+import sys
+from array import array
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,15 +50,27 @@ class E5Shape:
 @dataclass(frozen=True)
 class E5Vocabulary:
     """The SentencePiece unigram vocabulary: pieces (UTF-8 bytes), their log-probabilities, the special ids
-    and the per-code-point normalisation the tokenizer applies first."""
+    and the per-code-point normalisation the tokenizer applies first.
 
-    pieces: list[bytes]
+    The 250k pieces stay packed as the file stores them (one byte string and its offsets) rather than as
+    250k Python ``bytes`` objects: every worker process holds a vocabulary, and the objects would cost it
+    about 12 MB more."""
+
+    blob: bytes
+    offsets: array  # array("I"): piece i is blob[offsets[i]:offsets[i + 1]]
     scores: np.ndarray
     bos: int
     eos: int
     pad: int
     unk: int
     normalisation: dict[str, str]
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def piece(self, index: int) -> bytes:
+        """Piece ``index`` as UTF-8 bytes (empty for the pieces the file leaves blank)."""
+        return self.blob[self.offsets[index] : self.offsets[index + 1]]
 
 
 class E5File:
@@ -95,19 +109,24 @@ class E5File:
         pos += 20
         (blob_len,) = struct.unpack_from("<Q", view, pos)
         pos += 8
-        offsets = np.frombuffer(view, dtype="<u4", count=n_pieces + 1, offset=pos)
+        offsets = array("I", bytes(view[pos : pos + (n_pieces + 1) * 4]))
+        if sys.byteorder != "little":
+            offsets.byteswap()
+        if len(offsets) != n_pieces + 1 or bool(np.any(np.diff(np.frombuffer(offsets, dtype=np.uint32).astype(np.int64)) < 0)):
+            raise ValueError("词表偏移量不完整或不递增")
         pos += (n_pieces + 1) * 4
         scores = np.frombuffer(view, dtype="<f4", count=n_pieces, offset=pos).copy()
         pos += n_pieces * 4
         blob = bytes(view[pos : pos + blob_len])
+        if len(blob) != blob_len or offsets[-1] > blob_len:
+            raise ValueError("词表数据不完整")
         pos += blob_len
-        pieces = [blob[offsets[i] : offsets[i + 1]] for i in range(n_pieces)]
 
         n_norm, norm_bytes = struct.unpack_from("<iI", view, pos)
         pos += 8
         normalisation = _read_normalisation(bytes(view[pos : pos + norm_bytes]), n_norm)
         pos += norm_bytes
-        self.vocabulary = E5Vocabulary(pieces, scores, bos, eos, pad, unk, normalisation)
+        self.vocabulary = E5Vocabulary(blob, offsets, scores, bos, eos, pad, unk, normalisation)
 
         (n_tensors,) = struct.unpack_from("<i", view, pos)
         pos += 4

@@ -11,6 +11,11 @@ the engine's own ``token_count`` on real report text.
 
 from __future__ import annotations
 
+from array import array
+from bisect import bisect_left
+
+import numpy as np
+
 from nlp.e5_file import E5Vocabulary
 
 METASPACE = "\u2581"
@@ -18,17 +23,37 @@ _NEG = -1e30
 
 
 class UnigramTokenizer:
-    """Piece ids for a text (no ``<s>``/``</s>``), the engine's way."""
+    """Piece ids for a text (no ``<s>``/``</s>``), the engine's way.
+
+    Pieces are found by their hash in a sorted array (then compared byte for byte), not in a dict of
+    250k ``bytes`` keys: each worker keeps a tokenizer, and the dict with its keys and values cost about
+    25 MB of each worker's private memory. A lookup is a C-level bisection, a few hundred per query."""
 
     def __init__(self, vocabulary: E5Vocabulary) -> None:
         self.vocabulary = vocabulary
-        self._ids: dict[bytes, int] = {}
-        for index, piece in enumerate(vocabulary.pieces):
-            if piece and piece not in self._ids:  # the engine's hash lookup finds the first such piece
-                self._ids[piece] = index
-        self._scores = [float(s) for s in vocabulary.scores]
+        count = len(vocabulary)
+        offsets = np.frombuffer(vocabulary.offsets, dtype=np.uint32)
+        present = np.flatnonzero(np.diff(offsets) > 0).astype(np.int32)  # the file leaves a few pieces blank
+        # the same hash a lookup computes, in this process; numpy arrays, not 250k tuples, so that building
+        # leaves no fragmented heap behind
+        hashes = np.fromiter((hash(vocabulary.piece(int(i))) for i in present), dtype=np.int64, count=len(present))
+        order = np.lexsort((present, hashes))  # equal pieces by index: the engine's lookup finds the first
+        self._hashes = array("q", hashes[order].tobytes())
+        self._ids = array("i", present[order].tobytes())
+        self._scores = array("d", vocabulary.scores.astype(np.float64).tobytes())
         self._unk_score = min(self._scores) - 10.0
-        self._max_bytes = max(len(p) for p in vocabulary.pieces)
+        self._max_bytes = int(np.diff(offsets).max()) if count else 0
+
+    def _id(self, piece: bytes) -> int | None:
+        """The first index of ``piece`` in the vocabulary, or None."""
+        key = hash(piece)
+        at = bisect_left(self._hashes, key)
+        while at < len(self._hashes) and self._hashes[at] == key:
+            index = self._ids[at]
+            if self.vocabulary.piece(index) == piece:
+                return index
+            at += 1
+        return None
 
     def content_ids(self, text: str) -> list[int]:
         """The pieces of ``text`` (its prefix included), in order."""
@@ -48,7 +73,7 @@ class UnigramTokenizer:
                 piece += encoded[end - 1]
                 if len(piece) > self._max_bytes:
                     break
-                index = self._ids.get(piece)
+                index = self._id(piece)
                 if index is not None and index != unk:
                     score = best[start] + self._scores[index]
                     if score > best[end]:
