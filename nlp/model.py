@@ -209,6 +209,10 @@ class ReportDoc:
         return found
 
     def to_dict(self, include_text: bool = True) -> dict[str, Any]:
+        """The analysis as JSON. ``findings`` are the report's problem statements (:mod:`nlp.statements`:
+        a run of one sentence's items sharing a focus is one), each listing its ``items``."""
+        from nlp.statements import statements_of
+
         out: dict[str, Any] = {
             "source": self.source,
             "media_type": str(self.media_type),
@@ -223,7 +227,7 @@ class ReportDoc:
             "unit_blocks": [
                 {"name": u.name, "start": u.start, "end": u.end} for u in self.units
             ],
-            "findings": [f.to_dict() for f in self.findings],
+            "findings": [s.to_dict() for s in statements_of(self)],
             "statistics": self.statistics,
             "statistics_summary": self.statistics_summary(),
             "encoding": self.encoding,

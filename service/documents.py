@@ -137,6 +137,7 @@ def finding_dict(f: models.Finding) -> dict[str, Any]:
         "section": f.section,
         "marker": f.marker,
         "detail": f.detail,
+        "statement": f.statement,
         "tags": tag_groups(f),
         "labels": {scheme: [t.label for t in finding_labels(f, scheme)] for scheme in sorted({t.scheme for t in f.tags})},
     }

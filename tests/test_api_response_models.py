@@ -295,7 +295,7 @@ def test_openapi_lists_the_finding_shapes_once_and_routes_reference_them(api: Ap
     assert f"POST {API}/clusters" in users["FindingRef"]
     finding = schemas["Finding"]
     assert list(finding["properties"]) == ["id", "document_id", "local_id", "text", "start", "end", "page", "unit",
-                                           "round", "section", "marker", "detail", "tags", "labels"]
+                                           "round", "section", "marker", "detail", "statement", "tags", "labels"]
     assert finding["properties"]["unit"]["description"] and set(finding["required"]) == set(finding["properties"])
     xlsx = document["paths"][f"{API}/exports/findings.xlsx"]["get"]["responses"]["200"]["content"]
     assert list(xlsx) == ["application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"]

@@ -84,6 +84,9 @@ class Finding(BaseModel):
     section: str | None = Field(description="所在章节标题")
     marker: str | None = Field(description="条目标记，如 一是、（一）")
     detail: str | None = Field(description="问题表现（条目下的具体情形）")
+    statement: str | None = Field(
+        description="所属问题表述的文档内编号，如 S001：同一句中同一聚焦的几项具体表现属于同一表述（xuncha analyze 按表述列出）；空表示自成一条"
+    )
     tags: FindingTags
     labels: Labels
 

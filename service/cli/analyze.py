@@ -20,6 +20,7 @@ from nlp.errors import XunchaError
 from nlp.extract import PdfBackend
 from nlp.model import ReportDoc
 from nlp.pipeline import analyze_file
+from nlp.statements import statements_of
 from service.cli.inputs import collect_inputs, say_skipped
 from service.cli.output import error_line, page_progress, print_json, progress_bar, stderr, stdout
 
@@ -68,8 +69,10 @@ def render(results: list[ReportDoc | dict[str, Any]], fmt: OutputFormat, include
         if isinstance(r, ReportDoc):
             _print_table(r)
     ok = [r for r in results if isinstance(r, ReportDoc)]
-    total = sum(len(r.findings) for r in ok)
-    stdout.print(f"\n共分析 {len(ok)}/{len(results)} 个文件，发现问题 {total} 条。")
+    total = sum(len(statements_of(r)) for r in ok)
+    items = sum(len(r.findings) for r in ok)
+    split = f"（入库时分为 {items} 项具体表现，供检索和共性问题分析）" if items != total else ""
+    stdout.print(f"\n共分析 {len(ok)}/{len(results)} 个文件，发现问题 {total} 条{split}。")
 
 
 def _print_table(doc: ReportDoc) -> None:
@@ -87,8 +90,10 @@ def _print_table(doc: ReportDoc) -> None:
     table.add_column("单位", max_width=16)
     table.add_column("问题", overflow="fold")
     table.add_column("类别", max_width=18, overflow="fold")
-    for f in doc.findings:
-        table.add_row(f.id, str(f.page), escape(f.unit or ""), escape(f.text), escape(_tag_summary(f.tags)))
+    for st in statements_of(doc):
+        first, last = st.items[0], st.items[-1]
+        number = first.id if len(st.items) == 1 else f"{first.id}–{last.id}"
+        table.add_row(number, str(st.page), escape(first.unit or ""), escape(st.text), escape(_tag_summary(st.tags)))
     stdout.print(table)
     if doc.statistics:
         figures = "；".join(f"{s['quote']}" for s in doc.statistics[:12])

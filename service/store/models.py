@@ -110,6 +110,8 @@ class Finding(Base):
     section: Mapped[str | None] = mapped_column(String(200))
     marker: Mapped[str | None] = mapped_column(String(10))
     detail: Mapped[str | None] = mapped_column(Text)
+    # the problem statement it was split from (S001 within its document; nlp.statements); NULL: its own
+    statement: Mapped[str | None] = mapped_column(String(10), nullable=True)
 
     document: Mapped[Document] = relationship(back_populates="findings")
     unit: Mapped[Unit | None] = relationship()

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from nlp.model import ReportDoc
 from nlp.numerals import parse_int
+from nlp.statements import statement_ids
 from service.representations import represent_texts, represent_with_vectors, representation_rows
 from service.store import models
 from service.store.files import sha256_of, store_bytes
@@ -218,6 +219,7 @@ def _ingest_once(
                 rounds[label] = round_for_label(session, label, row_date, row_kind) if label else None
         default_unit = overrides.unit or (doc.unit_names()[0] if len(doc.unit_names()) == 1 else None)
         units: dict[str | None, models.Unit | None] = {}  # one lookup per unit name, not per finding
+        statements = statement_ids(doc)
         for k, (f, rep_row) in enumerate(zip(doc.findings, representation, strict=True)):
             name = overrides.unit or f.unit or default_unit  # the user's word wins over the text
             own_round = rounds[finding_rounds[k][0]] if finding_rounds else inspection_round
@@ -234,6 +236,7 @@ def _ingest_once(
                 section=f.section,
                 marker=f.marker,
                 detail=f.detail,
+                statement=statements.get(f.id),
             )
             for scheme, rows in f.tags.items():
                 for row in rows:
