@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nlp.model import Finding, ReportDoc
+from nlp.script import PINYIN_GLOSS
 from nlp.tagging.combine import REVIEW_BELOW
 from nlp.taxonomy import TaxonomyError, default_taxonomy
 
@@ -75,7 +76,10 @@ def top_focus(finding: Finding) -> str | None:
 def _joins(text: str, before: Finding, after: Finding) -> bool:
     if after.marker or before.detail or after.detail or before.unit != after.unit:
         return False
-    if after.start < before.end or not set(text[before.end : after.start]) <= ITEM_GAP:
+    # a mirror copy's gloss may close an item (嚴(yán)、): read with the item's last character, which the
+    # gloss pattern looks behind to
+    gap = PINYIN_GLOSS.sub("", text[max(before.end - 1, 0) : after.start])[1:] if before.end else text[: after.start]
+    if after.start < before.end or not set(gap) <= ITEM_GAP:
         return False
     focus = top_focus(before)
     return focus is not None and focus == top_focus(after) and _areas(before) == _areas(after)

@@ -145,3 +145,9 @@ def test_the_library_keeps_each_items_statement(tmp_path: Path) -> None:
         stored = {f.local_id: f.statement for f in session.scalars(select(models.Finding))}
     assert stored == expected and len(stored) == len(doc.findings) == 7
     assert len(set(stored.values())) < len(stored)  # items of one statement share its id
+
+
+def test_a_pinyin_gloss_after_an_item_does_not_keep_it_apart() -> None:
+    text = "甲學習不嚴(yán)、乙部署落實不力。"
+    found = [item("甲學習不嚴", text, "F001", "党的领导"), item("乙部署落實不力", text, "F002", "党的领导")]
+    assert runs(text, found) == [["F001", "F002"]]

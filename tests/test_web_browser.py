@@ -280,6 +280,31 @@ def test_upload_document_view_and_tag_correction(web: Page) -> None:
     pg.wait_for_selector(".finding.active")
 
 
+def test_items_of_one_statement_say_so_on_the_document_page(web: Page, tmp_path: Path) -> None:
+    """A sentence listing two problems of each focus is stored as six findings; the cards of one
+    statement's items carry its id and size (findings.statement), the others carry none."""
+    pg = web.page
+    web.login(ANALYST)
+    path = tmp_path / "statements_feedback.txt"
+    path.write_text(
+        "县委第二巡察组向某某镇党委反馈巡察情况\n巡察发现，某某镇党委存在理论学习不够扎实、贯彻落实上级部署要求有差距、"
+        "执行组织生活制度不严格、选人用人不够严格、公务接待不规范、财务监督管理不健全等问题。"
+        "此外，还发现整改主体责任落实不到位的问题。\n", encoding="utf-8")
+    web.upload(path).locator("a.job-doc-link").click()
+    pg.wait_for_selector(".finding")
+    assert pg.locator(".finding").count() == 7
+    chips = pg.locator(".finding .finding-statement")
+    assert chips.count() >= 4
+    sizes: dict[str, int] = {}
+    for k in range(chips.count()):
+        sid = chips.nth(k).get_attribute("data-statement") or ""
+        sizes[sid] = sizes.get(sid, 0) + 1
+        assert re.fullmatch(r"表述 S\d{3} · 共 \d 项", (chips.nth(k).text_content() or "").strip())
+    assert all(n >= 2 for n in sizes.values()) and len(sizes) >= 2
+    last = pg.locator(".finding").nth(6)
+    assert "整改主体责任" in (last.text_content() or "") and last.locator(".finding-statement").count() == 0
+
+
 def test_rejected_upload_shows_the_chinese_reasons(web: Page) -> None:
     pg = web.page
     web.login(ANALYST)

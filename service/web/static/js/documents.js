@@ -172,7 +172,10 @@ export async function viewDocument(root, id, params) {
   const textPanel = h("div", { id: "doc-text", class: "doc-text", "data-testid": "doc-text" });
   renderHighlightedText(textPanel, doc.text || "", findings, doc.page_starts || []);
   const list = h("div", { id: "finding-list", class: "finding-list" });
-  for (const f of findings) list.appendChild(findingCard(f));
+  // items one sentence listed under one focus form one problem statement (findings.statement)
+  const statementSizes = {};
+  for (const f of findings) if (f.statement) statementSizes[f.statement] = (statementSizes[f.statement] || 0) + 1;
+  for (const f of findings) list.appendChild(findingCard(f, statementSizes[f.statement] || 1));
   if (!findings.length) list.appendChild(h("p", { class: "muted" }, "本文档未识别出问题。"));
 
   add(root, 

@@ -124,13 +124,16 @@ function tagBlock(f) {
   return box;
 }
 
-export function findingCard(f) {
+// statementSize: how many findings of its document share its problem statement (1: a statement of its own)
+export function findingCard(f, statementSize = 1) {
   const card = h("article", { class: "finding", id: `finding-${f.id}`, "data-finding-id": f.id, "data-testid": "finding" });
+  card.dataset.statementSize = String(statementSize);
   fillFindingCard(card, f);
   return card;
 }
 
 function fillFindingCard(card, f) {
+  const statementSize = Number(card.dataset.statementSize || 1);
   const meta = [
     f.page ? `第 ${f.page} 页` : null,
     f.unit,
@@ -142,6 +145,11 @@ function fillFindingCard(card, f) {
     // the library's number, the one search, the similar page, the reports and the XLSX show
     h("a", { class: "finding-id", href: `#/findings/${encodeURIComponent(f.id)}`, title: f.local_id ? `本文第 ${f.local_id.replace(/^F0*/, "")} 条` : null }, `问题 #${f.id}`),
     f.marker ? h("span", { class: "finding-marker" }, f.marker) : null,
+    f.statement && statementSize > 1
+      ? h("span", { class: "finding-statement", "data-statement": f.statement,
+                    title: "原文同一句中同一聚焦的几项具体表现合为一条问题表述（xuncha analyze 按表述列出）" },
+          `表述 ${f.statement} · 共 ${statementSize} 项`)
+      : null,
     h("span", { class: "finding-meta muted" }, meta.join(" · ")),
     h(
       "span",
