@@ -30,6 +30,7 @@ test: $(STAMP)
 eval: $(STAMP)
 	$(BIN)/python ../shared/tools/score_real.py ../shared/eval-dev-2
 	$(BIN)/python ../shared/tools/score_real.py ../shared/eval-dev
+	$(BIN)/python evaluation/score_heldout.py
 	$(BIN)/python evaluation/score_pipeline.py
 	$(BIN)/python evaluation/score_search.py
 	$(BIN)/python evaluation/score_clusters.py

@@ -147,7 +147,7 @@ def main() -> None:
     if heldout.exists():
         rows = list(read_jsonl(heldout))
         tagged = [summarize(t) for t in tagger.tag_texts([fold_text(r["text"]) for r in rows])]
-        report("heldout (labelled blind, never tuned on), tagger on gold spans", rows, tagged, args.verbose)
+        report("heldout (labelled blind, never trained on; its livelihood misses were read on 2026-12-03), tagger on gold spans", rows, tagged, args.verbose)
         units = {(r["doc"], r["text"]): r.get("unit") for r in read_jsonl(HELDOUT / "gold_findings.jsonl")}
         report("heldout, gold spans with their gold unit", rows, with_units(rows, units, tagger), False)
     if BUNDLED_LABELS.exists():

@@ -246,6 +246,9 @@ def test_tagging_livelihood_of_a_special_inspection_comes_from_its_field():
     assert inspection_field("县委巡察组对3个乡镇开展了脱贫攻坚专项巡察") == ("扶贫/乡村振兴", "县委巡察组对3个乡镇开展了脱贫攻坚专项巡察")
     assert inspection_field("“两个100%”改革任务专项巡察存在以下问题") is None  # no service field
     assert inspection_field("县委第三巡察组对县民政局开展常规巡察") is None
+    # an inspection sent to oversee one field's work names its field the same way
+    assert inspection_field("对县直部门脱贫攻坚工作部署情况进行一线专项督导巡察")[0] == "扶贫/乡村振兴"
+    assert inspection_field("县委组织开展教育领域督导巡察")[0] == "教育"
     head = "县委巡察组对3个乡镇开展了脱贫攻坚专项巡察。发现的问题有："
     problem = "部分项目推进缓慢"
     doc = ReportDoc(source="t.txt", media_type=MediaType.TEXT, text=head + problem, page_starts=[0])
@@ -258,3 +261,30 @@ def test_tagging_livelihood_of_a_special_inspection_comes_from_its_field():
     plain.findings.append(Finding(id="F001", text=problem, start=5, end=5 + len(problem), page=1, unit=None))
     Tagger(load(), thesaurus=default_thesaurus()).tag_document(plain)
     assert "livelihood" not in plain.findings[0].tags
+
+
+@pytest.mark.parametrize(
+    ("text", "area"),
+    [
+        ("驻村第一书记驻村不住村", "扶贫/乡村振兴"),
+        ("服务“三农”工作主责主业不聚焦", "扶贫/乡村振兴"),
+        ("统筹农村经济发展能力不足", "扶贫/乡村振兴"),
+        ("贯彻生态文明思想存在薄弱环节", "生态环境"),
+        ("山水林田湖一体保护工作不够有力", "生态环境"),
+    ],
+)
+def test_tagging_livelihood_knows_each_fields_core_words(text, area):
+    """The fields' own vocabulary (驻村第一书记 and 三农 are 乡村振兴's, 生态文明 the environment's)."""
+    from nlp.concepts import default_thesaurus
+    from nlp.taxonomy import load_taxonomy as load
+
+    tags = Tagger(load(), thesaurus=default_thesaurus()).tag(text)
+    assert area in [t["label"] for t in tags.get("livelihood", [])]
+
+
+def test_tagging_a_unit_name_in_the_text_is_not_the_field():
+    from nlp.concepts import default_thesaurus
+    from nlp.taxonomy import load_taxonomy as load
+
+    tags = Tagger(load(), thesaurus=default_thesaurus()).tag("向县农业农村局发出巡察建议书")
+    assert "扶贫/乡村振兴" not in [t["label"] for t in tags.get("livelihood", [])]

@@ -85,7 +85,8 @@ def text_area(text: str) -> tuple[str, int, int] | None:
 
 
 # what a special inspection was about: the words before 专项巡察/专项巡视 in the same clause
-_SPECIAL = re.compile(r"([^，,。；;：:\n]{2,25}?)专项巡[察视]")
+# (专项督导巡察 and 督导巡察 too: an inspection sent to oversee one field's work)
+_SPECIAL = re.compile(r"([^，,。；;：:\n]{2,25}?)(?:专项(?:督导|督查)?|督导)巡[察视]")
 
 
 def inspection_field(text: str) -> tuple[str, str] | None:
