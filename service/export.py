@@ -8,6 +8,7 @@ edited. Characters that XML cannot hold are dropped.
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,9 @@ FINDINGS_HEADERS: list[tuple[str, int]] = [  # (header, column width in characte
     ("民生领域", 14),
     ("依据", 24),
     ("标签来源", 12),
+    # the problem statement a finding shares with the findings of its document listed under it (同一句中
+    # 同一聚焦的几项具体表现, findings.statement); blank when the finding is a statement of its own
+    ("所属表述", 10),
 ]
 LEDGER_HEADERS: list[tuple[str, int]] = [
     (ID_HEADER, 9),
@@ -124,11 +128,13 @@ def export_xlsx(session: Session, path: str | Path, rounds: list[str] | None = N
         f for f in session.scalars(stmt.order_by(models.Finding.document_id, models.Finding.start))
         if not rounds or (f.round and any(r in f.round.label for r in rounds))
     ]
+    statement_sizes = Counter((f.document_id, f.statement) for f in findings if f.statement)
     listing, ledger = [], []
     for f in findings:
         unit = f.unit.name if f.unit else ""
         round_label = f.round.label if f.round else ""
-        listing.append([f.id, unit, round_label, f.document.source_name, f.page, f.text, *_tag_columns(f)])
+        shared = f.statement if statement_sizes[(f.document_id, f.statement)] > 1 else ""
+        listing.append([f.id, unit, round_label, f.document.source_name, f.page, f.text, *_tag_columns(f), shared])
         ledger.append([f.id, unit, round_label, f.text, None, None, None, None, None, None])
 
     wb = Workbook()

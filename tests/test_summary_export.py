@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -164,6 +165,7 @@ def test_export_xlsx_sheets_rows_and_headers(library, tmp_path):
     # one id column (the finding's number everywhere), a 四个落实 column, Chinese throughout
     assert [c.value for c in listing[1]] == [
         "问题编号", "被巡察单位", "轮次", "文件", "页码", "问题", "三个聚焦", "四个落实", "问题类型", "民生领域", "依据", "标签来源",
+        "所属表述",
     ]
     assert [c.value for c in ledger[1]][:4] == ["问题编号", "被巡察单位", "轮次", "问题"]
     assert "完成情况" in [c.value for c in ledger[1]]
@@ -173,6 +175,10 @@ def test_export_xlsx_sheets_rows_and_headers(library, tmp_path):
     assert sorted(ids) == sorted(stored)
     assert [row[0] for row in ledger.iter_rows(min_row=2, values_only=True)] == ids
     assert listing.freeze_panes == "A2" and listing["A1"].font.b
+    # items one sentence listed under one focus carry their statement; each such statement has two or more
+    shared = Counter((row[3], row[-1]) for row in rows if row[-1])
+    assert shared and all(n >= 2 for n in shared.values())
+    assert all(re.fullmatch(r"S\d{3}", statement) for _, statement in shared)
     assert any("已完成" in (dv.formula1 or "") for dv in ledger.data_validations.dataValidation)
     assert rows and {row[11] for row in rows} == {"自动"}  # nothing confirmed in this library yet
     from nlp.taxonomy import default_taxonomy
