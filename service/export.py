@@ -128,12 +128,12 @@ def export_xlsx(session: Session, path: str | Path, rounds: list[str] | None = N
         f for f in session.scalars(stmt.order_by(models.Finding.document_id, models.Finding.start))
         if not rounds or (f.round and any(r in f.round.label for r in rounds))
     ]
-    statement_sizes = Counter((f.document_id, f.statement) for f in findings if f.statement)
+    statement_sizes: Counter[tuple[int, str | None]] = Counter((f.document_id, f.statement) for f in findings if f.statement)
     listing, ledger = [], []
     for f in findings:
         unit = f.unit.name if f.unit else ""
         round_label = f.round.label if f.round else ""
-        shared = f.statement if statement_sizes[(f.document_id, f.statement)] > 1 else ""
+        shared = f.statement if f.statement and statement_sizes[(f.document_id, f.statement)] > 1 else ""
         listing.append([f.id, unit, round_label, f.document.source_name, f.page, f.text, *_tag_columns(f), shared])
         ledger.append([f.id, unit, round_label, f.text, None, None, None, None, None, None])
 
